@@ -1,0 +1,213 @@
+//! Layered configuration of `tiepdan-node serve`: built-in defaults, then an optional TOML
+//! file (`--config`), then environment variables (`TIEPDAN_*`), then command-line flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use serde::Deserialize;
+
+use crate::domain::deadlines::DeadlineTable;
+use crate::domain::model::{Unit, UnitLevel};
+use crate::domain::validate::is_unit_code;
+use crate::node::NodeConfig;
+
+/// Flags of `serve`; each can also come from the environment and from the file.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Statistics-office code of this node's unit (01, 269, 09574, …).
+    #[arg(long, env = "TIEPDAN_UNIT")]
+    pub unit: Option<String>,
+    /// Name of the unit.
+    #[arg(long, env = "TIEPDAN_NAME")]
+    pub name: Option<String>,
+    /// Level: commune, ward, district, province or national.
+    #[arg(long, env = "TIEPDAN_LEVEL")]
+    pub level: Option<String>,
+    /// Parent node's URL (for the tier link).
+    #[arg(long, env = "TIEPDAN_PARENT")]
+    pub parent: Option<String>,
+    /// The unit lies in a remote area (longer complaint limits).
+    #[arg(long, env = "TIEPDAN_REMOTE")]
+    pub remote: Option<bool>,
+    /// Address to listen on.
+    #[arg(long, env = "TIEPDAN_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Database URL; defaults to a SQLite file in the data directory.
+    #[arg(long, env = "TIEPDAN_DB")]
+    pub db: Option<String>,
+    /// Data directory for the default SQLite file.
+    #[arg(long, env = "TIEPDAN_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Optional TOML configuration file.
+    #[arg(long, env = "TIEPDAN_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// The TOML file: the same keys as the flags, plus `[deadlines]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    unit: Option<String>,
+    name: Option<String>,
+    level: Option<String>,
+    parent: Option<String>,
+    remote: Option<bool>,
+    listen: Option<SocketAddr>,
+    db: Option<String>,
+    data_dir: Option<PathBuf>,
+    deadlines: Option<DeadlineTable>,
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The resolved configuration of a node.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub node: NodeConfig,
+    pub listen: SocketAddr,
+}
+
+impl ServeArgs {
+    /// Resolves flags, environment and file into a node configuration.
+    pub fn resolve(&self) -> Result<Resolved, ConfigError> {
+        let file = match &self.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let unit = self
+            .unit
+            .clone()
+            .or(file.unit)
+            .ok_or_else(|| ConfigError::Invalid("--unit is required".into()))?;
+        if !is_unit_code(&unit) {
+            return Err(ConfigError::Invalid(format!(
+                "--unit {unit:?}: a unit code is 2 to 5 digits"
+            )));
+        }
+        let name = self
+            .name
+            .clone()
+            .or(file.name)
+            .ok_or_else(|| ConfigError::Invalid("--name is required".into()))?;
+        let level_text = self
+            .level
+            .clone()
+            .or(file.level)
+            .ok_or_else(|| ConfigError::Invalid("--level is required".into()))?;
+        let level = UnitLevel::parse(&level_text).ok_or_else(|| {
+            ConfigError::Invalid(format!(
+                "--level {level_text:?}: one of commune, ward, district, province, national"
+            ))
+        })?;
+        let listen = self
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 50051)));
+        let data_dir = self
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("data"));
+        let database_url = self
+            .db
+            .clone()
+            .or(file.db)
+            .unwrap_or_else(|| default_sqlite(&data_dir, &unit));
+        Ok(Resolved {
+            node: NodeConfig {
+                unit: Unit {
+                    code: unit,
+                    name,
+                    level,
+                    parent_code: None,
+                    remote: self.remote.or(file.remote).unwrap_or(false),
+                },
+                database_url,
+                parent_url: self.parent.clone().or(file.parent),
+                deadlines: file.deadlines.unwrap_or_default(),
+            },
+            listen,
+        })
+    }
+}
+
+fn default_sqlite(data_dir: &Path, unit: &str) -> String {
+    format!(
+        "sqlite://{}",
+        data_dir.join(format!("{unit}.sqlite")).display()
+    )
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn flags_override_the_file_and_the_file_fills_the_rest() {
+        let mut file = tempfile::NamedTempFile::new().unwrap_or_else(|e| panic!("{e}"));
+        writeln!(
+            file,
+            "unit = \"269\"\nname = \"Thị xã Sơn Tây\"\nlevel = \"district\"\n\
+             [deadlines]\nprocess_petition = {{ days = 7 }}"
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let args = ServeArgs {
+            name: Some("Sơn Tây".into()),
+            config: Some(file.path().to_path_buf()),
+            ..Default::default()
+        };
+        let resolved = args.resolve().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(resolved.node.unit.code, "269");
+        assert_eq!(resolved.node.unit.name, "Sơn Tây");
+        assert_eq!(resolved.node.unit.level, UnitLevel::District);
+        assert_eq!(resolved.node.deadlines.process_petition.days, 7);
+        assert_eq!(resolved.node.deadlines.resolve_first_complaint.days, 30);
+        assert!(resolved.node.database_url.ends_with("data/269.sqlite"));
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        let args = ServeArgs {
+            unit: Some("26x".into()),
+            name: Some("x".into()),
+            level: Some("district".into()),
+            ..Default::default()
+        };
+        assert!(args.resolve().is_err());
+        let args = ServeArgs {
+            unit: Some("269".into()),
+            name: Some("x".into()),
+            level: Some("county".into()),
+            ..Default::default()
+        };
+        assert!(args.resolve().is_err());
+    }
+}

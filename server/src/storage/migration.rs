@@ -1,0 +1,247 @@
+//! Schema migrations. The same migrations run on SQLite and PostgreSQL at every start;
+//! tests build their schema from them. A released migration is never edited: a change is a
+//! new migration.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::*;
+
+/// All migrations of the node's store, in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(M0001Initial)]
+    }
+}
+
+/// The initial schema: registry tables, the journal and the request log.
+pub struct M0001Initial;
+
+impl MigrationName for M0001Initial {
+    fn name(&self) -> &str {
+        "m0001_initial"
+    }
+}
+
+fn table(name: &'static str) -> TableCreateStatement {
+    Table::create().table(name).if_not_exists().to_owned()
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0001Initial {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            table("unit")
+                .col(string("code").primary_key())
+                .col(string("name"))
+                .col(string("level"))
+                .col(string_null("parent_code"))
+                .col(boolean("remote"))
+                .col(boolean("is_self"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            table("visit")
+                .col(string("id").primary_key())
+                .col(string("unit_code"))
+                .col(big_integer("visit_us"))
+                .col(string("kind"))
+                .col(string("receiver_role"))
+                .col(string("receiver_name"))
+                .col(big_integer("persons"))
+                .col(boolean("crowd_group"))
+                .col(string("matter"))
+                .col(string("action"))
+                .col(text("summary"))
+                .col(string_null("schedule_entry_id"))
+                .col(big_integer("create_us"))
+                .to_owned(),
+        )
+        .await?;
+        index(m, "visit", "ix_visit_time", &["visit_us", "id"]).await?;
+        m.create_table(
+            table("schedule_entry")
+                .col(string("id").primary_key())
+                .col(string("unit_code"))
+                .col(string("receiver_role"))
+                .col(string("receiver_name"))
+                .col(big_integer("start_us"))
+                .col(big_integer("end_us"))
+                .col(string("location"))
+                .to_owned(),
+        )
+        .await?;
+        index(
+            m,
+            "schedule_entry",
+            "ix_schedule_start",
+            &["start_us", "id"],
+        )
+        .await?;
+        m.create_table(
+            table("conclusion")
+                .col(string("id").primary_key())
+                .col(string("unit_code"))
+                .col(string("visit_id"))
+                .col(text("text"))
+                .col(string("assignee"))
+                .col(big_integer("conclusion_us"))
+                .col(string("status"))
+                .col(text("progress_note"))
+                .col(big_integer_null("done_us"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            table("petition")
+                .col(string("id").primary_key())
+                .col(string("unit_code"))
+                .col(big_integer("received_us"))
+                .col(string("channel"))
+                .col(text("summary"))
+                .col(string("status"))
+                .col(boolean("anonymous"))
+                .col(big_integer("signers"))
+                .col(string_null("visit_id"))
+                .col(string_null("petition_type"))
+                .col(string_null("field"))
+                .col(big_integer("complaint_round"))
+                .col(string_null("eligibility"))
+                .col(string_null("jurisdiction"))
+                .col(boolean("has_evidence"))
+                .col(string_null("case_id"))
+                .col(string_null("transferred_to_unit"))
+                .col(string_null("outside_body"))
+                .col(string_null("file_reason"))
+                .col(text("note"))
+                .col(date("due_date"))
+                .col(big_integer_null("processed_us"))
+                .col(big_integer("version"))
+                .col(big_integer("update_us"))
+                .to_owned(),
+        )
+        .await?;
+        index(
+            m,
+            "petition",
+            "ix_petition_received",
+            &["received_us", "id"],
+        )
+        .await?;
+        index(m, "petition", "ix_petition_due", &["status", "due_date"]).await?;
+        index(m, "petition", "ix_petition_case", &["case_id"]).await?;
+        m.create_table(
+            table("petitioner")
+                .col(string("petition_id").primary_key())
+                .col(string("full_name"))
+                .col(string("address"))
+                .col(string("id_number"))
+                .col(string("phone"))
+                .col(string("email"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            table("case_record")
+                .col(string("id").primary_key())
+                .col(string("owner_unit"))
+                .col(string("case_type"))
+                .col(string("field"))
+                .col(big_integer("complaint_round"))
+                .col(boolean("complex"))
+                .col(big_integer("extensions"))
+                .col(string("status"))
+                .col(big_integer("accept_us"))
+                .col(date("due_date"))
+                .col(string_null("outcome"))
+                .col(string("decision_number"))
+                .col(big_integer_null("decision_us"))
+                .col(big_integer("money_to_recover_vnd"))
+                .col(double("land_to_recover_m2"))
+                .col(big_integer_null("effective_us"))
+                .col(big_integer("money_recovered_vnd"))
+                .col(double("land_recovered_m2"))
+                .col(big_integer_null("enforced_us"))
+                .col(big_integer("version"))
+                .col(big_integer("update_us"))
+                .to_owned(),
+        )
+        .await?;
+        index(m, "case_record", "ix_case_accept", &["accept_us", "id"]).await?;
+        index(m, "case_record", "ix_case_due", &["status", "due_date"]).await?;
+        m.create_table(
+            table("journal_event")
+                .col(string("origin_unit"))
+                .col(big_integer("sequence"))
+                .col(big_integer("event_us"))
+                .col(string("action"))
+                .col(blob("payload"))
+                .col(blob("hash"))
+                .primary_key(Index::create().col("origin_unit").col("sequence"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            table("journal_head")
+                .col(string("origin_unit").primary_key())
+                .col(big_integer("last_sequence"))
+                .col(blob("last_hash"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            table("request_log")
+                .col(string("request_id").primary_key())
+                .col(string("method"))
+                .col(blob("fingerprint"))
+                .col(text("result"))
+                .col(big_integer("create_us"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            table("counter")
+                .col(string("name").primary_key())
+                .col(big_integer("value"))
+                .to_owned(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        for name in [
+            "counter",
+            "request_log",
+            "journal_head",
+            "journal_event",
+            "case_record",
+            "petitioner",
+            "petition",
+            "conclusion",
+            "schedule_entry",
+            "visit",
+            "unit",
+        ] {
+            m.drop_table(Table::drop().table(name).if_exists().to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+async fn index(
+    m: &SchemaManager<'_>,
+    table: &'static str,
+    name: &'static str,
+    columns: &[&'static str],
+) -> Result<(), DbErr> {
+    let mut index = Index::create();
+    index.name(name).table(table).if_not_exists();
+    for column in columns {
+        index.col(*column);
+    }
+    m.create_index(index.to_owned()).await
+}

@@ -1,0 +1,119 @@
+//! Storage: sea-orm entities, migrations and the queries the registry needs, on SQLite (the
+//! embedded default) and PostgreSQL.
+//!
+//! Every write runs in one serialized write transaction: on SQLite it begins IMMEDIATE (so a
+//! writer waits on the busy timeout instead of failing on upgrade), on PostgreSQL it takes a
+//! transaction-scoped advisory lock. Writers never interleave, which is what makes the
+//! per-origin journal sequence gapless; readers are never blocked.
+
+pub mod entities;
+pub mod migration;
+pub mod records;
+
+use std::path::Path;
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+};
+use sea_orm_migration::MigratorTrait;
+
+use crate::domain::DomainError;
+
+/// Key of the PostgreSQL advisory lock that serializes writers of one node's database.
+const WRITE_LOCK_KEY: i64 = 0x7469_6570_6461_6e; // "tiepdan"
+
+/// The node's database.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl From<DbErr> for DomainError {
+    fn from(err: DbErr) -> Self {
+        DomainError::Storage(err.to_string())
+    }
+}
+
+impl Store {
+    /// Opens (creating when needed) the database at `url` and runs the migrations.
+    /// `sqlite://PATH` or a bare path selects SQLite; `postgres://…` PostgreSQL.
+    pub async fn open(url: &str) -> Result<Store, DbErr> {
+        let url = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            url.to_string()
+        } else {
+            let path = url.strip_prefix("sqlite://").unwrap_or(url);
+            let path = path.split('?').next().unwrap_or(path);
+            if let Some(dir) = Path::new(path).parent()
+                && !dir.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    DbErr::Custom(format!(
+                        "cannot create data directory {}: {e}",
+                        dir.display()
+                    ))
+                })?;
+            }
+            format!("sqlite://{path}?mode=rwc")
+        };
+        let mut options = ConnectOptions::new(url);
+        options
+            .max_connections(8)
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(30))
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(SqliteJournalMode::Wal)
+                    // Anything acknowledged to a client or another node must survive power loss.
+                    .synchronous(SqliteSynchronous::Full)
+                    .busy_timeout(Duration::from_secs(30))
+                    .foreign_keys(true)
+                    .create_if_missing(true)
+            });
+        let db = Database::connect(options).await?;
+        migration::Migrator::up(&db, None).await?;
+        Ok(Store { db })
+    }
+
+    /// The connection pool, for reads.
+    pub fn reader(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Begins the node's one write transaction; it holds the write lock until committed or
+    /// dropped (rolled back).
+    pub async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
+        match self.backend() {
+            DbBackend::Sqlite => {
+                self.db
+                    .begin_with_options(TransactionOptions {
+                        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                        ..Default::default()
+                    })
+                    .await
+            }
+            backend => {
+                let tx = self.db.begin().await?;
+                tx.execute_raw(Statement::from_string(
+                    backend,
+                    format!("SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})"),
+                ))
+                .await?;
+                Ok(tx)
+            }
+        }
+    }
+
+    /// Closes the pool, checkpointing SQLite's write-ahead log.
+    pub async fn close(self) -> Result<(), DbErr> {
+        self.db.close().await
+    }
+}

@@ -1,0 +1,837 @@
+//! Repositories: conversion between stored rows and domain records, and the queries the
+//! registry runs. Functions take any connection, so the same code reads from the pool and
+//! inside the write transaction.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect,
+};
+
+use super::entities::{
+    case, conclusion, counter, petition, petitioner, request_log, schedule_entry, unit, visit,
+};
+use crate::domain::DomainError;
+use crate::domain::model::{
+    Case, CaseOutcome, CaseStatus, Channel, Classification, Conclusion, ConclusionStatus,
+    Eligibility, Field, FileReason, Jurisdiction, MatterKind, Petition, PetitionStatus,
+    PetitionType, Petitioner, ReceiverRole, ReceptionAction, ReceptionKind, ScheduleEntry, Unit,
+    UnitLevel, Visit,
+};
+
+/// Microseconds since the epoch, as stored.
+pub fn to_us(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+/// The instant of a stored microsecond count.
+pub fn from_us(us: i64) -> Result<DateTime<Utc>, DomainError> {
+    DateTime::from_timestamp_micros(us)
+        .ok_or_else(|| DomainError::Storage(format!("stored time {us} out of range")))
+}
+
+fn opt_us(us: Option<i64>) -> Result<Option<DateTime<Utc>>, DomainError> {
+    us.map(from_us).transpose()
+}
+
+fn parse<T>(parse: fn(&str) -> Option<T>, column: &str, value: &str) -> Result<T, DomainError> {
+    parse(value).ok_or_else(|| DomainError::Storage(format!("bad stored {column}: {value:?}")))
+}
+
+fn parse_opt<T>(
+    f: fn(&str) -> Option<T>,
+    column: &str,
+    value: Option<&str>,
+) -> Result<Option<T>, DomainError> {
+    value.map(|v| parse(f, column, v)).transpose()
+}
+
+fn count(n: u32) -> i64 {
+    i64::from(n)
+}
+
+fn to_count(n: i64, column: &str) -> Result<u32, DomainError> {
+    u32::try_from(n).map_err(|_| DomainError::Storage(format!("bad stored {column}: {n}")))
+}
+
+// ---- units ----
+
+pub fn unit_from_row(row: unit::Model) -> Result<Unit, DomainError> {
+    Ok(Unit {
+        level: parse(UnitLevel::parse, "unit.level", &row.level)?,
+        code: row.code,
+        name: row.name,
+        parent_code: row.parent_code,
+        remote: row.remote,
+    })
+}
+
+pub fn unit_row(u: &Unit, is_self: bool) -> unit::ActiveModel {
+    unit::ActiveModel {
+        code: Set(u.code.clone()),
+        name: Set(u.name.clone()),
+        level: Set(u.level.as_str().to_string()),
+        parent_code: Set(u.parent_code.clone()),
+        remote: Set(u.remote),
+        is_self: Set(is_self),
+    }
+}
+
+pub async fn find_unit(db: &impl ConnectionTrait, code: &str) -> Result<Option<Unit>, DomainError> {
+    unit::Entity::find_by_id(code.to_string())
+        .one(db)
+        .await?
+        .map(unit_from_row)
+        .transpose()
+}
+
+pub async fn all_units(db: &impl ConnectionTrait) -> Result<Vec<Unit>, DomainError> {
+    unit::Entity::find()
+        .order_by_asc(unit::Column::Code)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(unit_from_row)
+        .collect()
+}
+
+/// Inserts or replaces a unit.
+pub async fn save_unit(
+    db: &impl ConnectionTrait,
+    u: &Unit,
+    is_self: bool,
+) -> Result<(), DomainError> {
+    if unit::Entity::find_by_id(u.code.clone())
+        .one(db)
+        .await?
+        .is_some()
+    {
+        unit::Entity::update(unit_row(u, is_self)).exec(db).await?;
+    } else {
+        unit::Entity::insert(unit_row(u, is_self)).exec(db).await?;
+    }
+    Ok(())
+}
+
+// ---- visits, schedule, conclusions ----
+
+pub fn visit_from_row(r: visit::Model) -> Result<Visit, DomainError> {
+    Ok(Visit {
+        visit_time: from_us(r.visit_us)?,
+        kind: parse(ReceptionKind::parse, "visit.kind", &r.kind)?,
+        receiver_role: parse(ReceiverRole::parse, "visit.receiver_role", &r.receiver_role)?,
+        persons: to_count(r.persons, "visit.persons")?,
+        matter: parse(MatterKind::parse, "visit.matter", &r.matter)?,
+        action: parse(ReceptionAction::parse, "visit.action", &r.action)?,
+        create_time: from_us(r.create_us)?,
+        id: r.id,
+        unit_code: r.unit_code,
+        receiver_name: r.receiver_name,
+        crowd_group: r.crowd_group,
+        summary: r.summary,
+        schedule_entry_id: r.schedule_entry_id,
+    })
+}
+
+pub async fn insert_visit(db: &impl ConnectionTrait, v: &Visit) -> Result<(), DomainError> {
+    visit::Entity::insert(visit::ActiveModel {
+        id: Set(v.id.clone()),
+        unit_code: Set(v.unit_code.clone()),
+        visit_us: Set(to_us(v.visit_time)),
+        kind: Set(v.kind.as_str().into()),
+        receiver_role: Set(v.receiver_role.as_str().into()),
+        receiver_name: Set(v.receiver_name.clone()),
+        persons: Set(count(v.persons)),
+        crowd_group: Set(v.crowd_group),
+        matter: Set(v.matter.as_str().into()),
+        action: Set(v.action.as_str().into()),
+        summary: Set(v.summary.clone()),
+        schedule_entry_id: Set(v.schedule_entry_id.clone()),
+        create_us: Set(to_us(v.create_time)),
+    })
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn find_visit(db: &impl ConnectionTrait, id: &str) -> Result<Option<Visit>, DomainError> {
+    visit::Entity::find_by_id(id.to_string())
+        .one(db)
+        .await?
+        .map(visit_from_row)
+        .transpose()
+}
+
+/// Visits in `[start, end)`, newest first, after the page cursor `(visit_us, id)`.
+pub async fn list_visits(
+    db: &impl ConnectionTrait,
+    start: Option<DateTime<Utc>>,
+    end: Option<DateTime<Utc>>,
+    after: Option<&(i64, String)>,
+    limit: u64,
+) -> Result<Vec<Visit>, DomainError> {
+    let mut q = visit::Entity::find();
+    if let Some(s) = start {
+        q = q.filter(visit::Column::VisitUs.gte(to_us(s)));
+    }
+    if let Some(e) = end {
+        q = q.filter(visit::Column::VisitUs.lt(to_us(e)));
+    }
+    if let Some((us, id)) = after {
+        q = q.filter(
+            Condition::any().add(visit::Column::VisitUs.lt(*us)).add(
+                Condition::all()
+                    .add(visit::Column::VisitUs.eq(*us))
+                    .add(visit::Column::Id.lt(id.clone())),
+            ),
+        );
+    }
+    q.order_by_desc(visit::Column::VisitUs)
+        .order_by_desc(visit::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(visit_from_row)
+        .collect()
+}
+
+pub fn schedule_from_row(r: schedule_entry::Model) -> Result<ScheduleEntry, DomainError> {
+    Ok(ScheduleEntry {
+        receiver_role: parse(
+            ReceiverRole::parse,
+            "schedule.receiver_role",
+            &r.receiver_role,
+        )?,
+        start_time: from_us(r.start_us)?,
+        end_time: from_us(r.end_us)?,
+        id: r.id,
+        unit_code: r.unit_code,
+        receiver_name: r.receiver_name,
+        location: r.location,
+    })
+}
+
+pub async fn insert_schedule(
+    db: &impl ConnectionTrait,
+    e: &ScheduleEntry,
+) -> Result<(), DomainError> {
+    schedule_entry::Entity::insert(schedule_entry::ActiveModel {
+        id: Set(e.id.clone()),
+        unit_code: Set(e.unit_code.clone()),
+        receiver_role: Set(e.receiver_role.as_str().into()),
+        receiver_name: Set(e.receiver_name.clone()),
+        start_us: Set(to_us(e.start_time)),
+        end_us: Set(to_us(e.end_time)),
+        location: Set(e.location.clone()),
+    })
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn find_schedule(
+    db: &impl ConnectionTrait,
+    id: &str,
+) -> Result<Option<ScheduleEntry>, DomainError> {
+    schedule_entry::Entity::find_by_id(id.to_string())
+        .one(db)
+        .await?
+        .map(schedule_from_row)
+        .transpose()
+}
+
+/// Schedule entries starting in `[start, end)`, soonest first, after the cursor.
+pub async fn list_schedule(
+    db: &impl ConnectionTrait,
+    start: Option<DateTime<Utc>>,
+    end: Option<DateTime<Utc>>,
+    after: Option<&(i64, String)>,
+    limit: u64,
+) -> Result<Vec<ScheduleEntry>, DomainError> {
+    use schedule_entry::Column as C;
+    let mut q = schedule_entry::Entity::find();
+    if let Some(s) = start {
+        q = q.filter(C::StartUs.gte(to_us(s)));
+    }
+    if let Some(e) = end {
+        q = q.filter(C::StartUs.lt(to_us(e)));
+    }
+    if let Some((us, id)) = after {
+        q = q.filter(
+            Condition::any().add(C::StartUs.gt(*us)).add(
+                Condition::all()
+                    .add(C::StartUs.eq(*us))
+                    .add(C::Id.gt(id.clone())),
+            ),
+        );
+    }
+    q.order_by_asc(C::StartUs)
+        .order_by_asc(C::Id)
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(schedule_from_row)
+        .collect()
+}
+
+pub fn conclusion_from_row(r: conclusion::Model) -> Result<Conclusion, DomainError> {
+    Ok(Conclusion {
+        conclusion_time: from_us(r.conclusion_us)?,
+        status: parse(ConclusionStatus::parse, "conclusion.status", &r.status)?,
+        done_time: opt_us(r.done_us)?,
+        id: r.id,
+        unit_code: r.unit_code,
+        visit_id: r.visit_id,
+        text: r.text,
+        assignee: r.assignee,
+        progress_note: r.progress_note,
+    })
+}
+
+fn conclusion_row(c: &Conclusion) -> conclusion::ActiveModel {
+    conclusion::ActiveModel {
+        id: Set(c.id.clone()),
+        unit_code: Set(c.unit_code.clone()),
+        visit_id: Set(c.visit_id.clone()),
+        text: Set(c.text.clone()),
+        assignee: Set(c.assignee.clone()),
+        conclusion_us: Set(to_us(c.conclusion_time)),
+        status: Set(c.status.as_str().into()),
+        progress_note: Set(c.progress_note.clone()),
+        done_us: Set(c.done_time.map(to_us)),
+    }
+}
+
+pub async fn insert_conclusion(
+    db: &impl ConnectionTrait,
+    c: &Conclusion,
+) -> Result<(), DomainError> {
+    conclusion::Entity::insert(conclusion_row(c))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn update_conclusion(
+    db: &impl ConnectionTrait,
+    c: &Conclusion,
+) -> Result<(), DomainError> {
+    conclusion::Entity::update(conclusion_row(c))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn find_conclusion(
+    db: &impl ConnectionTrait,
+    id: &str,
+) -> Result<Option<Conclusion>, DomainError> {
+    conclusion::Entity::find_by_id(id.to_string())
+        .one(db)
+        .await?
+        .map(conclusion_from_row)
+        .transpose()
+}
+
+/// Conclusions, oldest first, after the cursor.
+pub async fn list_conclusions(
+    db: &impl ConnectionTrait,
+    status: Option<ConclusionStatus>,
+    after: Option<&(i64, String)>,
+    limit: u64,
+) -> Result<Vec<Conclusion>, DomainError> {
+    use conclusion::Column as C;
+    let mut q = conclusion::Entity::find();
+    if let Some(s) = status {
+        q = q.filter(C::Status.eq(s.as_str()));
+    }
+    if let Some((us, id)) = after {
+        q = q.filter(
+            Condition::any().add(C::ConclusionUs.gt(*us)).add(
+                Condition::all()
+                    .add(C::ConclusionUs.eq(*us))
+                    .add(C::Id.gt(id.clone())),
+            ),
+        );
+    }
+    q.order_by_asc(C::ConclusionUs)
+        .order_by_asc(C::Id)
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(conclusion_from_row)
+        .collect()
+}
+
+// ---- petitions ----
+
+pub fn petition_from_row(r: petition::Model) -> Result<Petition, DomainError> {
+    let petition_type = parse_opt(
+        PetitionType::parse,
+        "petition.type",
+        r.petition_type.as_deref(),
+    )?;
+    let field = parse_opt(Field::parse, "petition.field", r.field.as_deref())?;
+    let eligibility = parse_opt(
+        Eligibility::parse,
+        "petition.eligibility",
+        r.eligibility.as_deref(),
+    )?;
+    let jurisdiction = parse_opt(
+        Jurisdiction::parse,
+        "petition.jurisdiction",
+        r.jurisdiction.as_deref(),
+    )?;
+    let classification = match (petition_type, field, eligibility, jurisdiction) {
+        (Some(petition_type), Some(field), Some(eligibility), Some(jurisdiction)) => {
+            Some(Classification {
+                petition_type,
+                field,
+                complaint_round: to_count(r.complaint_round, "petition.complaint_round")?,
+                eligibility,
+                jurisdiction,
+                has_evidence: r.has_evidence,
+            })
+        }
+        _ => None,
+    };
+    Ok(Petition {
+        received_time: from_us(r.received_us)?,
+        channel: parse(Channel::parse, "petition.channel", &r.channel)?,
+        status: parse(PetitionStatus::parse, "petition.status", &r.status)?,
+        signers: to_count(r.signers, "petition.signers")?,
+        file_reason: parse_opt(
+            FileReason::parse,
+            "petition.file_reason",
+            r.file_reason.as_deref(),
+        )?,
+        processed_time: opt_us(r.processed_us)?,
+        version: to_count(r.version, "petition.version")?,
+        update_time: from_us(r.update_us)?,
+        classification,
+        id: r.id,
+        unit_code: r.unit_code,
+        summary: r.summary,
+        anonymous: r.anonymous,
+        visit_id: r.visit_id,
+        case_id: r.case_id,
+        transferred_to_unit: r.transferred_to_unit,
+        outside_body: r.outside_body,
+        note: r.note,
+        due_date: r.due_date,
+    })
+}
+
+fn petition_row(p: &Petition) -> petition::ActiveModel {
+    let c = p.classification.as_ref();
+    petition::ActiveModel {
+        id: Set(p.id.clone()),
+        unit_code: Set(p.unit_code.clone()),
+        received_us: Set(to_us(p.received_time)),
+        channel: Set(p.channel.as_str().into()),
+        summary: Set(p.summary.clone()),
+        status: Set(p.status.as_str().into()),
+        anonymous: Set(p.anonymous),
+        signers: Set(count(p.signers)),
+        visit_id: Set(p.visit_id.clone()),
+        petition_type: Set(c.map(|c| c.petition_type.as_str().into())),
+        field: Set(c.map(|c| c.field.as_str().into())),
+        complaint_round: Set(c.map_or(0, |c| count(c.complaint_round))),
+        eligibility: Set(c.map(|c| c.eligibility.as_str().into())),
+        jurisdiction: Set(c.map(|c| c.jurisdiction.as_str().into())),
+        has_evidence: Set(c.is_some_and(|c| c.has_evidence)),
+        case_id: Set(p.case_id.clone()),
+        transferred_to_unit: Set(p.transferred_to_unit.clone()),
+        outside_body: Set(p.outside_body.clone()),
+        file_reason: Set(p.file_reason.map(|r| r.as_str().into())),
+        note: Set(p.note.clone()),
+        due_date: Set(p.due_date),
+        processed_us: Set(p.processed_time.map(to_us)),
+        version: Set(count(p.version)),
+        update_us: Set(to_us(p.update_time)),
+    }
+}
+
+pub async fn insert_petition(db: &impl ConnectionTrait, p: &Petition) -> Result<(), DomainError> {
+    petition::Entity::insert(petition_row(p)).exec(db).await?;
+    Ok(())
+}
+
+pub async fn update_petition(db: &impl ConnectionTrait, p: &Petition) -> Result<(), DomainError> {
+    petition::Entity::update(petition_row(p)).exec(db).await?;
+    Ok(())
+}
+
+pub async fn find_petition(
+    db: &impl ConnectionTrait,
+    id: &str,
+) -> Result<Option<Petition>, DomainError> {
+    petition::Entity::find_by_id(id.to_string())
+        .one(db)
+        .await?
+        .map(petition_from_row)
+        .transpose()
+}
+
+pub async fn insert_petitioner(
+    db: &impl ConnectionTrait,
+    petition_id: &str,
+    p: &Petitioner,
+) -> Result<(), DomainError> {
+    petitioner::Entity::insert(petitioner::ActiveModel {
+        petition_id: Set(petition_id.to_string()),
+        full_name: Set(p.full_name.clone()),
+        address: Set(p.address.clone()),
+        id_number: Set(p.id_number.clone()),
+        phone: Set(p.phone.clone()),
+        email: Set(p.email.clone()),
+    })
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn find_petitioner(
+    db: &impl ConnectionTrait,
+    petition_id: &str,
+) -> Result<Option<Petitioner>, DomainError> {
+    Ok(petitioner::Entity::find_by_id(petition_id.to_string())
+        .one(db)
+        .await?
+        .map(|r| Petitioner {
+            full_name: r.full_name,
+            address: r.address,
+            id_number: r.id_number,
+            phone: r.phone,
+            email: r.email,
+        }))
+}
+
+/// Filters of a petition listing.
+#[derive(Debug, Default, Clone)]
+pub struct PetitionFilter {
+    pub status: Option<PetitionStatus>,
+    pub petition_type: Option<PetitionType>,
+    pub unit_code: Option<String>,
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+    /// Only petitions still pending whose due date is before this local day.
+    pub due_before: Option<NaiveDate>,
+}
+
+const PENDING: [&str; 2] = ["received", "classified"];
+
+/// Petitions matching `filter`, newest first, after the cursor `(received_us, id)`.
+pub async fn list_petitions(
+    db: &impl ConnectionTrait,
+    filter: &PetitionFilter,
+    after: Option<&(i64, String)>,
+    limit: u64,
+) -> Result<Vec<Petition>, DomainError> {
+    use petition::Column as C;
+    let mut q = petition::Entity::find();
+    if let Some(s) = filter.status {
+        q = q.filter(C::Status.eq(s.as_str()));
+    }
+    if let Some(t) = filter.petition_type {
+        q = q.filter(C::PetitionType.eq(t.as_str()));
+    }
+    if let Some(u) = &filter.unit_code {
+        q = q.filter(C::UnitCode.eq(u.clone()));
+    }
+    if let Some(s) = filter.start {
+        q = q.filter(C::ReceivedUs.gte(to_us(s)));
+    }
+    if let Some(e) = filter.end {
+        q = q.filter(C::ReceivedUs.lt(to_us(e)));
+    }
+    if let Some(d) = filter.due_before {
+        q = q.filter(C::Status.is_in(PENDING)).filter(C::DueDate.lt(d));
+    }
+    if let Some((us, id)) = after {
+        q = q.filter(
+            Condition::any().add(C::ReceivedUs.lt(*us)).add(
+                Condition::all()
+                    .add(C::ReceivedUs.eq(*us))
+                    .add(C::Id.lt(id.clone())),
+            ),
+        );
+    }
+    q.order_by_desc(C::ReceivedUs)
+        .order_by_desc(C::Id)
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(petition_from_row)
+        .collect()
+}
+
+/// Pending petitions due before `today`, by due date then id, after the cursor.
+pub async fn overdue_petitions(
+    db: &impl ConnectionTrait,
+    today: NaiveDate,
+    after: Option<&(NaiveDate, String)>,
+    limit: u64,
+) -> Result<Vec<Petition>, DomainError> {
+    use petition::Column as C;
+    let mut q = petition::Entity::find()
+        .filter(C::Status.is_in(PENDING))
+        .filter(C::DueDate.lt(today));
+    if let Some((d, id)) = after {
+        q = q.filter(
+            Condition::any().add(C::DueDate.gt(*d)).add(
+                Condition::all()
+                    .add(C::DueDate.eq(*d))
+                    .add(C::Id.gt(id.clone())),
+            ),
+        );
+    }
+    q.order_by_asc(C::DueDate)
+        .order_by_asc(C::Id)
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(petition_from_row)
+        .collect()
+}
+
+// ---- cases ----
+
+pub fn case_from_row(r: case::Model, petition_ids: Vec<String>) -> Result<Case, DomainError> {
+    Ok(Case {
+        case_type: parse(PetitionType::parse, "case.type", &r.case_type)?,
+        field: parse(Field::parse, "case.field", &r.field)?,
+        complaint_round: to_count(r.complaint_round, "case.complaint_round")?,
+        extensions: to_count(r.extensions, "case.extensions")?,
+        status: parse(CaseStatus::parse, "case.status", &r.status)?,
+        accept_time: from_us(r.accept_us)?,
+        outcome: parse_opt(CaseOutcome::parse, "case.outcome", r.outcome.as_deref())?,
+        decision_time: opt_us(r.decision_us)?,
+        effective_time: opt_us(r.effective_us)?,
+        enforced_time: opt_us(r.enforced_us)?,
+        version: to_count(r.version, "case.version")?,
+        update_time: from_us(r.update_us)?,
+        petition_ids,
+        id: r.id,
+        owner_unit: r.owner_unit,
+        complex: r.complex,
+        due_date: r.due_date,
+        decision_number: r.decision_number,
+        money_to_recover_vnd: r.money_to_recover_vnd,
+        land_to_recover_m2: r.land_to_recover_m2,
+        money_recovered_vnd: r.money_recovered_vnd,
+        land_recovered_m2: r.land_recovered_m2,
+    })
+}
+
+fn case_row(c: &Case) -> case::ActiveModel {
+    case::ActiveModel {
+        id: Set(c.id.clone()),
+        owner_unit: Set(c.owner_unit.clone()),
+        case_type: Set(c.case_type.as_str().into()),
+        field: Set(c.field.as_str().into()),
+        complaint_round: Set(count(c.complaint_round)),
+        complex: Set(c.complex),
+        extensions: Set(count(c.extensions)),
+        status: Set(c.status.as_str().into()),
+        accept_us: Set(to_us(c.accept_time)),
+        due_date: Set(c.due_date),
+        outcome: Set(c.outcome.map(|o| o.as_str().into())),
+        decision_number: Set(c.decision_number.clone()),
+        decision_us: Set(c.decision_time.map(to_us)),
+        money_to_recover_vnd: Set(c.money_to_recover_vnd),
+        land_to_recover_m2: Set(c.land_to_recover_m2),
+        effective_us: Set(c.effective_time.map(to_us)),
+        money_recovered_vnd: Set(c.money_recovered_vnd),
+        land_recovered_m2: Set(c.land_recovered_m2),
+        enforced_us: Set(c.enforced_time.map(to_us)),
+        version: Set(count(c.version)),
+        update_us: Set(to_us(c.update_time)),
+    }
+}
+
+pub async fn insert_case(db: &impl ConnectionTrait, c: &Case) -> Result<(), DomainError> {
+    case::Entity::insert(case_row(c)).exec(db).await?;
+    Ok(())
+}
+
+pub async fn update_case(db: &impl ConnectionTrait, c: &Case) -> Result<(), DomainError> {
+    case::Entity::update(case_row(c)).exec(db).await?;
+    Ok(())
+}
+
+async fn case_petition_ids(
+    db: &impl ConnectionTrait,
+    case_id: &str,
+) -> Result<Vec<String>, DomainError> {
+    Ok(petition::Entity::find()
+        .select_only()
+        .column(petition::Column::Id)
+        .filter(petition::Column::CaseId.eq(case_id))
+        .order_by_asc(petition::Column::ReceivedUs)
+        .order_by_asc(petition::Column::Id)
+        .into_tuple::<String>()
+        .all(db)
+        .await?)
+}
+
+pub async fn find_case(db: &impl ConnectionTrait, id: &str) -> Result<Option<Case>, DomainError> {
+    match case::Entity::find_by_id(id.to_string()).one(db).await? {
+        None => Ok(None),
+        Some(row) => {
+            let ids = case_petition_ids(db, id).await?;
+            case_from_row(row, ids).map(Some)
+        }
+    }
+}
+
+async fn with_petitions(
+    db: &impl ConnectionTrait,
+    rows: Vec<case::Model>,
+) -> Result<Vec<Case>, DomainError> {
+    let mut cases = Vec::with_capacity(rows.len());
+    for row in rows {
+        let ids = case_petition_ids(db, &row.id).await?;
+        cases.push(case_from_row(row, ids)?);
+    }
+    Ok(cases)
+}
+
+/// Filters of a case listing.
+#[derive(Debug, Default, Clone)]
+pub struct CaseFilter {
+    pub status: Option<CaseStatus>,
+    pub case_type: Option<PetitionType>,
+    pub owner_unit: Option<String>,
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+    /// Only open cases due before this local day.
+    pub due_before: Option<NaiveDate>,
+}
+
+/// Cases matching `filter`, newest first, after the cursor `(accept_us, id)`.
+pub async fn list_cases(
+    db: &impl ConnectionTrait,
+    filter: &CaseFilter,
+    after: Option<&(i64, String)>,
+    limit: u64,
+) -> Result<Vec<Case>, DomainError> {
+    use case::Column as C;
+    let mut q = case::Entity::find();
+    if let Some(s) = filter.status {
+        q = q.filter(C::Status.eq(s.as_str()));
+    }
+    if let Some(t) = filter.case_type {
+        q = q.filter(C::CaseType.eq(t.as_str()));
+    }
+    if let Some(u) = &filter.owner_unit {
+        q = q.filter(C::OwnerUnit.eq(u.clone()));
+    }
+    if let Some(s) = filter.start {
+        q = q.filter(C::AcceptUs.gte(to_us(s)));
+    }
+    if let Some(e) = filter.end {
+        q = q.filter(C::AcceptUs.lt(to_us(e)));
+    }
+    if let Some(d) = filter.due_before {
+        q = q.filter(C::Status.eq("open")).filter(C::DueDate.lt(d));
+    }
+    if let Some((us, id)) = after {
+        q = q.filter(
+            Condition::any().add(C::AcceptUs.lt(*us)).add(
+                Condition::all()
+                    .add(C::AcceptUs.eq(*us))
+                    .add(C::Id.lt(id.clone())),
+            ),
+        );
+    }
+    let rows = q
+        .order_by_desc(C::AcceptUs)
+        .order_by_desc(C::Id)
+        .limit(limit)
+        .all(db)
+        .await?;
+    with_petitions(db, rows).await
+}
+
+/// Open cases due before `today`, by due date then id, after the cursor.
+pub async fn overdue_cases(
+    db: &impl ConnectionTrait,
+    today: NaiveDate,
+    after: Option<&(NaiveDate, String)>,
+    limit: u64,
+) -> Result<Vec<Case>, DomainError> {
+    use case::Column as C;
+    let mut q = case::Entity::find()
+        .filter(C::Status.eq("open"))
+        .filter(C::DueDate.lt(today));
+    if let Some((d, id)) = after {
+        q = q.filter(
+            Condition::any().add(C::DueDate.gt(*d)).add(
+                Condition::all()
+                    .add(C::DueDate.eq(*d))
+                    .add(C::Id.gt(id.clone())),
+            ),
+        );
+    }
+    let rows = q
+        .order_by_asc(C::DueDate)
+        .order_by_asc(C::Id)
+        .limit(limit)
+        .all(db)
+        .await?;
+    with_petitions(db, rows).await
+}
+
+// ---- request log and counters ----
+
+pub async fn find_request(
+    db: &impl ConnectionTrait,
+    request_id: &str,
+) -> Result<Option<request_log::Model>, DomainError> {
+    Ok(request_log::Entity::find_by_id(request_id.to_string())
+        .one(db)
+        .await?)
+}
+
+pub async fn insert_request(
+    db: &impl ConnectionTrait,
+    row: request_log::Model,
+) -> Result<(), DomainError> {
+    request_log::Entity::insert(row.into_active_model())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The next value of a named counter; call inside the write transaction.
+pub async fn next_counter(db: &impl ConnectionTrait, name: &str) -> Result<i64, DomainError> {
+    let updated = counter::Entity::update_many()
+        .col_expr(
+            counter::Column::Value,
+            Expr::col(counter::Column::Value).add(1),
+        )
+        .filter(counter::Column::Name.eq(name))
+        .exec(db)
+        .await?;
+    if updated.rows_affected == 0 {
+        counter::Entity::insert(counter::ActiveModel {
+            name: Set(name.to_string()),
+            value: Set(1),
+        })
+        .exec(db)
+        .await?;
+        return Ok(1);
+    }
+    let row = counter::Entity::find_by_id(name.to_string())
+        .one(db)
+        .await?
+        .ok_or_else(|| DomainError::Storage(format!("counter {name} vanished")))?;
+    Ok(row.value)
+}

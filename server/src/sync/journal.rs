@@ -1,0 +1,116 @@
+//! The append-only journal. Each event is stored as the encoded `tiepdan.v1.JournalEvent`
+//! that will travel up the tree, byte for byte, with its SHA-256; each event names the hash
+//! of the one before it from the same origin, so a rewritten or lost event breaks the chain.
+
+use chrono::{DateTime, Utc};
+use prost::Message;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use sha2::{Digest, Sha256};
+use tiepdan_proto::v1 as pb;
+
+use crate::domain::DomainError;
+use crate::storage::entities::{journal_event, journal_head};
+use crate::storage::records::to_us;
+use crate::wire;
+
+/// Appends `change` to the journal of `origin` inside the caller's write transaction and
+/// returns the new sequence number. The caller's transaction serializes appends, so the
+/// sequence is gapless.
+pub async fn append(
+    tx: &impl ConnectionTrait,
+    origin: &str,
+    at: DateTime<Utc>,
+    action: &str,
+    change: pb::journal_event::Change,
+) -> Result<u64, DomainError> {
+    let head = journal_head::Entity::find_by_id(origin.to_string())
+        .one(tx)
+        .await?;
+    let (last, previous_hash) = head
+        .as_ref()
+        .map_or((0, Vec::new()), |h| (h.last_sequence, h.last_hash.clone()));
+    let sequence = last + 1;
+    let event = pb::JournalEvent {
+        origin_unit: origin.to_string(),
+        sequence: u64::try_from(sequence)
+            .map_err(|_| DomainError::Storage("journal sequence out of range".into()))?,
+        event_time: Some(wire::timestamp(at)),
+        previous_hash,
+        change: Some(change),
+        action: action.to_string(),
+    };
+    let payload = event.encode_to_vec();
+    let hash = Sha256::digest(&payload).to_vec();
+    journal_event::Entity::insert(journal_event::ActiveModel {
+        origin_unit: Set(origin.to_string()),
+        sequence: Set(sequence),
+        event_us: Set(to_us(at)),
+        action: Set(action.to_string()),
+        payload: Set(payload),
+        hash: Set(hash.clone()),
+    })
+    .exec(tx)
+    .await?;
+    let row = journal_head::ActiveModel {
+        origin_unit: Set(origin.to_string()),
+        last_sequence: Set(sequence),
+        last_hash: Set(hash),
+    };
+    if head.is_some() {
+        journal_head::Entity::update(row).exec(tx).await?;
+    } else {
+        journal_head::Entity::insert(row).exec(tx).await?;
+    }
+    Ok(event.sequence)
+}
+
+/// The highest sequence of `origin` in this journal; 0 when it has none.
+pub async fn last_sequence(db: &impl ConnectionTrait, origin: &str) -> Result<u64, DomainError> {
+    let head = journal_head::Entity::find_by_id(origin.to_string())
+        .one(db)
+        .await?;
+    Ok(head.map_or(0, |h| u64::try_from(h.last_sequence).unwrap_or(0)))
+}
+
+/// Up to `limit` events of `origin` after `after`, in sequence order, decoded.
+pub async fn read(
+    db: &impl ConnectionTrait,
+    origin: &str,
+    after: u64,
+    limit: u64,
+) -> Result<Vec<pb::JournalEvent>, DomainError> {
+    let after = i64::try_from(after).unwrap_or(i64::MAX);
+    let rows = journal_event::Entity::find()
+        .filter(journal_event::Column::OriginUnit.eq(origin))
+        .filter(journal_event::Column::Sequence.gt(after))
+        .order_by_asc(journal_event::Column::Sequence)
+        .limit(limit)
+        .all(db)
+        .await?;
+    rows.into_iter()
+        .map(|row| {
+            pb::JournalEvent::decode(row.payload.as_slice()).map_err(|e| {
+                DomainError::Storage(format!(
+                    "journal event {origin}/{} does not decode: {e}",
+                    row.sequence
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Checks that `events` (in order, starting after a known `previous_hash`) form an unbroken
+/// chain: each names the SHA-256 of the encoding of the one before.
+pub fn verify_chain(previous_hash: &[u8], events: &[pb::JournalEvent]) -> Result<(), u64> {
+    let mut expected = previous_hash.to_vec();
+    for event in events {
+        if event.previous_hash != expected {
+            return Err(event.sequence);
+        }
+        expected = Sha256::digest(event.encode_to_vec()).to_vec();
+    }
+    Ok(())
+}

@@ -1,0 +1,5 @@
+//! The tier link. This release holds its first part, the journal: every state change is
+//! appended, in the transaction that makes it, as an event with a gapless per-origin sequence
+//! and a hash chain, ready to be shipped up the tree.
+
+pub mod journal;
