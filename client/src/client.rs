@@ -1,0 +1,241 @@
+//! A typed client of one tiepdan node: the five generated tonic clients behind one cheap-to-
+//! clone value, each call answering the record it is about and a refusal as [`Error`].
+
+use std::future::Future;
+use std::time::Duration;
+
+use tiepdan_proto::v1 as pb;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::error::Error;
+
+/// Largest page the node serves.
+pub const MAX_PAGE_SIZE: usize = 1000;
+
+/// A connection to one node. Clones share the connection.
+#[derive(Debug, Clone)]
+pub struct Client {
+    units: pb::unit_service_client::UnitServiceClient<Channel>,
+    reception: pb::reception_service_client::ReceptionServiceClient<Channel>,
+    petitions: pb::petition_service_client::PetitionServiceClient<Channel>,
+    cases: pb::case_service_client::CaseServiceClient<Channel>,
+    journal: pb::journal_service_client::JournalServiceClient<Channel>,
+}
+
+/// Defines a unary call that answers one field of the response.
+macro_rules! call {
+    ($(#[$doc:meta])* $name:ident, $svc:ident, $req:ty => $field:ident: $out:ty) => {
+        $(#[$doc])*
+        pub async fn $name(&self, request: $req) -> Result<$out, Error> {
+            self.$svc
+                .clone()
+                .$name(request)
+                .await?
+                .into_inner()
+                .$field
+                .ok_or(Error::MissingField(stringify!($field)))
+        }
+    };
+    ($(#[$doc:meta])* $name:ident, $svc:ident, $req:ty => $out:ty) => {
+        $(#[$doc])*
+        pub async fn $name(&self, request: $req) -> Result<$out, Error> {
+            Ok(self.$svc.clone().$name(request).await?.into_inner())
+        }
+    };
+}
+
+impl Client {
+    /// Connects to the node at `url`, e.g. `http://127.0.0.1:50051`.
+    pub async fn connect(url: &str) -> Result<Client, Error> {
+        let endpoint = Endpoint::from_shared(url.to_string())
+            .map_err(|source| Error::InvalidUrl {
+                url: url.to_string(),
+                source,
+            })?
+            .connect_timeout(Duration::from_secs(10))
+            .tcp_nodelay(true);
+        let channel = endpoint.connect().await.map_err(|source| Error::Connect {
+            url: url.to_string(),
+            source,
+        })?;
+        Ok(Client::from_channel(channel))
+    }
+
+    /// A client over an existing channel.
+    pub fn from_channel(channel: Channel) -> Client {
+        Client {
+            units: pb::unit_service_client::UnitServiceClient::new(channel.clone()),
+            reception: pb::reception_service_client::ReceptionServiceClient::new(channel.clone()),
+            petitions: pb::petition_service_client::PetitionServiceClient::new(channel.clone()),
+            cases: pb::case_service_client::CaseServiceClient::new(channel.clone()),
+            journal: pb::journal_service_client::JournalServiceClient::new(channel),
+        }
+    }
+
+    call!(
+        /// This node's own unit.
+        get_unit, units, pb::GetUnitRequest => unit: pb::Unit
+    );
+    call!(
+        /// One page of the node's subtree.
+        list_units, units, pb::ListUnitsRequest => pb::ListUnitsResponse
+    );
+    call!(
+        /// Registers a unit below the node.
+        register_unit, units, pb::RegisterUnitRequest => unit: pb::Unit
+    );
+
+    call!(
+        /// Records a reception visit.
+        record_visit, reception, pb::RecordVisitRequest => visit: pb::Visit
+    );
+    call!(
+        /// One page of visits, newest first.
+        list_visits, reception, pb::ListVisitsRequest => pb::ListVisitsResponse
+    );
+    call!(
+        /// Publishes a head's reception day.
+        publish_schedule_entry, reception, pb::PublishScheduleEntryRequest => entry: pb::ScheduleEntry
+    );
+    call!(
+        /// One page of the published schedule.
+        list_schedule_entries, reception, pb::ListScheduleEntriesRequest => pb::ListScheduleEntriesResponse
+    );
+    call!(
+        /// Records a head's conclusion after a session.
+        record_conclusion, reception, pb::RecordConclusionRequest => conclusion: pb::Conclusion
+    );
+    call!(
+        /// Records progress on a conclusion.
+        update_conclusion, reception, pb::UpdateConclusionRequest => conclusion: pb::Conclusion
+    );
+    call!(
+        /// One page of conclusions.
+        list_conclusions, reception, pb::ListConclusionsRequest => pb::ListConclusionsResponse
+    );
+
+    call!(
+        /// Receives a petition.
+        receive_petition, petitions, pb::ReceivePetitionRequest => petition: pb::Petition
+    );
+    call!(
+        /// Classifies a petition.
+        classify_petition, petitions, pb::ClassifyPetitionRequest => petition: pb::Petition
+    );
+    call!(
+        /// Guides the petitioner elsewhere (hướng dẫn).
+        guide_petition, petitions, pb::GuidePetitionRequest => petition: pb::Petition
+    );
+    call!(
+        /// Transfers a petition (chuyển đơn).
+        transfer_petition, petitions, pb::TransferPetitionRequest => petition: pb::Petition
+    );
+    call!(
+        /// Urges the lower body that is late (đôn đốc).
+        urge_petition, petitions, pb::UrgePetitionRequest => petition: pb::Petition
+    );
+    call!(
+        /// Returns a petition to the petitioner.
+        return_petition, petitions, pb::ReturnPetitionRequest => petition: pb::Petition
+    );
+    call!(
+        /// Records a withdrawal (rút).
+        withdraw_petition, petitions, pb::WithdrawPetitionRequest => petition: pb::Petition
+    );
+    call!(
+        /// Files a petition without action (lưu đơn).
+        file_petition, petitions, pb::FilePetitionRequest => petition: pb::Petition
+    );
+    call!(
+        /// One petition with the petitioner's details.
+        get_petition, petitions, pb::GetPetitionRequest => petition: pb::Petition
+    );
+    call!(
+        /// One page of petitions, newest first.
+        list_petitions, petitions, pb::ListPetitionsRequest => pb::ListPetitionsResponse
+    );
+    call!(
+        /// One page of petitions and cases past their limit.
+        list_overdue_items, petitions, pb::ListOverdueItemsRequest => pb::ListOverdueItemsResponse
+    );
+    call!(
+        /// The statutory deadline table the node computes with.
+        get_deadline_table, petitions, pb::GetDeadlineTableRequest => pb::GetDeadlineTableResponse
+    );
+
+    /// Thụ lý: accepts a petition into a new or an open case; answers both.
+    pub async fn accept_petition(
+        &self,
+        request: pb::AcceptPetitionRequest,
+    ) -> Result<(pb::Petition, pb::Case), Error> {
+        let answer = self
+            .petitions
+            .clone()
+            .accept_petition(request)
+            .await?
+            .into_inner();
+        Ok((
+            answer.petition.ok_or(Error::MissingField("petition"))?,
+            answer.case.ok_or(Error::MissingField("case"))?,
+        ))
+    }
+
+    call!(
+        /// One case.
+        get_case, cases, pb::GetCaseRequest => case: pb::Case
+    );
+    call!(
+        /// One page of cases, newest first.
+        list_cases, cases, pb::ListCasesRequest => pb::ListCasesResponse
+    );
+    call!(
+        /// Extends a case's limit or declares it complex.
+        extend_case, cases, pb::ExtendCaseRequest => case: pb::Case
+    );
+    call!(
+        /// Records the decision that resolves a case.
+        resolve_case, cases, pb::ResolveCaseRequest => case: pb::Case
+    );
+    call!(
+        /// Records that a decision came into force.
+        record_case_in_force, cases, pb::RecordCaseInForceRequest => case: pb::Case
+    );
+    call!(
+        /// Records a step of enforcement.
+        record_enforcement, cases, pb::RecordEnforcementRequest => case: pb::Case
+    );
+
+    call!(
+        /// Journal events after a sequence number.
+        list_journal_events, journal, pb::ListJournalEventsRequest => pb::ListJournalEventsResponse
+    );
+}
+
+/// Collects pages of a listing until the last page or `limit` items (`None`: all).
+/// `fetch(page_size, page_token)` asks for one page and answers its items and next token.
+pub async fn collect_pages<T, F, Fut>(limit: Option<usize>, mut fetch: F) -> Result<Vec<T>, Error>
+where
+    F: FnMut(i32, String) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, String), Error>>,
+{
+    let mut items = Vec::new();
+    let mut token = String::new();
+    loop {
+        let want = limit.map_or(MAX_PAGE_SIZE, |l| l.saturating_sub(items.len()));
+        if want == 0 {
+            break;
+        }
+        let size = i32::try_from(want.min(MAX_PAGE_SIZE)).unwrap_or(100);
+        let (page, next) = fetch(size, token).await?;
+        let empty = page.is_empty();
+        items.extend(page);
+        if next.is_empty() || empty {
+            break;
+        }
+        token = next;
+    }
+    if let Some(l) = limit {
+        items.truncate(l);
+    }
+    Ok(items)
+}
