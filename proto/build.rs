@@ -12,6 +12,7 @@ const FILES: &[&str] = &[
     "tiepdan/v1/petition_service.proto",
     "tiepdan/v1/case_service.proto",
     "tiepdan/v1/journal.proto",
+    "tiepdan/v1/sync.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -11,6 +11,7 @@ use crate::domain::deadlines::DeadlineTable;
 use crate::domain::model::{Unit, UnitLevel};
 use crate::domain::validate::is_unit_code;
 use crate::node::NodeConfig;
+use crate::sync::uplink::UplinkConfig;
 
 /// Flags of `serve`; each can also come from the environment and from the file.
 #[derive(Debug, Clone, Default, Args)]
@@ -39,6 +40,9 @@ pub struct ServeArgs {
     /// Data directory for the default SQLite file.
     #[arg(long, env = "TIEPDAN_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Serve Prometheus metrics on this address.
+    #[arg(long, env = "TIEPDAN_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Optional TOML configuration file.
     #[arg(long, env = "TIEPDAN_CONFIG")]
     pub config: Option<PathBuf>,
@@ -56,6 +60,7 @@ struct FileConfig {
     listen: Option<SocketAddr>,
     db: Option<String>,
     data_dir: Option<PathBuf>,
+    metrics_listen: Option<SocketAddr>,
     deadlines: Option<DeadlineTable>,
 }
 
@@ -141,6 +146,8 @@ impl ServeArgs {
                 database_url,
                 parent_url: self.parent.clone().or(file.parent),
                 deadlines: file.deadlines.unwrap_or_default(),
+                uplink: UplinkConfig::default(),
+                metrics_listen: self.metrics_listen.or(file.metrics_listen),
             },
             listen,
         })

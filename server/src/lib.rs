@@ -13,6 +13,7 @@ pub mod config;
 pub mod domain;
 pub mod node;
 pub mod registry;
+pub mod report;
 pub mod storage;
 pub mod sync;
 pub mod wire;

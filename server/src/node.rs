@@ -2,6 +2,7 @@
 //! started on a listener and stopped by a cancellation token.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tiepdan_proto::v1 as pb;
@@ -17,6 +18,10 @@ use crate::domain::deadlines::DeadlineTable;
 use crate::domain::model::Unit;
 use crate::registry::Registry;
 use crate::storage::Store;
+use crate::sync::link::{SyncApi, SyncHub};
+use crate::sync::metrics;
+use crate::sync::status::SyncStatus;
+use crate::sync::uplink::{self, UplinkConfig};
 
 /// Largest message a node accepts or sends.
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
@@ -32,6 +37,24 @@ pub struct NodeConfig {
     pub parent_url: Option<String>,
     /// The deadline table.
     pub deadlines: DeadlineTable,
+    /// Tunables of the link to the parent.
+    pub uplink: UplinkConfig,
+    /// Where to serve Prometheus metrics, if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+impl NodeConfig {
+    /// A node of `unit` over `database_url` with default settings.
+    pub fn new(unit: Unit, database_url: impl Into<String>) -> NodeConfig {
+        NodeConfig {
+            unit,
+            database_url: database_url.into(),
+            parent_url: None,
+            deadlines: DeadlineTable::default(),
+            uplink: UplinkConfig::default(),
+            metrics_listen: None,
+        }
+    }
 }
 
 /// Errors starting a node.
@@ -53,8 +76,13 @@ pub struct RunningNode {
     pub addr: SocketAddr,
     /// The node's registry, for in-process callers.
     pub registry: Registry,
+    /// Link states.
+    pub status: Arc<SyncStatus>,
+    /// Where metrics are served, when they are.
+    pub metrics_addr: Option<SocketAddr>,
     shutdown: CancellationToken,
     task: JoinHandle<Result<(), tonic::transport::Error>>,
+    background: Vec<JoinHandle<()>>,
 }
 
 const SERVICES: &[&str] = &[
@@ -63,6 +91,7 @@ const SERVICES: &[&str] = &[
     "tiepdan.v1.PetitionService",
     "tiepdan.v1.CaseService",
     "tiepdan.v1.JournalService",
+    "tiepdan.v1.SyncService",
 ];
 
 /// Opens the store, runs migrations and serves on `listener`.
@@ -93,6 +122,13 @@ pub async fn start(config: NodeConfig, listener: TcpListener) -> Result<RunningN
                 .max_encoding_message_size(MAX_MESSAGE_BYTES)
         };
     }
+    let shutdown = CancellationToken::new();
+    let status = Arc::new(SyncStatus::default());
+    let hub = SyncHub {
+        registry: registry.clone(),
+        status: status.clone(),
+        shutdown: shutdown.clone(),
+    };
     let r = || registry.clone();
     let router = Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(10)))
@@ -117,9 +153,11 @@ pub async fn start(config: NodeConfig, listener: TcpListener) -> Result<RunningN
         )))
         .add_service(limited!(
             pb::journal_service_server::JournalServiceServer::new(JournalApi { registry: r() })
-        ));
+        ))
+        .add_service(limited!(pb::sync_service_server::SyncServiceServer::new(
+            SyncApi { hub: hub.clone() }
+        )));
 
-    let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
     let stopping_health = health.clone();
     let task = tokio::spawn(async move {
@@ -139,12 +177,29 @@ pub async fn start(config: NodeConfig, listener: TcpListener) -> Result<RunningN
             .set_service_status(*service, ServingStatus::Serving)
             .await;
     }
+    let mut background = Vec::new();
+    if let Some(parent) = config.parent_url.clone() {
+        background.push(tokio::spawn(uplink::run(
+            hub.clone(),
+            parent,
+            config.uplink.clone(),
+        )));
+    }
+    let mut metrics_addr = None;
+    if let Some(listen) = config.metrics_listen {
+        let listener = TcpListener::bind(listen).await?;
+        metrics_addr = Some(listener.local_addr()?);
+        background.push(tokio::spawn(metrics::serve(listener, hub.clone())));
+    }
     tracing::info!(unit = %config.unit.code, name = %config.unit.name, %addr, "node serving");
     Ok(RunningNode {
         addr,
         registry,
+        status,
+        metrics_addr,
         shutdown,
         task,
+        background,
     })
 }
 
@@ -162,6 +217,9 @@ impl RunningNode {
     /// Stops serving (letting calls in flight finish) and closes the store.
     pub async fn stop(self) -> Result<(), tonic::transport::Error> {
         self.shutdown.cancel();
+        for task in self.background {
+            let _ = task.await;
+        }
         let result = match self.task.await {
             Ok(r) => r,
             Err(e) => {

@@ -3,7 +3,9 @@
 //! in one write transaction, together with the request-log entry that makes a retry with the
 //! same request id return the first answer and change nothing.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+
+use tokio::sync::watch;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::DatabaseTransaction;
@@ -18,6 +20,8 @@ use crate::domain::model::{
     ConclusionStatus, MatterKind, Petition, PetitionStatus, Petitioner, ReceiverRole,
     ReceptionAction, ReceptionKind, ScheduleEntry, Unit, Visit,
 };
+use crate::report::tally::{self, Delta};
+use crate::report::tree::Tree;
 use crate::storage::Store;
 use crate::storage::entities::request_log;
 use crate::storage::records::{self as repo, CaseFilter, PetitionFilter, to_us};
@@ -113,13 +117,17 @@ impl Overdue {
 /// The node's registry. Cheap to clone.
 #[derive(Clone)]
 pub struct Registry {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
-    store: Store,
-    unit: Unit,
-    deadlines: DeadlineTable,
+pub(crate) struct Inner {
+    pub(crate) store: Store,
+    pub(crate) unit: RwLock<Unit>,
+    pub(crate) deadlines: DeadlineTable,
+    /// The known tree, reloaded whenever a unit is registered.
+    pub(crate) tree: RwLock<Tree>,
+    /// Bumped after every commit that grew the journal or the outbox.
+    pub(crate) changed: watch::Sender<u64>,
 }
 
 enum Begun<T> {
@@ -134,8 +142,13 @@ impl Registry {
         unit: Unit,
         deadlines: DeadlineTable,
     ) -> Result<Registry, DomainError> {
+        let mut unit = unit;
         let tx = store.begin_write().await?;
         let known = repo::find_unit(&tx, &unit.code).await?;
+        if unit.parent_code.is_none() {
+            // The parent is learnt from the link; keep what an earlier run learnt.
+            unit.parent_code = known.as_ref().and_then(|k| k.parent_code.clone());
+        }
         if known.as_ref() != Some(&unit) {
             repo::save_unit(&tx, &unit, true).await?;
             journal::append(
@@ -148,18 +161,57 @@ impl Registry {
             .await?;
         }
         tx.commit().await?;
-        Ok(Registry {
+        let registry = Registry {
             inner: Arc::new(Inner {
                 store,
-                unit,
+                unit: RwLock::new(unit.clone()),
                 deadlines,
+                tree: RwLock::new(Tree::default()),
+                changed: watch::channel(0).0,
             }),
-        })
+        };
+        registry.reload_tree().await?;
+        Ok(registry)
     }
 
     /// This node's unit.
-    pub fn unit(&self) -> &Unit {
-        &self.inner.unit
+    pub fn unit(&self) -> Unit {
+        self.inner
+            .unit
+            .read()
+            .map(|u| u.clone())
+            .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+    }
+
+    /// The known tree.
+    pub fn tree(&self) -> Tree {
+        self.inner
+            .tree
+            .read()
+            .map(|t| t.clone())
+            .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+    }
+
+    /// Reloads the known tree from the store.
+    pub async fn reload_tree(&self) -> Result<(), DomainError> {
+        let units = repo::all_units(self.store().reader()).await?;
+        let tree = Tree::new(&self.code(), &units);
+        match self.inner.tree.write() {
+            Ok(mut t) => *t = tree,
+            Err(poisoned) => *poisoned.into_inner() = tree,
+        }
+        Ok(())
+    }
+
+    /// A receiver that sees every commit growing the journal or the outbox; a change made
+    /// between two waits is never missed.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.inner.changed.subscribe()
+    }
+
+    /// Tells subscribers the journal or the outbox grew.
+    pub fn notify_changed(&self) {
+        self.inner.changed.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// The deadline table in force.
@@ -172,13 +224,13 @@ impl Registry {
         &self.inner.store
     }
 
-    fn code(&self) -> &str {
-        &self.inner.unit.code
+    pub(crate) fn code(&self) -> String {
+        self.unit().code
     }
 
     /// Whether the unit owning a case lies in a remote area.
     pub fn remote(&self) -> bool {
-        self.inner.unit.remote
+        self.unit().remote
     }
 
     // ---- the idempotent write path ----
@@ -201,7 +253,9 @@ impl Registry {
         key: &RequestKey,
         value: &T,
         now: DateTime<Utc>,
+        delta: Delta,
     ) -> Result<(), DomainError> {
+        repo::flush_tally(&tx, delta).await?;
         let result = serde_json::to_string(value)
             .map_err(|e| DomainError::Storage(format!("cannot record the answer: {e}")))?;
         repo::insert_request(
@@ -216,26 +270,31 @@ impl Registry {
         )
         .await?;
         tx.commit().await?;
+        self.notify_changed();
         Ok(())
     }
 
-    async fn next_id(&self, tx: &DatabaseTransaction, prefix: &str) -> Result<String, DomainError> {
+    pub(crate) async fn next_id(
+        &self,
+        tx: &DatabaseTransaction,
+        prefix: &str,
+    ) -> Result<String, DomainError> {
         let n = repo::next_counter(tx, prefix).await?;
         Ok(format!("{}-{prefix}{n}", self.code()))
     }
 
-    async fn log(
+    pub(crate) async fn log(
         &self,
         tx: &DatabaseTransaction,
         at: DateTime<Utc>,
         action: &str,
         change: pb::journal_event::Change,
     ) -> Result<(), DomainError> {
-        journal::append(tx, self.code(), at, action, change).await?;
+        journal::append(tx, &self.code(), at, action, change).await?;
         Ok(())
     }
 
-    async fn log_petition(
+    pub(crate) async fn log_petition(
         &self,
         tx: &DatabaseTransaction,
         at: DateTime<Utc>,
@@ -252,7 +311,7 @@ impl Registry {
         .await
     }
 
-    async fn log_case(
+    pub(crate) async fn log_case(
         &self,
         tx: &DatabaseTransaction,
         at: DateTime<Utc>,
@@ -306,7 +365,8 @@ impl Registry {
             pb::journal_event::Change::UnitRegistered(wire::unit(&unit)),
         )
         .await?;
-        self.finish(tx, key, &unit, now).await?;
+        self.finish(tx, key, &unit, now, Delta::default()).await?;
+        self.reload_tree().await?;
         Ok(unit)
     }
 
@@ -314,7 +374,7 @@ impl Registry {
     pub async fn subtree(&self) -> Result<Vec<Unit>, DomainError> {
         let all = repo::all_units(self.store().reader()).await?;
         let mut out = Vec::with_capacity(all.len());
-        let mut stack = vec![self.code().to_string()];
+        let mut stack = vec![self.code()];
         while let Some(code) = stack.pop() {
             if let Some(u) = all.iter().find(|u| u.code == code) {
                 out.push(u.clone());
@@ -380,7 +440,9 @@ impl Registry {
             pb::journal_event::Change::VisitRecorded(wire::visit(&visit)),
         )
         .await?;
-        self.finish(tx, key, &visit, now).await?;
+        let mut delta = Delta::default();
+        delta.record(&self.tree(), &[], &tally::visit(&visit));
+        self.finish(tx, key, &visit, now, delta).await?;
         Ok(visit)
     }
 
@@ -426,7 +488,7 @@ impl Registry {
             pb::journal_event::Change::SchedulePublished(wire::schedule_entry(&entry)),
         )
         .await?;
-        self.finish(tx, key, &entry, now).await?;
+        self.finish(tx, key, &entry, now, Delta::default()).await?;
         Ok(entry)
     }
 
@@ -481,7 +543,8 @@ impl Registry {
             pb::journal_event::Change::ConclusionChanged(wire::conclusion(&conclusion)),
         )
         .await?;
-        self.finish(tx, key, &conclusion, now).await?;
+        self.finish(tx, key, &conclusion, now, Delta::default())
+            .await?;
         Ok(conclusion)
     }
 
@@ -538,7 +601,7 @@ impl Registry {
             pb::journal_event::Change::ConclusionChanged(wire::conclusion(&c)),
         )
         .await?;
-        self.finish(tx, key, &c, now).await?;
+        self.finish(tx, key, &c, now, Delta::default()).await?;
         Ok(c)
     }
 
@@ -594,27 +657,43 @@ impl Registry {
             processed_time: None,
             version: 1,
             update_time: now,
+            source_petition_id: None,
+            source_unit: None,
+            result: None,
         };
         repo::insert_petition(&tx, &petition).await?;
         if let Some(person) = &input.petitioner {
             repo::insert_petitioner(&tx, &petition.id, person).await?;
         }
         self.log_petition(&tx, now, key.method, &petition).await?;
-        self.finish(tx, key, &petition, now).await?;
+        let mut delta = Delta::default();
+        delta.record(&self.tree(), &[], &tally::petition(&petition));
+        self.finish(tx, key, &petition, now, delta).await?;
         Ok(petition)
     }
 
+    /// A petition this unit holds; copies of the subtree's petitions are read-only here.
     async fn load_petition(
         &self,
         tx: &DatabaseTransaction,
         id: &str,
     ) -> Result<Petition, DomainError> {
-        repo::find_petition(tx, id)
+        let p = repo::find_petition(tx, id)
             .await?
             .ok_or_else(|| DomainError::NotFound {
                 kind: "petition",
                 id: id.to_string(),
-            })
+            })?;
+        if p.unit_code != self.code() {
+            return Err(DomainError::precondition(
+                "NOT_OWNER",
+                format!(
+                    "petition {} is held and handled by unit {}",
+                    p.id, p.unit_code
+                ),
+            ));
+        }
+        Ok(p)
     }
 
     /// Applies a lifecycle command other than accept to a petition.
@@ -629,12 +708,15 @@ impl Registry {
             Begun::Fresh(tx) => tx,
         };
         let petition = self.load_petition(&tx, petition_id).await?;
-        if let PetitionCommand::Transfer {
-            destination: Destination::Unit(code),
-            ..
-        } = &command
-        {
-            if code == self.code() {
+        let transfer_to = match &command {
+            PetitionCommand::Transfer {
+                destination: Destination::Unit(code),
+                note,
+            } => Some((code.clone(), note.clone())),
+            _ => None,
+        };
+        if let Some((code, _)) = &transfer_to {
+            if *code == self.code() {
                 return Err(DomainError::invalid(
                     "unit_code",
                     "a petition cannot be transferred to the unit that holds it",
@@ -657,7 +739,22 @@ impl Registry {
         }
         repo::update_petition(&tx, &after).await?;
         self.log_petition(&tx, now, key.method, &after).await?;
-        self.finish(tx, key, &after, now).await?;
+        if let Some((destination, note)) = transfer_to {
+            let petitioner = repo::find_petitioner(&tx, &after.id).await?;
+            let content = pb::mail::Content::PetitionTransfer(pb::PetitionTransfer {
+                petition: Some(wire::petition(&after, self.deadlines(), None)),
+                petitioner: petitioner.as_ref().map(wire::petitioner),
+                note,
+            });
+            self.send_mail(&tx, &destination, now, content).await?;
+        }
+        let mut delta = Delta::default();
+        delta.record(
+            &self.tree(),
+            &tally::petition(&petition),
+            &tally::petition(&after),
+        );
+        self.finish(tx, key, &after, now, delta).await?;
         Ok(after)
     }
 
@@ -763,14 +860,23 @@ impl Registry {
                 case
             }
         };
+        let mut delta = Delta::default();
+        let tree = self.tree();
         if case.version > 1 {
+            let before = repo::find_case(&tx, &case.id).await?;
             repo::update_case(&tx, &case).await?;
+            if let Some(before) = before {
+                delta.record(&tree, &tally::case(&before), &tally::case(&case));
+            }
+        } else {
+            delta.record(&tree, &[], &tally::case(&case));
         }
         repo::update_petition(&tx, &after).await?;
+        delta.record(&tree, &tally::petition(&petition), &tally::petition(&after));
         self.log_petition(&tx, now, key.method, &after).await?;
         self.log_case(&tx, now, key.method, &case).await?;
         let answer = (after, case);
-        self.finish(tx, key, &answer, now).await?;
+        self.finish(tx, key, &answer, now, delta).await?;
         Ok(answer)
     }
 
@@ -807,7 +913,12 @@ impl Registry {
         after.due_date = self.deadlines().case_due(&after, self.remote()).1;
         repo::update_case(&tx, &after).await?;
         self.log_case(&tx, now, key.method, &after).await?;
-        self.finish(tx, key, &after, now).await?;
+        if case.is_open() && !after.is_open() {
+            self.send_results(&tx, &after, now).await?;
+        }
+        let mut delta = Delta::default();
+        delta.record(&self.tree(), &tally::case(&case), &tally::case(&after));
+        self.finish(tx, key, &after, now, delta).await?;
         Ok(after)
     }
 
@@ -1020,4 +1131,48 @@ fn decode_date_cursor(token: &str) -> Result<(NaiveDate, String), DomainError> {
     let (date, id) = token.split_once('|').ok_or_else(bad_cursor)?;
     let date = NaiveDate::parse_from_str(date, "%Y-%m-%d").map_err(|_| bad_cursor())?;
     Ok((date, id.to_string()))
+}
+
+impl Registry {
+    /// Every unit this node knows, inside its subtree or not.
+    pub async fn known_units(&self) -> Result<Vec<Unit>, DomainError> {
+        repo::all_units(self.store().reader()).await
+    }
+
+    /// Records the parent this node's link found: the parent's unit and the units it knows
+    /// outside this subtree; re-parents this node's unit (journaled, so every ancestor learns
+    /// where this unit sits) when the parent changed.
+    pub async fn adopt_parent(&self, parent: &Unit, directory: &[Unit]) -> Result<(), DomainError> {
+        let me = self.unit();
+        let tree = self.tree();
+        let tx = self.store().begin_write().await?;
+        for u in std::iter::once(parent).chain(directory) {
+            if u.code != me.code && !tree.is_within(&u.code, &me.code) {
+                repo::save_unit(&tx, u, false).await?;
+            }
+        }
+        let reparented = me.parent_code.as_deref() != Some(parent.code.as_str());
+        if reparented {
+            let mut moved = me.clone();
+            moved.parent_code = Some(parent.code.clone());
+            repo::save_unit(&tx, &moved, true).await?;
+            self.log(
+                &tx,
+                Utc::now(),
+                "AdoptParent",
+                pb::journal_event::Change::UnitRegistered(wire::unit(&moved)),
+            )
+            .await?;
+            match self.inner.unit.write() {
+                Ok(mut u) => *u = moved,
+                Err(poisoned) => *poisoned.into_inner() = moved,
+            }
+        }
+        tx.commit().await?;
+        self.reload_tree().await?;
+        if reparented {
+            self.notify_changed();
+        }
+        Ok(())
+    }
 }

@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use sea_orm::{ConnectionTrait, Database, Statement};
-use tiepdan_server::domain::deadlines::DeadlineTable;
 use tiepdan_server::domain::model::{Unit, UnitLevel};
 use tiepdan_server::node::{self, NodeConfig, RunningNode};
 use tokio::net::TcpListener;
@@ -137,15 +136,24 @@ impl TestNode {
 
     /// Starts a node for `unit` on an existing database (a restart).
     pub async fn start_on(db: TestDb, unit: Unit) -> TestNode {
+        TestNode::start_with(db, unit, None, |_| {}).await
+    }
+
+    /// Starts a node on `db` with a parent link to `parent_url`, adjusting the configuration.
+    pub async fn start_with(
+        db: TestDb,
+        unit: Unit,
+        parent_url: Option<String>,
+        adjust: impl FnOnce(&mut NodeConfig),
+    ) -> TestNode {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .unwrap_or_else(|e| panic!("bind: {e}"));
-        let config = NodeConfig {
-            unit: unit.clone(),
-            database_url: db.url.clone(),
-            parent_url: None,
-            deadlines: DeadlineTable::default(),
-        };
+        let mut config = NodeConfig::new(unit.clone(), db.url.clone());
+        config.parent_url = parent_url;
+        config.uplink.backoff_min = Duration::from_millis(20);
+        config.uplink.backoff_max = Duration::from_millis(300);
+        adjust(&mut config);
         let node = node::start(config, listener)
             .await
             .unwrap_or_else(|e| panic!("start node: {e}"));
@@ -153,6 +161,14 @@ impl TestNode {
             node: Some(node),
             db,
             unit,
+        }
+    }
+
+    /// The running node.
+    pub fn running(&self) -> &RunningNode {
+        match &self.node {
+            Some(n) => n,
+            None => panic!("node {} is stopped", self.unit.code),
         }
     }
 

@@ -21,7 +21,7 @@ impl UnitService for UnitApi {
         _request: Request<pb::GetUnitRequest>,
     ) -> Result<Response<pb::GetUnitResponse>, Status> {
         Ok(Response::new(pb::GetUnitResponse {
-            unit: Some(wire::unit(self.registry.unit())),
+            unit: Some(wire::unit(&self.registry.unit())),
         }))
     }
 

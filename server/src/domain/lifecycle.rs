@@ -528,6 +528,9 @@ mod tests {
             processed_time: None,
             version: 1,
             update_time: at(1),
+            source_petition_id: None,
+            source_unit: None,
+            result: None,
         }
     }
 

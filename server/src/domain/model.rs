@@ -398,6 +398,23 @@ pub struct Petition {
     pub processed_time: Option<DateTime<Utc>>,
     pub version: u32,
     pub update_time: DateTime<Utc>,
+    /// For a petition transferred in from a unit of the tree: that unit's petition.
+    #[serde(default)]
+    pub source_petition_id: Option<String>,
+    /// For a petition transferred in from a unit of the tree: that unit.
+    #[serde(default)]
+    pub source_unit: Option<String>,
+    /// For a petition this unit transferred in the tree: how it was resolved there.
+    #[serde(default)]
+    pub result: Option<PetitionResult>,
+}
+
+/// The result, reported back down the tree, of a case that resolved a transferred petition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PetitionResult {
+    pub case_id: String,
+    pub outcome: CaseOutcome,
+    pub decision_time: DateTime<Utc>,
 }
 
 /// A case (vụ việc).

@@ -94,6 +94,11 @@ entity_module!(petition, "petition", {
     pub processed_us: Option<i64>,
     pub version: i64,
     pub update_us: i64,
+    pub source_petition_id: Option<String>,
+    pub source_unit: Option<String>,
+    pub result_case_id: Option<String>,
+    pub result_outcome: Option<String>,
+    pub result_us: Option<i64>,
 });
 
 entity_module!(petitioner, "petitioner", {
@@ -162,4 +167,30 @@ entity_module!(counter, "counter", {
     #[sea_orm(primary_key, auto_increment = false)]
     pub name: String,
     pub value: i64,
+});
+
+entity_module!(tally, "tally", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub subtree: bool,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub unit_code: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub day: Date,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub metric: String,
+    pub value: i64,
+});
+
+entity_module!(mail_outbox, "mail_outbox", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub destination_unit: String,
+    pub payload: Vec<u8>,
+    pub create_us: i64,
+});
+
+entity_module!(mail_seen, "mail_seen", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub create_us: i64,
 });

@@ -11,7 +11,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001Initial)]
+        vec![Box::new(M0001Initial), Box::new(M0002TierLink)]
     }
 }
 
@@ -244,4 +244,93 @@ async fn index(
         index.col(*column);
     }
     m.create_index(index.to_owned()).await
+}
+
+/// The tier link: transfer and result links on petitions, maintained totals, mail.
+pub struct M0002TierLink;
+
+impl MigrationName for M0002TierLink {
+    fn name(&self) -> &str {
+        "m0002_tier_link"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0002TierLink {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // One column per statement: SQLite cannot add several in one ALTER TABLE.
+        for column in [
+            string_null("source_petition_id"),
+            string_null("source_unit"),
+            string_null("result_case_id"),
+            string_null("result_outcome"),
+            big_integer_null("result_us"),
+        ] {
+            m.alter_table(
+                Table::alter()
+                    .table("petition")
+                    .add_column(column)
+                    .to_owned(),
+            )
+            .await?;
+        }
+        index(m, "petition", "ix_petition_source", &["source_petition_id"]).await?;
+        m.create_table(
+            table("tally")
+                .col(boolean("subtree"))
+                .col(string("unit_code"))
+                .col(date("day"))
+                .col(string("metric"))
+                .col(big_integer("value"))
+                .primary_key(
+                    Index::create()
+                        .col("subtree")
+                        .col("unit_code")
+                        .col("day")
+                        .col("metric"),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            table("mail_outbox")
+                .col(string("id").primary_key())
+                .col(string("destination_unit"))
+                .col(blob("payload"))
+                .col(big_integer("create_us"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            table("mail_seen")
+                .col(string("id").primary_key())
+                .col(big_integer("create_us"))
+                .to_owned(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        for name in ["mail_seen", "mail_outbox", "tally"] {
+            m.drop_table(Table::drop().table(name).if_exists().to_owned())
+                .await?;
+        }
+        for column in [
+            "result_us",
+            "result_outcome",
+            "result_case_id",
+            "source_unit",
+            "source_petition_id",
+        ] {
+            m.alter_table(
+                Table::alter()
+                    .table("petition")
+                    .drop_column(column)
+                    .to_owned(),
+            )
+            .await?;
+        }
+        Ok(())
+    }
 }

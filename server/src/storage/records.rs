@@ -15,9 +15,9 @@ use super::entities::{
 use crate::domain::DomainError;
 use crate::domain::model::{
     Case, CaseOutcome, CaseStatus, Channel, Classification, Conclusion, ConclusionStatus,
-    Eligibility, Field, FileReason, Jurisdiction, MatterKind, Petition, PetitionStatus,
-    PetitionType, Petitioner, ReceiverRole, ReceptionAction, ReceptionKind, ScheduleEntry, Unit,
-    UnitLevel, Visit,
+    Eligibility, Field, FileReason, Jurisdiction, MatterKind, Petition, PetitionResult,
+    PetitionStatus, PetitionType, Petitioner, ReceiverRole, ReceptionAction, ReceptionKind,
+    ScheduleEntry, Unit, UnitLevel, Visit,
 };
 
 /// Microseconds since the epoch, as stored.
@@ -423,6 +423,16 @@ pub fn petition_from_row(r: petition::Model) -> Result<Petition, DomainError> {
         outside_body: r.outside_body,
         note: r.note,
         due_date: r.due_date,
+        result: match (r.result_case_id, r.result_outcome, r.result_us) {
+            (Some(case_id), Some(outcome), Some(us)) => Some(PetitionResult {
+                case_id,
+                outcome: parse(CaseOutcome::parse, "petition.result_outcome", &outcome)?,
+                decision_time: from_us(us)?,
+            }),
+            _ => None,
+        },
+        source_petition_id: r.source_petition_id,
+        source_unit: r.source_unit,
     })
 }
 
@@ -453,6 +463,11 @@ fn petition_row(p: &Petition) -> petition::ActiveModel {
         processed_us: Set(p.processed_time.map(to_us)),
         version: Set(count(p.version)),
         update_us: Set(to_us(p.update_time)),
+        source_petition_id: Set(p.source_petition_id.clone()),
+        source_unit: Set(p.source_unit.clone()),
+        result_case_id: Set(p.result.as_ref().map(|r| r.case_id.clone())),
+        result_outcome: Set(p.result.as_ref().map(|r| r.outcome.as_str().to_string())),
+        result_us: Set(p.result.as_ref().map(|r| to_us(r.decision_time))),
     }
 }
 
@@ -834,4 +849,157 @@ pub async fn next_counter(db: &impl ConnectionTrait, name: &str) -> Result<i64, 
         .await?
         .ok_or_else(|| DomainError::Storage(format!("counter {name} vanished")))?;
     Ok(row.value)
+}
+
+// ---- copies of records from the subtree ----
+
+/// Inserts or replaces a visit; returns the one it replaced.
+pub async fn upsert_visit(
+    db: &impl ConnectionTrait,
+    v: &Visit,
+) -> Result<Option<Visit>, DomainError> {
+    let before = find_visit(db, &v.id).await?;
+    if before.is_some() {
+        visit::Entity::delete_by_id(v.id.clone()).exec(db).await?;
+    }
+    insert_visit(db, v).await?;
+    Ok(before)
+}
+
+/// Inserts or replaces a schedule entry.
+pub async fn upsert_schedule(
+    db: &impl ConnectionTrait,
+    e: &ScheduleEntry,
+) -> Result<(), DomainError> {
+    schedule_entry::Entity::delete_by_id(e.id.clone())
+        .exec(db)
+        .await?;
+    insert_schedule(db, e).await
+}
+
+/// Inserts or replaces a conclusion.
+pub async fn upsert_conclusion(
+    db: &impl ConnectionTrait,
+    c: &Conclusion,
+) -> Result<(), DomainError> {
+    if find_conclusion(db, &c.id).await?.is_some() {
+        update_conclusion(db, c).await
+    } else {
+        insert_conclusion(db, c).await
+    }
+}
+
+/// Inserts or replaces a petition; returns the one it replaced.
+pub async fn upsert_petition(
+    db: &impl ConnectionTrait,
+    p: &Petition,
+) -> Result<Option<Petition>, DomainError> {
+    let before = find_petition(db, &p.id).await?;
+    if before.is_some() {
+        update_petition(db, p).await?;
+    } else {
+        insert_petition(db, p).await?;
+    }
+    Ok(before)
+}
+
+/// Inserts or replaces a case; returns the one it replaced.
+pub async fn upsert_case(db: &impl ConnectionTrait, c: &Case) -> Result<Option<Case>, DomainError> {
+    let before = find_case(db, &c.id).await?;
+    if before.is_some() {
+        update_case(db, c).await?;
+    } else {
+        insert_case(db, c).await?;
+    }
+    Ok(before)
+}
+
+/// The petitions of this node that came in by transfer of `source_petition_id`.
+pub async fn petitions_from_source(
+    db: &impl ConnectionTrait,
+    source_petition_id: &str,
+) -> Result<Vec<Petition>, DomainError> {
+    petition::Entity::find()
+        .filter(petition::Column::SourcePetitionId.eq(source_petition_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(petition_from_row)
+        .collect()
+}
+
+// ---- maintained totals ----
+
+/// Writes accumulated changes of the totals.
+pub async fn flush_tally(
+    db: &impl ConnectionTrait,
+    delta: crate::report::tally::Delta,
+) -> Result<(), DomainError> {
+    use super::entities::tally;
+    use sea_orm::sea_query::OnConflict;
+    let rows: Vec<tally::ActiveModel> = delta
+        .sums
+        .into_iter()
+        .filter(|(_, v)| *v != 0)
+        .map(
+            |((subtree, unit_code, day, metric), value)| tally::ActiveModel {
+                subtree: Set(subtree),
+                unit_code: Set(unit_code),
+                day: Set(day),
+                metric: Set(metric),
+                value: Set(value),
+            },
+        )
+        .collect();
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<_> = rows.by_ref().take(500).collect();
+        tally::Entity::insert_many(chunk)
+            .on_conflict(
+                OnConflict::columns([
+                    tally::Column::Subtree,
+                    tally::Column::UnitCode,
+                    tally::Column::Day,
+                    tally::Column::Metric,
+                ])
+                .value(
+                    tally::Column::Value,
+                    Expr::cust("tally.value + excluded.value"),
+                )
+                .to_owned(),
+            )
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Sums of the maintained totals of `unit` (its subtree when `subtree`) over the local days
+/// `[from, to]` (either end open), per metric.
+pub async fn sum_tally(
+    db: &impl ConnectionTrait,
+    subtree: bool,
+    unit: &str,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<std::collections::BTreeMap<String, i64>, DomainError> {
+    use super::entities::tally;
+    let mut q = tally::Entity::find()
+        .select_only()
+        .column(tally::Column::Metric)
+        .column_as(Expr::cust("CAST(SUM(value) AS BIGINT)"), "total")
+        .filter(tally::Column::Subtree.eq(subtree))
+        .filter(tally::Column::UnitCode.eq(unit));
+    if let Some(f) = from {
+        q = q.filter(tally::Column::Day.gte(f));
+    }
+    if let Some(t) = to {
+        q = q.filter(tally::Column::Day.lte(t));
+    }
+    let rows: Vec<(String, i64)> = q
+        .group_by(tally::Column::Metric)
+        .into_tuple::<(String, i64)>()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().collect())
 }

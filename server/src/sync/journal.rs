@@ -114,3 +114,50 @@ pub fn verify_chain(previous_hash: &[u8], events: &[pb::JournalEvent]) -> Result
     }
     Ok(())
 }
+
+/// One event as stored: its origin, sequence and encoded bytes.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub origin: String,
+    pub sequence: u64,
+    pub payload: Vec<u8>,
+}
+
+/// The next events to ship: for each origin of `origins` in turn, the events after its
+/// position in `after`, until `max_events` or `max_bytes` is reached.
+pub async fn next_batch(
+    db: &impl ConnectionTrait,
+    origins: &[String],
+    after: &std::collections::BTreeMap<String, u64>,
+    max_events: u64,
+    max_bytes: usize,
+) -> Result<Vec<StoredEvent>, DomainError> {
+    let mut out = Vec::new();
+    let mut bytes = 0usize;
+    for origin in origins {
+        let left = max_events.saturating_sub(out.len() as u64);
+        if left == 0 || bytes >= max_bytes {
+            break;
+        }
+        let from = i64::try_from(after.get(origin).copied().unwrap_or(0)).unwrap_or(i64::MAX);
+        let rows = journal_event::Entity::find()
+            .filter(journal_event::Column::OriginUnit.eq(origin.as_str()))
+            .filter(journal_event::Column::Sequence.gt(from))
+            .order_by_asc(journal_event::Column::Sequence)
+            .limit(left)
+            .all(db)
+            .await?;
+        for row in rows {
+            if bytes + row.payload.len() > max_bytes && !out.is_empty() {
+                return Ok(out);
+            }
+            bytes += row.payload.len();
+            out.push(StoredEvent {
+                origin: row.origin_unit,
+                sequence: u64::try_from(row.sequence).unwrap_or(0),
+                payload: row.payload,
+            });
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,209 @@
+//! What each record contributes to the totals, per unit, local day and metric; the store
+//! keeps the sums for each unit alone ("self") and for each unit's subtree ("tree"), so a
+//! report reads a handful of rows per unit and day instead of recounting records.
+//!
+//! The rules of DOMAIN.md live here: a visit counts at the unit where it happened; a petition
+//! counts once in every subtree that holds it (a petition transferred in from a unit of the
+//! same subtree is not received again there); a case counts at its owning unit.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+
+use super::tree::Tree;
+use crate::domain::deadlines::local_date;
+use crate::domain::model::{
+    Case, CaseOutcome, CaseStatus, Eligibility, Jurisdiction, Petition, PetitionStatus, Visit,
+};
+
+/// One contribution of a record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contribution {
+    pub unit: String,
+    pub day: NaiveDate,
+    pub metric: String,
+    pub value: i64,
+    /// For a petition transferred in: the unit it came from; subtrees holding that unit
+    /// already counted it.
+    pub source_unit: Option<String>,
+}
+
+fn c(unit: &str, day: NaiveDate, metric: impl Into<String>, value: i64) -> Contribution {
+    Contribution {
+        unit: unit.to_string(),
+        day,
+        metric: metric.into(),
+        value,
+        source_unit: None,
+    }
+}
+
+/// Metric names (stable: they are stored).
+pub mod metric {
+    pub const VISITS: &str = "visits";
+    pub const PERSONS: &str = "persons";
+    pub const CROWD_GROUPS: &str = "crowd_groups";
+    pub const CROWD_PERSONS: &str = "crowd_persons";
+    pub const HEAD_SESSIONS: &str = "head_sessions";
+    pub const MATTERS_FIRST: &str = "matters_first";
+    pub const MATTERS_REPEAT: &str = "matters_repeat";
+}
+
+/// What a visit contributes.
+pub fn visit(v: &Visit) -> Vec<Contribution> {
+    use metric::*;
+    let day = local_date(v.visit_time);
+    let persons = i64::from(v.persons);
+    let mut out = vec![
+        c(&v.unit_code, day, VISITS, 1),
+        c(&v.unit_code, day, PERSONS, persons),
+    ];
+    if v.crowd_group {
+        out.push(c(&v.unit_code, day, CROWD_GROUPS, 1));
+        out.push(c(&v.unit_code, day, CROWD_PERSONS, persons));
+    }
+    if v.receiver_role.is_head() {
+        out.push(c(&v.unit_code, day, HEAD_SESSIONS, 1));
+    }
+    let matter = match v.matter {
+        crate::domain::model::MatterKind::First => MATTERS_FIRST,
+        crate::domain::model::MatterKind::Repeat => MATTERS_REPEAT,
+    };
+    out.push(c(&v.unit_code, day, matter, 1));
+    out
+}
+
+/// What a petition contributes: received, type, eligibility and jurisdiction on the day it
+/// was received; its routing on the day it was processed. Metric names carry the type
+/// (`petition.received.complaint`, …; `unclassified` before classification).
+pub fn petition(p: &Petition) -> Vec<Contribution> {
+    let u = &p.unit_code;
+    let day = local_date(p.received_time);
+    let kind = p
+        .classification
+        .map_or("unclassified", |c| c.petition_type.as_str());
+    let mut out = vec![c(u, day, format!("petition.received.{kind}"), 1)];
+    if let Some(cl) = p.classification {
+        if cl.eligibility == Eligibility::Eligible {
+            out.push(c(u, day, format!("petition.eligible.{kind}"), 1));
+        }
+        if cl.jurisdiction == Jurisdiction::Within {
+            out.push(c(u, day, format!("petition.in_jurisdiction.{kind}"), 1));
+        }
+    }
+    if let Some(processed) = p.processed_time {
+        let routed = match p.status {
+            PetitionStatus::Accepted => Some("accepted"),
+            PetitionStatus::Guided => Some("guided"),
+            PetitionStatus::Transferred => Some("transferred"),
+            PetitionStatus::Urged => Some("urged"),
+            PetitionStatus::Returned => Some("returned"),
+            PetitionStatus::Withdrawn => Some("withdrawn"),
+            PetitionStatus::Filed => Some("filed"),
+            PetitionStatus::Received | PetitionStatus::Classified => None,
+        };
+        if let Some(routed) = routed {
+            out.push(c(
+                u,
+                local_date(processed),
+                format!("petition.{routed}.{kind}"),
+                1,
+            ));
+        }
+    }
+    for contribution in &mut out {
+        contribution.source_unit = p.source_unit.clone();
+    }
+    out
+}
+
+/// What a case contributes: accepted on its acceptance day; closed (resolved or withdrawn),
+/// its outcome, whether on time, and the amounts to recover and recovered on its decision
+/// day; while open, one count on its due day (for overdue counts). Names carry the type.
+pub fn case(k: &Case) -> Vec<Contribution> {
+    let u = &k.owner_unit;
+    let kind = k.case_type.as_str();
+    let mut out = vec![c(
+        u,
+        local_date(k.accept_time),
+        format!("case.accepted.{kind}"),
+        1,
+    )];
+    match (k.status, k.decision_time) {
+        (CaseStatus::Open, _) => out.push(c(u, k.due_date, format!("case.open_due.{kind}"), 1)),
+        (_, Some(decided)) => {
+            let day = local_date(decided);
+            out.push(c(u, day, format!("case.closed.{kind}"), 1));
+            if local_date(decided) <= k.due_date {
+                out.push(c(u, day, format!("case.on_time.{kind}"), 1));
+            }
+            if let Some(outcome) = k.outcome {
+                out.push(c(u, day, format!("case.outcome.{}", outcome.as_str()), 1));
+                if outcome == CaseOutcome::Withdrawn {
+                    out.push(c(u, day, format!("case.withdrawn.{kind}"), 1));
+                }
+            }
+            for (name, value) in [
+                ("money_to_recover_vnd", k.money_to_recover_vnd),
+                ("land_to_recover_dm2", to_dm2(k.land_to_recover_m2)),
+                ("money_recovered_vnd", k.money_recovered_vnd),
+                ("land_recovered_dm2", to_dm2(k.land_recovered_m2)),
+            ] {
+                if value != 0 {
+                    out.push(c(u, day, format!("case.{name}"), value));
+                }
+            }
+        }
+        (_, None) => {}
+    }
+    out
+}
+
+/// Areas are summed exactly as whole square decimetres (0.01 m²).
+fn to_dm2(m2: f64) -> i64 {
+    // Inputs are validated finite and at most 1e12 m², so this never saturates.
+    (m2 * 100.0).round() as i64
+}
+
+/// Key of one stored sum: whether it is a subtree sum, the unit, the day, the metric.
+pub type TallyKey = (bool, String, NaiveDate, String);
+
+/// Sums of changes, accumulated over a transaction and written once.
+#[derive(Debug, Default)]
+pub struct Delta {
+    pub sums: HashMap<TallyKey, i64>,
+}
+
+impl Delta {
+    /// Adds `after` and takes away `before`, for every scope each contribution counts in.
+    pub fn record(&mut self, tree: &Tree, before: &[Contribution], after: &[Contribution]) {
+        for (sign, list) in [(-1, before), (1, after)] {
+            for item in list {
+                self.add(tree, item, sign);
+            }
+        }
+    }
+
+    fn add(&mut self, tree: &Tree, item: &Contribution, sign: i64) {
+        let mut bump = |tree_scope: bool, unit: &str| {
+            let key = (tree_scope, unit.to_string(), item.day, item.metric.clone());
+            *self.sums.entry(key).or_default() += sign * item.value;
+        };
+        bump(false, &item.unit);
+        let source_chain = item
+            .source_unit
+            .as_deref()
+            .map(|s| tree.chain(s))
+            .unwrap_or_default();
+        for scope in tree.chain(&item.unit) {
+            if !source_chain.contains(&scope) {
+                bump(true, &scope);
+            }
+        }
+    }
+
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.sums.values().all(|v| *v == 0)
+    }
+}

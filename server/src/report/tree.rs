@@ -1,0 +1,120 @@
+//! The part of the administrative tree a node knows: itself and its subtree.
+
+use std::collections::HashMap;
+
+use crate::domain::model::Unit;
+
+/// Parent links of the known units, rooted at this node's unit.
+#[derive(Debug, Clone, Default)]
+pub struct Tree {
+    root: String,
+    parents: HashMap<String, Option<String>>,
+}
+
+impl Tree {
+    /// The tree of `units` seen from `root`.
+    pub fn new(root: &str, units: &[Unit]) -> Tree {
+        Tree {
+            root: root.to_string(),
+            parents: units
+                .iter()
+                .map(|u| (u.code.clone(), u.parent_code.clone()))
+                .collect(),
+        }
+    }
+
+    /// The node's own unit.
+    pub fn root(&self) -> &str {
+        &self.root
+    }
+
+    /// `unit` and its ancestors up to and including the root, nearest first. A unit not
+    /// known to lie below the root yields only itself.
+    pub fn chain(&self, unit: &str) -> Vec<String> {
+        let mut chain = vec![unit.to_string()];
+        let mut current = unit.to_string();
+        while current != self.root {
+            match self.parents.get(&current).cloned().flatten() {
+                Some(parent) if !chain.contains(&parent) => {
+                    chain.push(parent.clone());
+                    current = parent;
+                }
+                _ => return vec![unit.to_string()],
+            }
+        }
+        chain
+    }
+
+    /// Whether `unit` lies in the subtree of `ancestor` (itself included).
+    pub fn is_within(&self, unit: &str, ancestor: &str) -> bool {
+        self.chain(unit).iter().any(|u| u == ancestor)
+    }
+
+    /// The child of the root whose subtree holds `unit`, if any.
+    pub fn child_towards(&self, unit: &str) -> Option<String> {
+        let chain = self.chain(unit);
+        if chain.len() < 2 {
+            return None;
+        }
+        chain.get(chain.len() - 2).cloned()
+    }
+
+    /// Units whose parent is `unit`.
+    pub fn children(&self, unit: &str) -> Vec<String> {
+        let mut children: Vec<String> = self
+            .parents
+            .iter()
+            .filter(|(_, p)| p.as_deref() == Some(unit))
+            .map(|(c, _)| c.clone())
+            .collect();
+        children.sort();
+        children
+    }
+
+    /// Units of the subtree of `unit`, itself first.
+    pub fn subtree(&self, unit: &str) -> Vec<String> {
+        let mut out = vec![unit.to_string()];
+        let mut i = 0;
+        while let Some(u) = out.get(i).cloned() {
+            out.extend(self.children(&u));
+            i += 1;
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::model::UnitLevel;
+
+    fn u(code: &str, parent: Option<&str>) -> Unit {
+        Unit {
+            code: code.into(),
+            name: code.into(),
+            level: UnitLevel::Commune,
+            parent_code: parent.map(Into::into),
+            remote: false,
+        }
+    }
+
+    #[test]
+    fn chains_and_subtrees() {
+        let t = Tree::new(
+            "01",
+            &[
+                u("01", None),
+                u("269", Some("01")),
+                u("09574", Some("269")),
+                u("09577", Some("269")),
+            ],
+        );
+        assert_eq!(t.chain("09574"), ["09574", "269", "01"]);
+        assert!(t.is_within("09574", "269"));
+        assert!(!t.is_within("269", "09574"));
+        assert_eq!(t.child_towards("09577").as_deref(), Some("269"));
+        assert_eq!(t.child_towards("01"), None);
+        assert_eq!(t.subtree("269"), ["269", "09574", "09577"]);
+        assert_eq!(t.chain("99999"), ["99999"]);
+    }
+}

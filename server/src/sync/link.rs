@@ -1,0 +1,296 @@
+//! The parent's side of the tier link: `tiepdan.v1.SyncService`. A child opens one stream,
+//! introduces itself, and is told where to resume; then each batch is applied in one
+//! transaction and acknowledged after the commit, mail is taken durably and acknowledged,
+//! and mail for the child's subtree is sent down the same stream.
+
+use std::collections::HashSet;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tiepdan_proto::v1::{self as pb, sync_service_server::SyncService};
+use tokio::sync::mpsc;
+use tokio_stream::{Stream, wrappers::ReceiverStream};
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::apply::ApplyError;
+use super::mail::Hop;
+use super::status::SyncStatus;
+use crate::registry::Registry;
+use crate::wire;
+
+/// Protocol version of the link this release speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Most events one batch may carry.
+pub const MAX_BATCH_EVENTS: usize = 2000;
+/// How long a child has to introduce itself.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Mail sent down and not yet acknowledged, per child.
+const MAIL_WINDOW: usize = 16;
+
+/// Shared by the link service and the uplink.
+#[derive(Clone)]
+pub struct SyncHub {
+    pub registry: Registry,
+    pub status: Arc<SyncStatus>,
+    pub shutdown: CancellationToken,
+}
+
+/// The link service.
+pub struct SyncApi {
+    pub hub: SyncHub,
+}
+
+impl From<ApplyError> for Status {
+    fn from(e: ApplyError) -> Status {
+        match &e {
+            ApplyError::Forged(_) => Status::permission_denied(e.to_string()),
+            ApplyError::Gap { .. } => Status::out_of_range(e.to_string()),
+            ApplyError::Chain { .. } => Status::data_loss(e.to_string()),
+            ApplyError::Malformed(_) => Status::invalid_argument(e.to_string()),
+            ApplyError::Storage(_) => Status::unavailable(e.to_string()),
+        }
+    }
+}
+
+type LinkStream = Pin<Box<dyn Stream<Item = Result<pb::LinkResponse, Status>> + Send>>;
+
+fn response(message: pb::link_response::Message) -> pb::LinkResponse {
+    pb::LinkResponse {
+        message: Some(message),
+    }
+}
+
+#[tonic::async_trait]
+impl SyncService for SyncApi {
+    type LinkStream = LinkStream;
+
+    async fn link(
+        &self,
+        request: Request<Streaming<pb::LinkRequest>>,
+    ) -> Result<Response<Self::LinkStream>, Status> {
+        let mut inbound = request.into_inner();
+        let first = tokio::time::timeout(HELLO_TIMEOUT, inbound.message())
+            .await
+            .map_err(|_| Status::deadline_exceeded("no Hello within 10 s"))??;
+        let Some(pb::LinkRequest {
+            message: Some(pb::link_request::Message::Hello(hello)),
+        }) = first
+        else {
+            return Err(Status::failed_precondition(
+                "the first message must be Hello",
+            ));
+        };
+        if hello.protocol_version != PROTOCOL_VERSION {
+            return Err(Status::failed_precondition(format!(
+                "link protocol {} is not supported; this node speaks {PROTOCOL_VERSION}",
+                hello.protocol_version
+            )));
+        }
+        let registry = &self.hub.registry;
+        let child = hello
+            .unit
+            .as_ref()
+            .map(wire::inbound::unit)
+            .transpose()?
+            .ok_or_else(|| Status::invalid_argument("hello.unit: required"))?;
+        let subtree = hello
+            .subtree
+            .iter()
+            .map(wire::inbound::unit)
+            .collect::<Result<Vec<_>, _>>()?;
+        registry.register_child(&child, &subtree).await?;
+        let positions = registry.positions(&child.code).await?;
+        let tree = registry.tree();
+        let directory = registry
+            .known_units()
+            .await?
+            .into_iter()
+            .filter(|u| !tree.is_within(&u.code, &child.code))
+            .map(|u| wire::unit(&u))
+            .collect();
+        let (tx, rx) = mpsc::channel(MAIL_WINDOW + 16);
+        let welcome = pb::Welcome {
+            protocol_version: PROTOCOL_VERSION,
+            parent: Some(wire::unit(&registry.unit())),
+            positions: positions
+                .into_iter()
+                .map(|(origin_unit, sequence)| pb::OriginPosition {
+                    origin_unit,
+                    sequence,
+                })
+                .collect(),
+            directory,
+        };
+        tx.send(Ok(response(pb::link_response::Message::Welcome(welcome))))
+            .await
+            .map_err(|_| Status::cancelled("child went away"))?;
+        let hub = self.hub.clone();
+        tokio::spawn(async move {
+            let code = child.code.clone();
+            let (session, token) = hub.status.open_session(&code);
+            hub.status.child(&code, |s| {
+                s.connected = true;
+                s.since = Some(Utc::now());
+                s.last_error.clear();
+            });
+            tracing::info!(child = %code, "child link open");
+            let result = session_loop(&hub, &code, &mut inbound, &tx, &token).await;
+            if let Err(status) = &result {
+                tracing::warn!(child = %code, error = %status.message(), "child link refused input");
+                let _ = tx.send(Err(status.clone())).await;
+            }
+            if hub.status.close_session(&code, session) {
+                hub.status.child(&code, |s| {
+                    s.connected = false;
+                    s.since = Some(Utc::now());
+                    if let Err(status) = &result {
+                        s.last_error = status.message().to_string();
+                    }
+                });
+            }
+            tracing::info!(child = %code, "child link closed");
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn get_sync_status(
+        &self,
+        _request: Request<pb::GetSyncStatusRequest>,
+    ) -> Result<Response<pb::GetSyncStatusResponse>, Status> {
+        let registry = &self.hub.registry;
+        let to_wire = |s: super::status::LinkState, mail_pending: u64| pb::LinkStatus {
+            unit_code: s.unit_code,
+            connected: s.connected,
+            since_time: s.since.map(wire::timestamp),
+            last_event_time: s.last_event.map(wire::timestamp),
+            events_applied: s.events_applied,
+            events_behind: s.events_behind,
+            mail_pending,
+            last_error: s.last_error,
+        };
+        let parent = match self.hub.status.parent_state() {
+            Some(s) => Some(to_wire(s, registry.outbox_len(&Hop::Up).await?)),
+            None => None,
+        };
+        let tree = registry.tree();
+        let mut children = Vec::new();
+        let states = self.hub.status.child_states();
+        for code in tree.children(tree.root()) {
+            let state = states
+                .iter()
+                .find(|s| s.unit_code == code)
+                .cloned()
+                .unwrap_or_else(|| super::status::LinkState {
+                    unit_code: code.clone(),
+                    ..Default::default()
+                });
+            let pending = registry.outbox_len(&Hop::Down(code.clone())).await?;
+            children.push(to_wire(state, pending));
+        }
+        Ok(Response::new(pb::GetSyncStatusResponse {
+            unit_code: registry.code(),
+            parent,
+            children,
+        }))
+    }
+}
+
+async fn session_loop(
+    hub: &SyncHub,
+    child: &str,
+    inbound: &mut Streaming<pb::LinkRequest>,
+    tx: &mpsc::Sender<Result<pb::LinkResponse, Status>>,
+    token: &CancellationToken,
+) -> Result<(), Status> {
+    let registry = &hub.registry;
+    let mut changes = registry.subscribe();
+    let mut mail_in_flight: HashSet<String> = HashSet::new();
+    let hop = Hop::Down(child.to_string());
+    loop {
+        // Mail for the child's subtree, within the window.
+        if mail_in_flight.len() < MAIL_WINDOW {
+            let room = (MAIL_WINDOW - mail_in_flight.len()) as u64;
+            for mail in registry
+                .outbox(&hop, room + mail_in_flight.len() as u64)
+                .await?
+            {
+                if mail_in_flight.contains(&mail.id) {
+                    continue;
+                }
+                let Ok(permit) = tx.try_reserve() else {
+                    break;
+                };
+                mail_in_flight.insert(mail.id.clone());
+                permit.send(Ok(response(pb::link_response::Message::Mail(mail))));
+            }
+        }
+        tokio::select! {
+            _ = token.cancelled() => return Ok(()),
+            _ = hub.shutdown.cancelled() => return Ok(()),
+            _ = changes.changed() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            message = inbound.message() => {
+                let Some(message) = message? else {
+                    return Ok(());
+                };
+                match message.message {
+                    Some(pb::link_request::Message::Batch(batch)) => {
+                        if batch.events.len() > MAX_BATCH_EVENTS {
+                            return Err(Status::invalid_argument(format!(
+                                "a batch carries at most {MAX_BATCH_EVENTS} events"
+                            )));
+                        }
+                        let applied = registry.apply_batch(child, &batch.events).await?;
+                        hub.status.child(child, |s| {
+                            s.events_applied += applied.applied;
+                            s.events_behind = batch.remaining;
+                            if applied.applied > 0 {
+                                s.last_event = Some(Utc::now());
+                            }
+                        });
+                        let ack = pb::BatchAck {
+                            positions: applied
+                                .positions
+                                .into_iter()
+                                .map(|(origin_unit, sequence)| pb::OriginPosition {
+                                    origin_unit,
+                                    sequence,
+                                })
+                                .collect(),
+                        };
+                        send(tx, pb::link_response::Message::BatchAck(ack)).await?;
+                    }
+                    Some(pb::link_request::Message::Mail(mail)) => {
+                        let id = mail.id.clone();
+                        registry
+                            .receive_mail(mail, Some(child))
+                            .await
+                            .map_err(Status::from)?;
+                        send(tx, pb::link_response::Message::MailAck(pb::MailAck { mail_id: id }))
+                            .await?;
+                    }
+                    Some(pb::link_request::Message::MailAck(ack)) => {
+                        if mail_in_flight.remove(&ack.mail_id) {
+                            registry.mail_delivered(&ack.mail_id).await?;
+                        }
+                    }
+                    Some(pb::link_request::Message::Hello(_)) | None => {
+                        return Err(Status::invalid_argument("unexpected message on an open link"));
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn send(
+    tx: &mpsc::Sender<Result<pb::LinkResponse, Status>>,
+    message: pb::link_response::Message,
+) -> Result<(), Status> {
+    tx.send(Ok(response(message)))
+        .await
+        .map_err(|_| Status::cancelled("child went away"))
+}

@@ -1,0 +1,284 @@
+//! Mail: addressed envelopes routed hop by hop through the tree. A transfer carries the
+//! petitioner's personal details only along the path to the unit that must handle the
+//! petition; a case result travels back to the unit that transferred the petition. Each
+//! envelope waits in the sender's outbox until the next hop has durably taken it, and each
+//! receiver remembers the envelopes it took, so a redelivered envelope changes nothing.
+
+use chrono::{DateTime, Utc};
+use prost::Message;
+use sea_orm::{
+    ActiveValue::Set, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryOrder, QuerySelect,
+};
+use tiepdan_proto::v1 as pb;
+
+use crate::domain::DomainError;
+use crate::domain::model::{Channel, Petition, PetitionResult, PetitionStatus};
+use crate::registry::Registry;
+use crate::report::tally::{self, Delta};
+use crate::storage::entities::{mail_outbox, mail_seen};
+use crate::storage::records::{self as repo, to_us};
+use crate::wire;
+
+/// Which way an envelope leaves this node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hop {
+    /// Up, to the parent.
+    Up,
+    /// Down, to this child.
+    Down(String),
+    /// It is for this node.
+    Here,
+}
+
+impl Registry {
+    /// Where mail for `destination` goes next.
+    pub fn route(&self, destination: &str) -> Hop {
+        let tree = self.tree();
+        if destination == tree.root() {
+            Hop::Here
+        } else if let Some(child) = tree
+            .child_towards(destination)
+            .filter(|_| tree.is_within(destination, tree.root()))
+        {
+            Hop::Down(child)
+        } else {
+            Hop::Up
+        }
+    }
+
+    /// Puts an envelope for `destination` in the outbox, inside the caller's transaction.
+    pub(crate) async fn send_mail(
+        &self,
+        tx: &DatabaseTransaction,
+        destination: &str,
+        at: DateTime<Utc>,
+        content: pb::mail::Content,
+    ) -> Result<(), DomainError> {
+        let mail = pb::Mail {
+            id: self.next_id(tx, "M").await?,
+            destination_unit: destination.to_string(),
+            source_unit: self.code(),
+            send_time: Some(wire::timestamp(at)),
+            content: Some(content),
+        };
+        enqueue(tx, &mail, at).await
+    }
+
+    /// Sends the result of a closed case back to every unit that transferred one of its
+    /// petitions here.
+    pub(crate) async fn send_results(
+        &self,
+        tx: &DatabaseTransaction,
+        case: &crate::domain::model::Case,
+        at: DateTime<Utc>,
+    ) -> Result<(), DomainError> {
+        for petition_id in &case.petition_ids {
+            let Some(p) = repo::find_petition(tx, petition_id).await? else {
+                continue;
+            };
+            if let (Some(source_petition_id), Some(source_unit)) =
+                (p.source_petition_id.clone(), p.source_unit.clone())
+            {
+                let content = pb::mail::Content::CaseResult(pb::CaseResult {
+                    source_petition_id,
+                    case: Some(wire::case(case, self.deadlines(), self.remote(), None)),
+                });
+                self.send_mail(tx, &source_unit, at, content).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Envelopes waiting in the outbox whose next hop is `hop`, oldest first.
+    pub async fn outbox(&self, hop: &Hop, limit: u64) -> Result<Vec<pb::Mail>, DomainError> {
+        let rows = mail_outbox::Entity::find()
+            .order_by_asc(mail_outbox::Column::CreateUs)
+            .order_by_asc(mail_outbox::Column::Id)
+            .limit(limit.saturating_mul(4).max(64))
+            .all(self.store().reader())
+            .await?;
+        let mut out = Vec::new();
+        for row in rows {
+            if self.route(&row.destination_unit) != *hop {
+                continue;
+            }
+            let mail = pb::Mail::decode(row.payload.as_slice()).map_err(|e| {
+                DomainError::Storage(format!("outbox mail {} does not decode: {e}", row.id))
+            })?;
+            out.push(mail);
+            if out.len() as u64 >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Number of envelopes waiting for `hop`.
+    pub async fn outbox_len(&self, hop: &Hop) -> Result<u64, DomainError> {
+        let rows = mail_outbox::Entity::find()
+            .select_only()
+            .column(mail_outbox::Column::DestinationUnit)
+            .into_tuple::<String>()
+            .all(self.store().reader())
+            .await?;
+        Ok(rows.iter().filter(|d| self.route(d) == *hop).count() as u64)
+    }
+
+    /// The next hop durably took `mail_id`: forget it.
+    pub async fn mail_delivered(&self, mail_id: &str) -> Result<(), DomainError> {
+        mail_outbox::Entity::delete_by_id(mail_id.to_string())
+            .exec(self.store().reader())
+            .await?;
+        Ok(())
+    }
+
+    /// Takes an envelope from a neighbour: delivers it here or forwards it, exactly once.
+    /// `from_child` names the child it came from (None: from the parent); a child may only
+    /// send mail from its own subtree.
+    pub async fn receive_mail(
+        &self,
+        mail: pb::Mail,
+        from_child: Option<&str>,
+    ) -> Result<(), DomainError> {
+        let mut v = crate::domain::validate::Violations::default();
+        v.id("mail.id", &mail.id, true);
+        v.unit_code("mail.destination_unit", &mail.destination_unit);
+        v.unit_code("mail.source_unit", &mail.source_unit);
+        v.finish()?;
+        if let Some(child) = from_child
+            && !self.tree().is_within(&mail.source_unit, child)
+        {
+            return Err(DomainError::precondition(
+                "FORGED_ORIGIN",
+                format!(
+                    "child {child} cannot send mail from unit {}",
+                    mail.source_unit
+                ),
+            ));
+        }
+        let tx = self.store().begin_write().await?;
+        if mail_seen::Entity::find_by_id(mail.id.clone())
+            .one(&tx)
+            .await?
+            .is_some()
+        {
+            return Ok(()); // already taken: the acknowledgement was lost
+        }
+        let now = Utc::now();
+        mail_seen::Entity::insert(mail_seen::ActiveModel {
+            id: Set(mail.id.clone()),
+            create_us: Set(to_us(now)),
+        })
+        .exec(&tx)
+        .await?;
+        let mut delta = Delta::default();
+        if mail.destination_unit == self.code() {
+            self.deliver(&tx, &mail, now, &mut delta).await?;
+        } else {
+            enqueue(&tx, &mail, now).await?;
+        }
+        repo::flush_tally(&tx, delta).await?;
+        tx.commit().await?;
+        self.notify_changed();
+        Ok(())
+    }
+
+    async fn deliver(
+        &self,
+        tx: &DatabaseTransaction,
+        mail: &pb::Mail,
+        now: DateTime<Utc>,
+        delta: &mut Delta,
+    ) -> Result<(), DomainError> {
+        match &mail.content {
+            Some(pb::mail::Content::PetitionTransfer(t)) => {
+                let source = t
+                    .petition
+                    .as_ref()
+                    .map(wire::inbound::petition)
+                    .transpose()?
+                    .ok_or_else(|| DomainError::invalid("mail.petition", "required"))?;
+                let (_, due_date) = self.deadlines().petition_due(now, None);
+                let petition = Petition {
+                    id: self.next_id(tx, "P").await?,
+                    unit_code: self.code(),
+                    received_time: now,
+                    channel: Channel::TransferredIn,
+                    summary: source.summary.clone(),
+                    status: PetitionStatus::Received,
+                    anonymous: source.anonymous,
+                    signers: source.signers,
+                    visit_id: None,
+                    classification: None,
+                    case_id: None,
+                    transferred_to_unit: None,
+                    outside_body: None,
+                    file_reason: None,
+                    note: t.note.clone(),
+                    due_date,
+                    processed_time: None,
+                    version: 1,
+                    update_time: now,
+                    source_petition_id: Some(source.id.clone()),
+                    source_unit: Some(source.unit_code.clone()),
+                    result: None,
+                };
+                repo::insert_petition(tx, &petition).await?;
+                if let Some(person) = &t.petitioner {
+                    let person = crate::domain::model::Petitioner {
+                        full_name: person.full_name.clone(),
+                        address: person.address.clone(),
+                        id_number: person.id_number.clone(),
+                        phone: person.phone.clone(),
+                        email: person.email.clone(),
+                    };
+                    repo::insert_petitioner(tx, &petition.id, &person).await?;
+                }
+                self.log_petition(tx, now, "ReceiveTransfer", &petition)
+                    .await?;
+                delta.record(&self.tree(), &[], &tally::petition(&petition));
+            }
+            Some(pb::mail::Content::CaseResult(r)) => {
+                let case = r
+                    .case
+                    .as_ref()
+                    .map(wire::inbound::case)
+                    .transpose()?
+                    .ok_or_else(|| DomainError::invalid("mail.case", "required"))?;
+                let Some(mut p) = repo::find_petition(tx, &r.source_petition_id).await? else {
+                    tracing::warn!(petition = %r.source_petition_id, "result for an unknown petition");
+                    return Ok(());
+                };
+                if let (Some(outcome), Some(decision_time)) = (case.outcome, case.decision_time) {
+                    p.result = Some(PetitionResult {
+                        case_id: case.id.clone(),
+                        outcome,
+                        decision_time,
+                    });
+                    p.version += 1;
+                    p.update_time = now;
+                    repo::update_petition(tx, &p).await?;
+                    self.log_petition(tx, now, "ReceiveCaseResult", &p).await?;
+                }
+            }
+            None => return Err(DomainError::invalid("mail.content", "required")),
+        }
+        Ok(())
+    }
+}
+
+async fn enqueue(
+    db: &impl ConnectionTrait,
+    mail: &pb::Mail,
+    at: DateTime<Utc>,
+) -> Result<(), DomainError> {
+    mail_outbox::Entity::insert(mail_outbox::ActiveModel {
+        id: Set(mail.id.clone()),
+        destination_unit: Set(mail.destination_unit.clone()),
+        payload: Set(mail.encode_to_vec()),
+        create_us: Set(to_us(at)),
+    })
+    .exec(db)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,283 @@
+//! The child's side of the tier link: one task that keeps a stream open to the parent,
+//! reconnecting with capped exponential backoff and full jitter, resumes where the parent
+//! says it is, ships the journal (its own events and those it holds for its subtree) in
+//! batches bounded by count and bytes with a small window of unacknowledged batches, carries
+//! mail both ways, and ends cleanly on shutdown.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use rand::Rng;
+use tiepdan_proto::v1::{self as pb, sync_service_client::SyncServiceClient};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::Endpoint;
+
+use super::journal;
+use super::link::{PROTOCOL_VERSION, SyncHub};
+use super::mail::Hop;
+use crate::node::MAX_MESSAGE_BYTES;
+use crate::wire;
+
+/// Tunables of the uplink.
+#[derive(Debug, Clone)]
+pub struct UplinkConfig {
+    /// Most events per batch.
+    pub batch_events: u64,
+    /// Most bytes per batch.
+    pub batch_bytes: usize,
+    /// Batches sent and not yet acknowledged.
+    pub window: usize,
+    /// First reconnect delay.
+    pub backoff_min: Duration,
+    /// Longest reconnect delay.
+    pub backoff_max: Duration,
+}
+
+impl Default for UplinkConfig {
+    fn default() -> Self {
+        UplinkConfig {
+            batch_events: 1000,
+            batch_bytes: 1024 * 1024,
+            window: 4,
+            backoff_min: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(2),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum UplinkError {
+    #[error("connect: {0}")]
+    Connect(#[from] tonic::transport::Error),
+    #[error("{}: {}", .0.code(), .0.message())]
+    Status(#[from] tonic::Status),
+    #[error("{0}")]
+    Protocol(String),
+    #[error("{0}")]
+    Domain(#[from] crate::domain::DomainError),
+}
+
+/// Runs the uplink until the hub's shutdown token is cancelled.
+pub async fn run(hub: SyncHub, parent_url: String, config: UplinkConfig) {
+    let mut attempt: u32 = 0;
+    hub.status.parent(|s| {
+        s.connected = false;
+        s.since = Some(Utc::now());
+    });
+    loop {
+        if hub.shutdown.is_cancelled() {
+            return;
+        }
+        let started = Instant::now();
+        let result = session(&hub, &parent_url, &config).await;
+        hub.status.parent(|s| {
+            s.connected = false;
+            s.since = Some(Utc::now());
+            if let Err(e) = &result {
+                s.last_error = e.to_string();
+            }
+        });
+        match &result {
+            Ok(()) if hub.shutdown.is_cancelled() => return,
+            Ok(()) => tracing::info!(parent = %parent_url, "parent link closed"),
+            Err(e) => tracing::warn!(parent = %parent_url, error = %e, "parent link failed"),
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            attempt = 0;
+        }
+        let ceiling = config
+            .backoff_min
+            .saturating_mul(1u32 << attempt.min(10))
+            .min(config.backoff_max);
+        attempt = attempt.saturating_add(1);
+        // Full jitter: many children reconnecting at once spread over the whole interval.
+        let delay = ceiling.mul_f64(rand::rng().random_range(0.0..=1.0));
+        tokio::select! {
+            _ = hub.shutdown.cancelled() => return,
+            _ = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
+fn request(message: pb::link_request::Message) -> pb::LinkRequest {
+    pb::LinkRequest {
+        message: Some(message),
+    }
+}
+
+async fn session(
+    hub: &SyncHub,
+    parent_url: &str,
+    config: &UplinkConfig,
+) -> Result<(), UplinkError> {
+    let registry = &hub.registry;
+    let channel = Endpoint::from_shared(parent_url.to_string())?
+        .connect_timeout(Duration::from_secs(3))
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(Duration::from_secs(5))
+        .keep_alive_timeout(Duration::from_secs(5))
+        .keep_alive_while_idle(true)
+        .connect()
+        .await?;
+    let mut client = SyncServiceClient::new(channel)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let (tx, rx) = mpsc::channel::<pb::LinkRequest>(config.window + 8);
+    let me = registry.unit();
+    let tree = registry.tree();
+    let units = registry.known_units().await?;
+    let subtree = units
+        .iter()
+        .filter(|u| u.code != me.code && tree.is_within(&u.code, &me.code))
+        .map(wire::unit)
+        .collect();
+    let hello = pb::Hello {
+        protocol_version: PROTOCOL_VERSION,
+        unit: Some(wire::unit(&me)),
+        subtree,
+    };
+    tx.send(request(pb::link_request::Message::Hello(hello)))
+        .await
+        .map_err(|_| UplinkError::Protocol("link closed before Hello".into()))?;
+    let mut inbound = client.link(ReceiverStream::new(rx)).await?.into_inner();
+    let welcome = match tokio::time::timeout(Duration::from_secs(10), inbound.message()).await {
+        Err(_) => return Err(UplinkError::Protocol("no Welcome within 10 s".into())),
+        Ok(message) => match message?.and_then(|m| m.message) {
+            Some(pb::link_response::Message::Welcome(w)) => w,
+            _ => {
+                return Err(UplinkError::Protocol(
+                    "the parent did not answer Welcome".into(),
+                ));
+            }
+        },
+    };
+    let parent = welcome
+        .parent
+        .as_ref()
+        .map(wire::inbound::unit)
+        .transpose()?
+        .ok_or_else(|| UplinkError::Protocol("Welcome without the parent's unit".into()))?;
+    let directory = welcome
+        .directory
+        .iter()
+        .filter_map(|u| wire::inbound::unit(u).ok())
+        .collect::<Vec<_>>();
+    registry.adopt_parent(&parent, &directory).await?;
+    let mut sent: BTreeMap<String, u64> = welcome
+        .positions
+        .iter()
+        .map(|p| (p.origin_unit.clone(), p.sequence))
+        .collect();
+    hub.status.parent(|s| {
+        s.unit_code = parent.code.clone();
+        s.connected = true;
+        s.since = Some(Utc::now());
+        s.last_error.clear();
+    });
+    tracing::info!(parent = %parent.code, "parent link open");
+
+    let mut changes = registry.subscribe();
+    let mut in_flight = 0usize;
+    let mut mail_in_flight: HashSet<String> = HashSet::new();
+    loop {
+        // Ship what the parent lacks, within the window.
+        let origins = registry.tree().subtree(&me.code);
+        while in_flight < config.window {
+            let events = journal::next_batch(
+                registry.store().reader(),
+                &origins,
+                &sent,
+                config.batch_events,
+                config.batch_bytes,
+            )
+            .await?;
+            if events.is_empty() {
+                break;
+            }
+            for e in &events {
+                sent.insert(e.origin.clone(), e.sequence);
+            }
+            let remaining = backlog(hub, &origins, &sent).await?;
+            let batch = pb::EventBatch {
+                events: events.into_iter().map(|e| e.payload).collect(),
+                remaining,
+            };
+            tx.send(request(pb::link_request::Message::Batch(batch)))
+                .await
+                .map_err(|_| UplinkError::Protocol("link closed".into()))?;
+            in_flight += 1;
+        }
+        for mail in registry.outbox(&Hop::Up, 16).await? {
+            if mail_in_flight.len() >= 16 || mail_in_flight.contains(&mail.id) {
+                continue;
+            }
+            mail_in_flight.insert(mail.id.clone());
+            tx.send(request(pb::link_request::Message::Mail(mail)))
+                .await
+                .map_err(|_| UplinkError::Protocol("link closed".into()))?;
+        }
+        tokio::select! {
+            _ = hub.shutdown.cancelled() => return Ok(()),
+            _ = changes.changed(), if in_flight < config.window => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            message = inbound.message() => {
+                let Some(message) = message? else {
+                    return Ok(());
+                };
+                match message.message {
+                    Some(pb::link_response::Message::BatchAck(ack)) => {
+                        in_flight = in_flight.saturating_sub(1);
+                        let acked: u64 = ack.positions.len() as u64;
+                        let _ = acked;
+                        let behind = backlog(hub, &origins, &sent).await?;
+                        hub.status.parent(|s| {
+                            s.events_behind = behind;
+                            s.last_event = Some(Utc::now());
+                        });
+                        for p in ack.positions {
+                            if sent.get(&p.origin_unit).is_some_and(|s| p.sequence > *s) {
+                                return Err(UplinkError::Protocol(format!(
+                                    "parent acknowledged {}/{} that was never sent",
+                                    p.origin_unit, p.sequence
+                                )));
+                            }
+                        }
+                    }
+                    Some(pb::link_response::Message::MailAck(ack)) => {
+                        if mail_in_flight.remove(&ack.mail_id) {
+                            registry.mail_delivered(&ack.mail_id).await?;
+                        }
+                    }
+                    Some(pb::link_response::Message::Mail(mail)) => {
+                        let id = mail.id.clone();
+                        registry.receive_mail(mail, None).await?;
+                        tx.send(request(pb::link_request::Message::MailAck(pb::MailAck {
+                            mail_id: id,
+                        })))
+                        .await
+                        .map_err(|_| UplinkError::Protocol("link closed".into()))?;
+                    }
+                    Some(pb::link_response::Message::Welcome(_)) | None => {
+                        return Err(UplinkError::Protocol("unexpected message".into()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Events held here that the parent has not been sent yet.
+async fn backlog(
+    hub: &SyncHub,
+    origins: &[String],
+    sent: &BTreeMap<String, u64>,
+) -> Result<u64, UplinkError> {
+    let mut behind = 0;
+    for origin in origins {
+        let head = journal::last_sequence(hub.registry.store().reader(), origin).await?;
+        behind += head.saturating_sub(sent.get(origin).copied().unwrap_or(0));
+    }
+    Ok(behind)
+}
