@@ -135,11 +135,24 @@ fn csv_rows(text: &str) -> Result<Vec<Row>, RegisterError> {
     if !unknown.is_empty() {
         return Err(RegisterError::UnknownColumns(unknown));
     }
+    // Lines are counted here from byte offsets: the csv crate miscounts after CRLF endings.
+    let mut counted = (0usize, 1usize);
+    let mut line_at = |byte: u64| {
+        let mut byte = usize::try_from(byte).unwrap_or(usize::MAX).min(text.len());
+        // After CRLF a record's position is that of the LF ending the line before.
+        while text.as_bytes().get(byte).is_some_and(|b| *b == b'\r' || *b == b'\n') {
+            byte += 1;
+        }
+        let (from, line) = counted;
+        let upto = text.get(from..byte.max(from)).unwrap_or("");
+        counted = (byte.max(from), line + upto.matches('\n').count());
+        counted.1
+    };
     let mut rows = Vec::new();
     for result in reader.records() {
         let row = match result {
             Ok(record) => {
-                let line = record.position().map_or(0, |p| p.line() as usize);
+                let line = record.position().map_or(0, |p| line_at(p.byte()));
                 if record.iter().all(|c| c.trim().is_empty()) {
                     continue;
                 }
@@ -159,7 +172,7 @@ fn csv_rows(text: &str) -> Result<Vec<Row>, RegisterError> {
                 (line, Ok(fields))
             }
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line() as usize);
+                let line = e.position().map_or(0, |p| line_at(p.byte()));
                 (line, Err(e.to_string()))
             }
         };
@@ -566,4 +579,140 @@ fn resolution(f: &mut Fields) -> Option<Resolution> {
         effective_time,
         enforcement,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str, format: Format) -> Register {
+        parse_str(text, format).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn examples() -> (Register, Register) {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+        let read = |name: &str, format| {
+            read_file(&dir.join(name), format).unwrap_or_else(|e| panic!("{name}: {e}"))
+        };
+        (
+            read("register-son-tay.jsonl", None),
+            read("register-son-tay.csv", None),
+        )
+    }
+
+    #[test]
+    fn the_examples_read_the_same_in_both_formats() {
+        let (jsonl, csv) = examples();
+        assert_eq!(jsonl.problems, vec![], "problems in the JSONL example");
+        assert_eq!(csv.problems, vec![], "problems in the CSV example");
+        assert_eq!(jsonl.id.as_deref(), Some("son-tay-2019"));
+        assert_eq!(jsonl.unit.as_deref(), Some("269"));
+        assert_eq!((&jsonl.id, &jsonl.unit), (&csv.id, &csv.unit));
+        assert_eq!(jsonl.entries.len(), 25);
+        let strip = |r: &Register| -> Vec<(String, Record)> {
+            r.entries
+                .iter()
+                .map(|e| (e.key.clone(), e.record.clone()))
+                .collect()
+        };
+        assert_eq!(strip(&jsonl), strip(&csv));
+        // Records keep their line: the CSV's header is line 1.
+        assert_eq!(jsonl.entries[0].line, 2);
+        assert_eq!(csv.entries[0].line, 3);
+    }
+
+    #[test]
+    fn records_are_typed() {
+        let (jsonl, _) = examples();
+        let by_key = |k: &str| {
+            jsonl
+                .entries
+                .iter()
+                .find(|e| e.key == k)
+                .map(|e| e.record.clone())
+                .unwrap_or_else(|| panic!("no {k}"))
+        };
+        let Record::Petition(p) = by_key("D-2019/003") else {
+            panic!("D-2019/003 is a petition");
+        };
+        assert_eq!(p.signers, 5);
+        assert_eq!(
+            p.decision,
+            Some(Decision::Accept {
+                accept_time: crate::time::parse_time("2019-01-25 08:00").unwrap_or_default(),
+                target: AcceptTarget::Join("D-2019/002".into()),
+            })
+        );
+        let Record::Petition(p) = by_key("D-2019/006") else {
+            panic!("D-2019/006 is a petition");
+        };
+        assert_eq!(p.petitioner, None, "an anonymous denunciation");
+        assert!(p.classification.is_some_and(|c| c.has_evidence));
+        let Record::Resolution(r) = by_key("KQ-2019/003") else {
+            panic!("KQ-2019/003 is a resolution");
+        };
+        assert_eq!(r.money_to_recover_vnd, 36_500_000);
+        assert_eq!(r.enforcement.map(|e| e.completed), Some(true));
+    }
+
+    #[test]
+    fn bad_records_are_set_aside_with_their_line() {
+        let text = r#"{"type": "register", "key": "r1"}
+{"type": "visit", "key": "v1", "visit_time": "2019-01-08 08:30", "kind": "regular", "receiver_role": "staff", "persons": 1, "matter": "first", "action": "accepted"}
+{"type": "visit", "key": "v2", "visit_time": "yesterday", "kind": "regulr", "receiver_role": "staff", "matter": "first", "action": "accepted"}
+not json
+
+{"type": "petition", "key": "p1", "received_time": "2019-01-09", "channel": "post", "summary": "x", "visit": "v2"}
+{"type": "petition", "key": "p2", "received_time": "2019-01-09", "channel": "post", "summary": "x", "visit": "v1", "decision": {"action": "accept", "accept_time": "2019-01-10", "join": "p9"}}
+{"type": "petition", "key": "v1", "received_time": "2019-01-09", "channel": "post", "summary": "x"}
+{"type": "resolution", "key": "r1", "petition": "p3", "outcome": "withdrawn", "decision_time": "2019-02-01"}
+{"type": "petition", "key": "p3", "received_time": "2019-01-09", "channel": "post", "summary": "x", "decision": {"action": "accept", "accept_time": "2019-01-10", "note": "n"}}
+{"type": "petition", "key": "p4", "received_time": "2019-01-09", "channel": "post", "summary": "x", "decision": {"action": "accept", "accept_time": "2019-01-10"}}
+{"type": "resolution", "key": "r2", "petition": "p4", "outcome": "withdrawn", "decision_time": "2019-02-01"}
+{"type": "resolution", "key": "r3", "petition": "p4", "outcome": "withdrawn", "decision_time": "2019-02-01"}
+{"type": "petition", "key": "p5", "received_time": "2019-01-09", "channel": "post", "summary": "x", "decision": {"action": "transfer"}}
+"#;
+        let r = parse(text, Format::Jsonl);
+        let keys: Vec<&str> = r.entries.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["v1", "p4", "r2"]);
+        let problems: Vec<(usize, String)> = r
+            .problems
+            .iter()
+            .map(|p| (p.line, p.message.clone()))
+            .collect();
+        let expect = |line: usize, part: &str| {
+            assert!(
+                problems.iter().any(|(l, m)| *l == line && m.contains(part)),
+                "line {line}: expected {part:?} in {problems:#?}"
+            );
+        };
+        expect(3, "visit_time: \"yesterday\" is not a time");
+        expect(3, "kind: \"regulr\" is not one of: regular, periodic, unscheduled");
+        expect(3, "persons: required");
+        expect(4, "not JSON");
+        expect(6, "visit: \"v2\" (line 3) has problems of its own");
+        expect(7, "decision.join: \"p9\" is not the key of an earlier record");
+        expect(8, "key \"v1\" is already used on line 2");
+        expect(9, "petition: \"p3\" is not the key of an earlier record");
+        expect(10, "decision.note: not used by a decision to accept");
+        expect(13, "the case of \"p4\" is already resolved on line 12");
+        expect(14, "a transfer goes to exactly one of a unit code or an outside body");
+        assert_eq!(r.problems.len(), 9, "{problems:#?}");
+    }
+
+    #[test]
+    fn csv_with_semicolons_bom_and_unknown_columns() {
+        let text = "\u{feff}type;key;persons;#STT;visit_time;kind;receiver_role;matter;action\n\
+                    register;r1;;;;;;;\n\
+                    visit;v1;3;1;14/09/2019;regular;staff;first;accepted\n";
+        let r = parse(text, Format::Csv);
+        assert_eq!(r.problems, vec![]);
+        assert_eq!(r.id.as_deref(), Some("r1"));
+        assert!(matches!(&r.entries[0].record, Record::Visit(v) if v.persons == 3));
+        let err = parse_str("type,key,colour\n", Format::Csv)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("unknown columns: colour"), "{err}");
+    }
 }
