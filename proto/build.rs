@@ -13,6 +13,7 @@ const FILES: &[&str] = &[
     "tiepdan/v1/case_service.proto",
     "tiepdan/v1/journal.proto",
     "tiepdan/v1/sync.proto",
+    "tiepdan/v1/report_service.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
 
-use crate::api::{CaseApi, JournalApi, PetitionApi, ReceptionApi, UnitApi};
+use crate::api::{CaseApi, JournalApi, PetitionApi, ReceptionApi, ReportApi, UnitApi};
 use crate::domain::deadlines::DeadlineTable;
 use crate::domain::model::Unit;
 use crate::registry::Registry;
@@ -92,6 +92,7 @@ const SERVICES: &[&str] = &[
     "tiepdan.v1.CaseService",
     "tiepdan.v1.JournalService",
     "tiepdan.v1.SyncService",
+    "tiepdan.v1.ReportService",
 ];
 
 /// Opens the store, runs migrations and serves on `listener`.
@@ -156,7 +157,10 @@ pub async fn start(config: NodeConfig, listener: TcpListener) -> Result<RunningN
         ))
         .add_service(limited!(pb::sync_service_server::SyncServiceServer::new(
             SyncApi { hub: hub.clone() }
-        )));
+        )))
+        .add_service(limited!(
+            pb::report_service_server::ReportServiceServer::new(ReportApi { hub: hub.clone() })
+        ));
 
     let stop = shutdown.clone();
     let stopping_health = health.clone();

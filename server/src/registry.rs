@@ -702,6 +702,7 @@ impl Registry {
         key: &RequestKey,
         petition_id: &str,
         command: PetitionCommand,
+        at: Option<DateTime<Utc>>,
     ) -> Result<Petition, DomainError> {
         let tx = match self.begin(key).await? {
             Begun::Replay(v) => return Ok(v),
@@ -730,7 +731,14 @@ impl Registry {
             }
         }
         let now = Utc::now();
-        let mut after = lifecycle::apply_petition(&petition, command, now)?;
+        let at = at.unwrap_or(now);
+        if at < petition.received_time {
+            return Err(DomainError::invalid(
+                "decision_time",
+                "a decision cannot precede the receipt of the petition",
+            ));
+        }
+        let mut after = lifecycle::apply_petition(&petition, command, at)?;
         if after.status.is_pending() {
             after.due_date = self
                 .deadlines()
@@ -796,7 +804,7 @@ impl Registry {
             PetitionCommand::Accept {
                 case_id: case_id.clone(),
             },
-            now,
+            accept_time,
         )?;
         let classification = after.classification.ok_or_else(|| {
             DomainError::precondition("NOT_CLASSIFIED", "petition is not classified")

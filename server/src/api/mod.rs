@@ -6,6 +6,7 @@ pub mod error;
 mod journal;
 mod petitions;
 mod reception;
+mod reports;
 mod units;
 
 use chrono::{DateTime, Utc};
@@ -17,6 +18,7 @@ pub use cases::CaseApi;
 pub use journal::JournalApi;
 pub use petitions::PetitionApi;
 pub use reception::ReceptionApi;
+pub use reports::ReportApi;
 pub use units::UnitApi;
 
 use crate::domain::DomainError;
@@ -94,6 +96,12 @@ impl Check {
                 Some(t) => self.v.past_time(field, Some(t), self.now),
             },
         }
+    }
+
+    /// An optional time that has already happened: `None` when absent.
+    pub fn optional_past(&mut self, field: &str, ts: Option<&Timestamp>) -> Option<DateTime<Utc>> {
+        ts?;
+        self.past(field, ts)
     }
 
     /// A required time that may lie in the future (a published schedule).

@@ -33,10 +33,11 @@ impl PetitionApi {
         key: RequestKey,
         petition_id: &str,
         command: PetitionCommand,
+        at: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<pb::Petition, Status> {
         let p = self
             .registry
-            .decide_petition(&key, petition_id, command)
+            .decide_petition(&key, petition_id, command, at)
             .await?;
         Ok(self.petition(&p))
     }
@@ -128,9 +129,10 @@ impl PetitionService for PetitionApi {
             c.v.add("classification", "required");
         }
         let class = classification(&mut c, "classification.", req.classification.as_ref());
+        let at = c.optional_past("decision_time", req.decision_time.as_ref());
         c.finish()?;
         let command = PetitionCommand::Classify(checked(class, "classification")?);
-        let petition = self.decide(key, &req.petition_id, command).await?;
+        let petition = self.decide(key, &req.petition_id, command, at).await?;
         Ok(Response::new(pb::ClassifyPetitionResponse {
             petition: Some(petition),
         }))
@@ -190,12 +192,13 @@ impl PetitionService for PetitionApi {
         c.v.id("petition_id", &req.petition_id, true);
         c.v.text("outside_body", &req.outside_body, MAX_NAME, true);
         c.v.text("note", &req.note, MAX_TEXT, false);
+        let at = c.optional_past("decision_time", req.decision_time.as_ref());
         c.finish()?;
         let command = PetitionCommand::Guide {
             outside_body: req.outside_body,
             note: req.note,
         };
-        let petition = self.decide(key, &req.petition_id, command).await?;
+        let petition = self.decide(key, &req.petition_id, command, at).await?;
         Ok(Response::new(pb::GuidePetitionResponse {
             petition: Some(petition),
         }))
@@ -224,12 +227,13 @@ impl PetitionService for PetitionApi {
                 Some(Destination::Outside(body.clone()))
             }
         };
+        let at = c.optional_past("decision_time", req.decision_time.as_ref());
         c.finish()?;
         let command = PetitionCommand::Transfer {
             destination: checked(destination, "destination")?,
             note: req.note,
         };
-        let petition = self.decide(key, &req.petition_id, command).await?;
+        let petition = self.decide(key, &req.petition_id, command, at).await?;
         Ok(Response::new(pb::TransferPetitionResponse {
             petition: Some(petition),
         }))
@@ -245,12 +249,13 @@ impl PetitionService for PetitionApi {
         c.v.id("petition_id", &req.petition_id, true);
         c.v.text("outside_body", &req.outside_body, MAX_NAME, true);
         c.v.text("note", &req.note, MAX_TEXT, false);
+        let at = c.optional_past("decision_time", req.decision_time.as_ref());
         c.finish()?;
         let command = PetitionCommand::Urge {
             outside_body: req.outside_body,
             note: req.note,
         };
-        let petition = self.decide(key, &req.petition_id, command).await?;
+        let petition = self.decide(key, &req.petition_id, command, at).await?;
         Ok(Response::new(pb::UrgePetitionResponse {
             petition: Some(petition),
         }))
@@ -265,9 +270,10 @@ impl PetitionService for PetitionApi {
         let key = c.key("ReturnPetition", &req.request_id, &req);
         c.v.id("petition_id", &req.petition_id, true);
         c.v.text("note", &req.note, MAX_TEXT, true);
+        let at = c.optional_past("decision_time", req.decision_time.as_ref());
         c.finish()?;
         let command = PetitionCommand::Return { note: req.note };
-        let petition = self.decide(key, &req.petition_id, command).await?;
+        let petition = self.decide(key, &req.petition_id, command, at).await?;
         Ok(Response::new(pb::ReturnPetitionResponse {
             petition: Some(petition),
         }))
@@ -282,9 +288,10 @@ impl PetitionService for PetitionApi {
         let key = c.key("WithdrawPetition", &req.request_id, &req);
         c.v.id("petition_id", &req.petition_id, true);
         c.v.text("note", &req.note, MAX_TEXT, false);
+        let at = c.optional_past("decision_time", req.decision_time.as_ref());
         c.finish()?;
         let command = PetitionCommand::Withdraw { note: req.note };
-        let petition = self.decide(key, &req.petition_id, command).await?;
+        let petition = self.decide(key, &req.petition_id, command, at).await?;
         Ok(Response::new(pb::WithdrawPetitionResponse {
             petition: Some(petition),
         }))
@@ -301,12 +308,13 @@ impl PetitionService for PetitionApi {
         let reason = c.required::<FileReason>("reason", req.reason);
         let note_required = reason == Some(FileReason::Other);
         c.v.text("note", &req.note, MAX_TEXT, note_required);
+        let at = c.optional_past("decision_time", req.decision_time.as_ref());
         c.finish()?;
         let command = PetitionCommand::File {
             reason: checked(reason, "reason")?,
             note: req.note,
         };
-        let petition = self.decide(key, &req.petition_id, command).await?;
+        let petition = self.decide(key, &req.petition_id, command, at).await?;
         Ok(Response::new(pb::FilePetitionResponse {
             petition: Some(petition),
         }))

@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use super::tree::Tree;
 use crate::domain::deadlines::local_date;
 use crate::domain::model::{
-    Case, CaseOutcome, CaseStatus, Eligibility, Jurisdiction, Petition, PetitionStatus, Visit,
+    Case, CaseStatus, Eligibility, Jurisdiction, Petition, PetitionStatus, Visit,
 };
 
 /// One contribution of a record.
@@ -138,10 +138,12 @@ pub fn case(k: &Case) -> Vec<Contribution> {
                 out.push(c(u, day, format!("case.on_time.{kind}"), 1));
             }
             if let Some(outcome) = k.outcome {
-                out.push(c(u, day, format!("case.outcome.{}", outcome.as_str()), 1));
-                if outcome == CaseOutcome::Withdrawn {
-                    out.push(c(u, day, format!("case.withdrawn.{kind}"), 1));
-                }
+                out.push(c(
+                    u,
+                    day,
+                    format!("case.outcome.{kind}.{}", outcome.as_str()),
+                    1,
+                ));
             }
             for (name, value) in [
                 ("money_to_recover_vnd", k.money_to_recover_vnd),
@@ -150,7 +152,7 @@ pub fn case(k: &Case) -> Vec<Contribution> {
                 ("land_recovered_dm2", to_dm2(k.land_recovered_m2)),
             ] {
                 if value != 0 {
-                    out.push(c(u, day, format!("case.{name}"), value));
+                    out.push(c(u, day, format!("case.{name}.{kind}"), value));
                 }
             }
         }

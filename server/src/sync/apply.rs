@@ -208,6 +208,13 @@ impl Registry {
                     unit.parent_code = Some(tree.root().to_string());
                 } else if unit.code == tree.root() {
                     return Err(forged("unit", &unit.code));
+                } else if let Some(parent) = &unit.parent_code {
+                    if !tree.is_within(parent, child) {
+                        return Err(forged("parent", parent));
+                    }
+                } else {
+                    // A unit that did not know its parent yet keeps the place it has here.
+                    unit.parent_code = tree.chain(&unit.code).get(1).cloned();
                 }
                 repo::save_unit(tx, &unit, false).await?;
                 out.units_changed = true;
@@ -258,8 +265,7 @@ impl Registry {
         Ok(())
     }
 
-    /// Registers the units a child introduces in its Hello: the child below this node, its
-    /// subtree below the child. Refuses a unit that is this node or an ancestor claim.
+    /// Registers the units a child introduces in its Hello: the child below this node.
     pub async fn register_child(
         &self,
         child: &crate::domain::model::Unit,
@@ -272,41 +278,72 @@ impl Registry {
                 "a node cannot be its own child",
             ));
         }
+        if self.tree().is_within(&root, &child.code) {
+            return Err(DomainError::invalid(
+                "hello.unit",
+                "a node cannot be its own descendant",
+            ));
+        }
         let tx = self.store().begin_write().await?;
         let mut me = child.clone();
-        me.parent_code = Some(root.clone());
+        me.parent_code = Some(root);
         repo::save_unit(&tx, &me, false).await?;
-        let mut known = vec![child.code.clone()];
-        // Parents first: accept a unit once its parent is known to be in the child's subtree.
-        let mut pending: Vec<&crate::domain::model::Unit> = subtree.iter().collect();
+        tx.commit().await?;
+        self.reload_tree().await?;
+        self.register_subtree(&child.code, subtree).await
+    }
+
+    /// Registers units a child vouches for below itself: each unit's parent must be the
+    /// child or a unit of its subtree (given before it or already known).
+    pub async fn register_subtree(
+        &self,
+        child: &str,
+        units: &[crate::domain::model::Unit],
+    ) -> Result<(), DomainError> {
+        let tree = self.tree();
+        let fresh: Vec<&crate::domain::model::Unit> = units
+            .iter()
+            .filter(|u| {
+                !(tree.is_within(&u.code, child)
+                    && tree.chain(&u.code).get(1).map(String::as_str) == u.parent_code.as_deref())
+            })
+            .collect();
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        let root = self.code();
+        let mut known: Vec<String> = tree.subtree(child);
+        let tx = self.store().begin_write().await?;
+        let mut pending = fresh;
         while !pending.is_empty() {
             let before = pending.len();
             let mut rest = Vec::new();
             for u in pending {
-                if u.code == root || known.contains(&u.code) {
+                if u.code == root || u.code == child || tree.is_within(&root, &u.code) {
                     return Err(DomainError::invalid(
-                        "hello.subtree",
-                        format!("unit {} appears twice or is this node", u.code),
+                        "units",
+                        format!("unit {} cannot lie below child {child}", u.code),
                     ));
                 }
                 if u.parent_code.as_ref().is_some_and(|p| known.contains(p)) {
                     repo::save_unit(&tx, u, false).await?;
-                    known.push(u.code.clone());
+                    if !known.contains(&u.code) {
+                        known.push(u.code.clone());
+                    }
                 } else {
                     rest.push(u);
                 }
             }
             if rest.len() == before {
                 return Err(DomainError::invalid(
-                    "hello.subtree",
+                    "units",
                     "every unit's parent must be the child or a unit of its subtree",
                 ));
             }
             pending = rest;
         }
         tx.commit().await?;
-        self.reload_tree().await?;
-        Ok(())
+        self.reload_tree().await
     }
 
     /// Positions of this node's journal for every origin in the subtree of `unit`.

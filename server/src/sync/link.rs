@@ -243,6 +243,12 @@ async fn session_loop(
                                 "a batch carries at most {MAX_BATCH_EVENTS} events"
                             )));
                         }
+                        let units = batch
+                            .units
+                            .iter()
+                            .map(wire::inbound::unit)
+                            .collect::<Result<Vec<_>, _>>()?;
+                        registry.register_subtree(child, &units).await?;
                         let applied = registry.apply_batch(child, &batch.events).await?;
                         hub.status.child(child, |s| {
                             s.events_applied += applied.applied;

@@ -198,11 +198,13 @@ impl Registry {
                     .map(wire::inbound::petition)
                     .transpose()?
                     .ok_or_else(|| DomainError::invalid("mail.petition", "required"))?;
-                let (_, due_date) = self.deadlines().petition_due(now, None);
+                // Received here when the source handed it over.
+                let received = source.processed_time.unwrap_or(now).min(now);
+                let (_, due_date) = self.deadlines().petition_due(received, None);
                 let petition = Petition {
                     id: self.next_id(tx, "P").await?,
                     unit_code: self.code(),
-                    received_time: now,
+                    received_time: received,
                     channel: Channel::TransferredIn,
                     summary: source.summary.clone(),
                     status: PetitionStatus::Received,

@@ -200,9 +200,25 @@ async fn session(
                 sent.insert(e.origin.clone(), e.sequence);
             }
             let remaining = backlog(hub, &origins, &sent).await?;
+            let known = registry.known_units().await?;
+            let mut units: Vec<pb::Unit> = Vec::new();
+            for e in &events {
+                if e.origin != me.code && !units.iter().any(|u| u.code == e.origin) {
+                    // Parents first, so the receiver can place each unit.
+                    for code in registry.tree().chain(&e.origin).iter().rev() {
+                        if *code == me.code || units.iter().any(|u| u.code == *code) {
+                            continue;
+                        }
+                        if let Some(u) = known.iter().find(|u| u.code == *code) {
+                            units.push(wire::unit(u));
+                        }
+                    }
+                }
+            }
             let batch = pb::EventBatch {
                 events: events.into_iter().map(|e| e.payload).collect(),
                 remaining,
+                units,
             };
             tx.send(request(pb::link_request::Message::Batch(batch)))
                 .await
@@ -229,8 +245,6 @@ async fn session(
                 match message.message {
                     Some(pb::link_response::Message::BatchAck(ack)) => {
                         in_flight = in_flight.saturating_sub(1);
-                        let acked: u64 = ack.positions.len() as u64;
-                        let _ = acked;
                         let behind = backlog(hub, &origins, &sent).await?;
                         hub.status.parent(|s| {
                             s.events_behind = behind;

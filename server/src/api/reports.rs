@@ -1,0 +1,252 @@
+//! `tiepdan.v1.ReportService`.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tiepdan_proto::v1::{self as pb, report_service_server::ReportService};
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+use super::Check;
+use crate::domain::DomainError;
+use crate::report::build::Report;
+use crate::report::period::{self, Calendar, Period};
+use crate::report::totals::Totals;
+use crate::sync::link::SyncHub;
+use crate::wire;
+
+/// Handlers of the report service.
+pub struct ReportApi {
+    pub hub: SyncHub,
+}
+
+/// Shortest interval between two reports of a watch.
+const WATCH_COALESCE: Duration = Duration::from_millis(200);
+
+struct Query {
+    unit: String,
+    period: Period,
+    subtree: bool,
+    calendar: pb::PeriodCalendar,
+    period_text: String,
+}
+
+fn query(req: &pb::GetReportRequest, own: &str) -> Result<Query, DomainError> {
+    let mut c = Check::new();
+    if !req.unit_code.is_empty() {
+        c.v.unit_code("unit_code", &req.unit_code);
+    }
+    let calendar = match pb::PeriodCalendar::try_from(req.calendar) {
+        Ok(pb::PeriodCalendar::Calendar) => (Calendar::Plain, pb::PeriodCalendar::Calendar),
+        Ok(_) => (Calendar::Statistical, pb::PeriodCalendar::Statistical),
+        Err(_) => {
+            c.v.add("calendar", format!("unknown value {}", req.calendar));
+            (Calendar::Statistical, pb::PeriodCalendar::Statistical)
+        }
+    };
+    let subtree = match pb::ReportScope::try_from(req.scope) {
+        Ok(pb::ReportScope::Unit) => false,
+        Ok(_) => true,
+        Err(_) => {
+            c.v.add("scope", format!("unknown value {}", req.scope));
+            true
+        }
+    };
+    let parsed = period::parse(&req.period, calendar.0);
+    if let Err(e) = &parsed {
+        c.v.add("period", e.to_string());
+    }
+    c.finish()?;
+    Ok(Query {
+        unit: if req.unit_code.is_empty() {
+            own.to_string()
+        } else {
+            req.unit_code.clone()
+        },
+        period: parsed.map_err(|e| DomainError::invalid("period", e.to_string()))?,
+        subtree,
+        calendar: calendar.1,
+        period_text: req.period.clone(),
+    })
+}
+
+fn totals(t: &Totals) -> pb::Totals {
+    pb::Totals {
+        visits: t.visits,
+        persons: t.persons,
+        crowd_groups: t.crowd_groups,
+        crowd_persons: t.crowd_persons,
+        head_sessions: t.head_sessions,
+        matters_first: t.matters_first,
+        matters_repeat: t.matters_repeat,
+        petitions_received: t.petitions_received,
+        petitions_eligible: t.petitions_eligible,
+        petitions_in_jurisdiction: t.petitions_in_jurisdiction,
+        petitions_accepted: t.petitions_accepted,
+        petitions_transferred: t.petitions_transferred,
+        petitions_guided: t.petitions_guided,
+        petitions_urged: t.petitions_urged,
+        petitions_returned: t.petitions_returned,
+        petitions_withdrawn: t.petitions_withdrawn,
+        petitions_filed: t.petitions_filed,
+        cases_carried_over: t.cases_carried_over,
+        cases_accepted: t.cases_accepted,
+        cases_to_resolve: t.cases_to_resolve,
+        cases_resolved: t.cases_resolved,
+        cases_resolved_on_time: t.cases_resolved_on_time,
+        cases_overdue: t.cases_overdue,
+        outcome_correct: t.outcome_correct,
+        outcome_partly_correct: t.outcome_partly_correct,
+        outcome_incorrect: t.outcome_incorrect,
+        outcome_withdrawn: t.outcome_withdrawn,
+        outcome_answered: t.outcome_answered,
+        money_to_recover_vnd: t.money_to_recover_vnd,
+        money_recovered_vnd: t.money_recovered_vnd,
+        land_to_recover_m2: t.land_to_recover_m2,
+        land_recovered_m2: t.land_recovered_m2,
+        resolution_rate: Some(pb::Rate {
+            numerator: t.resolution_rate.numerator,
+            denominator: t.resolution_rate.denominator,
+            percent: t.resolution_rate.percent(),
+        }),
+    }
+}
+
+impl ReportApi {
+    /// The time up to which `unit`'s records are here: now for this node and for a child
+    /// whose link is open and caught up; otherwise the last time its link delivered events.
+    fn as_of(&self, unit: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let tree = self.hub.registry.tree();
+        let Some(child) = (if unit == tree.root() {
+            None
+        } else {
+            tree.child_towards(unit)
+        }) else {
+            return Some(now);
+        };
+        let state = self
+            .hub
+            .status
+            .child_states()
+            .into_iter()
+            .find(|s| s.unit_code == child)?;
+        if state.connected && state.events_behind == 0 {
+            Some(now)
+        } else {
+            state.last_event.or(state.since)
+        }
+    }
+
+    async fn build(&self, q: &Query) -> Result<pb::Report, Status> {
+        let now = Utc::now();
+        let report: Report = self
+            .hub
+            .registry
+            .report(&q.unit, q.period, q.subtree, now)
+            .await?;
+        Ok(pb::Report {
+            unit: Some(wire::unit(&report.unit)),
+            period: q.period_text.clone(),
+            start_date: q.period.start.format("%Y-%m-%d").to_string(),
+            end_date: q.period.end.format("%Y-%m-%d").to_string(),
+            scope: if q.subtree {
+                pb::ReportScope::Subtree as i32
+            } else {
+                pb::ReportScope::Unit as i32
+            },
+            calendar: q.calendar as i32,
+            totals: Some(totals(&report.totals)),
+            children: report
+                .children
+                .iter()
+                .map(|row| pb::ReportRow {
+                    unit: Some(wire::unit(&row.unit)),
+                    totals: Some(totals(&row.totals)),
+                    as_of_time: self.as_of(&row.unit.code, now).map(wire::timestamp),
+                })
+                .collect(),
+            by_type: report
+                .by_type
+                .iter()
+                .map(|(t, totals_of_type)| pb::TypeRow {
+                    r#type: t.to_wire(),
+                    totals: Some(totals(totals_of_type)),
+                })
+                .collect(),
+            generate_time: Some(wire::timestamp(now)),
+        })
+    }
+}
+
+type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchReportResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl ReportService for ReportApi {
+    async fn get_report(
+        &self,
+        request: Request<pb::GetReportRequest>,
+    ) -> Result<Response<pb::GetReportResponse>, Status> {
+        let q = query(request.get_ref(), &self.hub.registry.code())?;
+        let report = self.build(&q).await?;
+        Ok(Response::new(pb::GetReportResponse {
+            report: Some(report),
+        }))
+    }
+
+    type WatchReportStream = WatchStream;
+
+    async fn watch_report(
+        &self,
+        request: Request<pb::WatchReportRequest>,
+    ) -> Result<Response<Self::WatchReportStream>, Status> {
+        let inner = request.into_inner().report.unwrap_or_default();
+        let q = query(&inner, &self.hub.registry.code())?;
+        let api = ReportApi {
+            hub: self.hub.clone(),
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(async move {
+            let mut changes = api.hub.registry.subscribe();
+            let mut last: Option<pb::Report> = None;
+            loop {
+                match api.build(&q).await {
+                    Ok(report) => {
+                        let mut comparable = report.clone();
+                        comparable.generate_time = None;
+                        for row in &mut comparable.children {
+                            row.as_of_time = None;
+                        }
+                        if last.as_ref() != Some(&comparable) {
+                            last = Some(comparable);
+                            let message = pb::WatchReportResponse {
+                                report: Some(report),
+                            };
+                            if tx.send(Ok(message)).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Err(status) => {
+                        let _ = tx.send(Err(status)).await;
+                        return;
+                    }
+                }
+                tokio::select! {
+                    _ = api.hub.shutdown.cancelled() => return,
+                    _ = tx.closed() => return,
+                    changed = changes.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                    }
+                }
+                // Coalesce a burst of changes into one report.
+                tokio::time::sleep(WATCH_COALESCE).await;
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+}
