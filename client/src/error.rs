@@ -13,21 +13,21 @@ use tonic_types::StatusExt;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The node URL does not parse.
-    #[error("invalid node URL {url:?}: {source}")]
+    #[error("invalid node URL {url:?}")]
     InvalidUrl {
         url: String,
         #[source]
         source: tonic::transport::Error,
     },
     /// No connection could be made.
-    #[error("cannot connect to {url}: {source}")]
+    #[error("cannot connect to {url}")]
     Connect {
         url: String,
         #[source]
         source: tonic::transport::Error,
     },
     /// The node refused or failed the call.
-    #[error("{0}")]
+    #[error(transparent)]
     Rpc(#[from] RpcError),
     /// The node answered without a field the API promises.
     #[error("the node's answer has no {0}")]
@@ -92,7 +92,10 @@ impl From<Status> for RpcError {
             .map(|i| {
                 (
                     Some(i.reason.clone()),
-                    i.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                    i.metadata
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
                 )
             })
             .unwrap_or_default();

@@ -13,8 +13,32 @@ async fn main() -> ExitCode {
     match cli::run::run(cli).await {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", describe(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, each said once: transport errors repeat
+/// themselves down their chain.
+fn describe(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !parts.last().is_some_and(|last| last.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    let mut line = parts.join(": ");
+    let reused = e
+        .downcast_ref::<tiepdan_client::Error>()
+        .and_then(tiepdan_client::Error::rpc)
+        .is_some_and(|r| r.reason.as_deref() == Some("REQUEST_ID_REUSED"));
+    if reused {
+        line.push_str(
+            "\n(a retry with --request-id must repeat the same arguments, --time included: \
+             times default to now)",
+        );
+    }
+    line
 }

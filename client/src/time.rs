@@ -80,7 +80,11 @@ pub fn rfc3339(ts: Option<&Timestamp>) -> Option<String> {
 /// A short local time, e.g. `2019-09-14 23:30`, for tables.
 pub fn short(ts: Option<&Timestamp>) -> String {
     ts.and_then(instant)
-        .map(|t| t.with_timezone(&LOCAL_TZ).format("%Y-%m-%d %H:%M").to_string())
+        .map(|t| {
+            t.with_timezone(&LOCAL_TZ)
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
         .unwrap_or_default()
 }
 

@@ -122,7 +122,10 @@ mod tests {
             word(pb::ReceiverRole::PartySecretary),
             "party_secretary".to_string()
         );
-        assert_eq!(parse::<pb::Field>("land-housing"), Ok(pb::Field::LandHousing));
+        assert_eq!(
+            parse::<pb::Field>("land-housing"),
+            Ok(pb::Field::LandHousing)
+        );
         assert_eq!(
             parse::<pb::PetitionType>(" Complaint "),
             Ok(pb::PetitionType::Complaint)
@@ -136,8 +139,13 @@ mod tests {
     #[test]
     fn unspecified_and_unknown() {
         assert!(parse::<pb::PetitionType>("unspecified").is_err());
-        let err = parse::<pb::PetitionType>("khiếu nại").err().unwrap_or_default();
-        assert!(err.contains("complaint, denunciation, recommendation, mixed"), "{err}");
+        let err = parse::<pb::PetitionType>("khiếu nại")
+            .err()
+            .unwrap_or_default();
+        assert!(
+            err.contains("complaint, denunciation, recommendation, mixed"),
+            "{err}"
+        );
         assert_eq!(word_of::<pb::PetitionType>(0), None);
         assert_eq!(word_of::<pb::PetitionType>(2), Some("denunciation".into()));
         assert_eq!(word_of::<pb::PetitionType>(99), Some("99".into()));

@@ -16,8 +16,10 @@ use tiepdan_proto::v1 as pb;
 /// `tiepdan`: citizen reception and petitions at a tiepdan node.
 #[derive(Debug, Parser)]
 #[command(name = "tiepdan", version, about, long_about = None)]
-#[command(after_help = "Times are local (Asia/Ho_Chi_Minh): 2019-09-14 23:30, 2019-09-14, \
-                        14/09/2019 or now.")]
+#[command(
+    after_help = "Times are local (Asia/Ho_Chi_Minh): 2019-09-14 23:30, 2019-09-14, \
+                        14/09/2019 or now."
+)]
 pub struct Cli {
     /// URL of the node.
     #[arg(

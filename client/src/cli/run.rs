@@ -1,5 +1,9 @@
 //! Carrying out a command: build the request, call the node, print the answer.
 
+// Requests end in `..Default::default()`: the API only ever adds fields, and a field added
+// later must keep its default here rather than break the build.
+#![allow(clippy::needless_update)]
+
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,8 +17,8 @@ use tiepdan_client::{Client, Error, collect_pages, json};
 use tiepdan_proto::v1 as pb;
 
 use super::args::{
-    CaseCommand, Cli, Command, ConclusionCommand, ImportArgs, InputFormat, JournalCommand,
-    Output, PetitionCommand, Range, ScheduleCommand, UnitCommand, VisitCommand,
+    CaseCommand, Cli, Command, ConclusionCommand, ImportArgs, InputFormat, JournalCommand, Output,
+    PetitionCommand, Range, ScheduleCommand, UnitCommand, VisitCommand,
 };
 use super::show;
 
@@ -76,6 +80,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         origin_unit: origin.clone(),
                         after_sequence: after,
                         page_size,
+                        ..Default::default()
                     })
                     .await?;
                 last_sequence = page.last_sequence;
@@ -118,6 +123,7 @@ async fn unit(client: &Client, format: Output, c: UnitCommand, rid: String) -> R
                     .list_units(pb::ListUnitsRequest {
                         page_size,
                         page_token,
+                        ..Default::default()
                     })
                     .await?;
                 Ok((r.units, r.next_page_token))
@@ -142,6 +148,7 @@ async fn unit(client: &Client, format: Output, c: UnitCommand, rid: String) -> R
                         parent_code: parent,
                         remote,
                     }),
+                    ..Default::default()
                 })
                 .await?;
             show::one(format, &json::unit(&u));
@@ -175,6 +182,7 @@ async fn visit(client: &Client, format: Output, c: VisitCommand, rid: String) ->
                     action: action as i32,
                     summary,
                     schedule_entry_id: schedule_entry,
+                    ..Default::default()
                 })
                 .await?;
             show::one(format, &json::visit(&v));
@@ -188,6 +196,7 @@ async fn visit(client: &Client, format: Output, c: VisitCommand, rid: String) ->
                         end_time: ts_opt(to),
                         page_size,
                         page_token,
+                        ..Default::default()
                     })
                     .await?;
                 Ok((r.visits, r.next_page_token))
@@ -221,6 +230,7 @@ async fn schedule(
                     start_time: ts(start),
                     end_time: ts(end),
                     location,
+                    ..Default::default()
                 })
                 .await?;
             show::one(format, &json::schedule_entry(&e));
@@ -234,6 +244,7 @@ async fn schedule(
                         end_time: ts_opt(to),
                         page_size,
                         page_token,
+                        ..Default::default()
                     })
                     .await?;
                 Ok((r.entries, r.next_page_token))
@@ -271,6 +282,7 @@ async fn conclusion(
                     text,
                     assignee,
                     conclusion_time: ts(time),
+                    ..Default::default()
                 })
                 .await?
         }
@@ -287,6 +299,7 @@ async fn conclusion(
                     status: status as i32,
                     progress_note: note,
                     update_time: ts(time),
+                    ..Default::default()
                 })
                 .await?
         }
@@ -298,6 +311,7 @@ async fn conclusion(
                         status,
                         page_size,
                         page_token,
+                        ..Default::default()
                     })
                     .await?;
                 Ok((r.conclusions, r.next_page_token))
@@ -353,6 +367,7 @@ async fn petition(
                     signers,
                     visit_id: visit,
                     classification: classify.classification(),
+                    ..Default::default()
                 })
                 .await?
         }
@@ -362,6 +377,7 @@ async fn petition(
                     request_id: rid,
                     petition_id: id,
                     classification: Some(classify.classification().unwrap_or_default()),
+                    ..Default::default()
                 })
                 .await?
         }
@@ -381,6 +397,7 @@ async fn petition(
                     petition_id: id,
                     accept_time: ts(time),
                     target: Some(target),
+                    ..Default::default()
                 })
                 .await?;
             show::one(format, &json::accepted(&p, &c));
@@ -393,6 +410,7 @@ async fn petition(
                     petition_id: id,
                     outside_body: body,
                     note,
+                    ..Default::default()
                 })
                 .await?
         }
@@ -414,6 +432,7 @@ async fn petition(
                     petition_id: id,
                     destination: Some(destination),
                     note,
+                    ..Default::default()
                 })
                 .await?
         }
@@ -424,6 +443,7 @@ async fn petition(
                     petition_id: id,
                     outside_body: body,
                     note,
+                    ..Default::default()
                 })
                 .await?
         }
@@ -433,6 +453,7 @@ async fn petition(
                     request_id: rid,
                     petition_id: id,
                     note,
+                    ..Default::default()
                 })
                 .await?
         }
@@ -442,6 +463,7 @@ async fn petition(
                     request_id: rid,
                     petition_id: id,
                     note,
+                    ..Default::default()
                 })
                 .await?
         }
@@ -452,12 +474,16 @@ async fn petition(
                     petition_id: id,
                     reason: reason as i32,
                     note,
+                    ..Default::default()
                 })
                 .await?
         }
         PetitionCommand::Get { id } => {
             client
-                .get_petition(pb::GetPetitionRequest { petition_id: id })
+                .get_petition(pb::GetPetitionRequest {
+                    petition_id: id,
+                    ..Default::default()
+                })
                 .await?
         }
         PetitionCommand::List {
@@ -481,12 +507,19 @@ async fn petition(
                         overdue_only: overdue,
                         page_size,
                         page_token,
+                        ..Default::default()
                     })
                     .await?;
                 Ok((r.petitions, r.next_page_token))
             })
             .await?;
-            show::list(format, &list, show::PETITION, show::petition, json::petition);
+            show::list(
+                format,
+                &list,
+                show::PETITION,
+                show::petition,
+                json::petition,
+            );
             return Ok(());
         }
         PetitionCommand::Overdue { as_of, limit } => {
@@ -496,6 +529,7 @@ async fn petition(
                         as_of_time: ts_opt(as_of),
                         page_size,
                         page_token,
+                        ..Default::default()
                     })
                     .await?;
                 Ok((r.items, r.next_page_token))
@@ -517,7 +551,14 @@ async fn petition(
 
 async fn case(client: &Client, format: Output, c: CaseCommand, rid: String) -> Result<(), Error> {
     let answer = match c {
-        CaseCommand::Get { id } => client.get_case(pb::GetCaseRequest { case_id: id }).await?,
+        CaseCommand::Get { id } => {
+            client
+                .get_case(pb::GetCaseRequest {
+                    case_id: id,
+                    ..Default::default()
+                })
+                .await?
+        }
         CaseCommand::List {
             status,
             petition_type,
@@ -539,6 +580,7 @@ async fn case(client: &Client, format: Output, c: CaseCommand, rid: String) -> R
                         overdue_only: overdue,
                         page_size,
                         page_token,
+                        ..Default::default()
                     })
                     .await?;
                 Ok((r.cases, r.next_page_token))
@@ -553,6 +595,7 @@ async fn case(client: &Client, format: Output, c: CaseCommand, rid: String) -> R
                     request_id: rid,
                     case_id: id,
                     note,
+                    ..Default::default()
                 })
                 .await?
         }
@@ -573,6 +616,7 @@ async fn case(client: &Client, format: Output, c: CaseCommand, rid: String) -> R
                     decision_time: ts(time),
                     money_to_recover_vnd: money,
                     land_to_recover_m2: land,
+                    ..Default::default()
                 })
                 .await?
         }
@@ -582,6 +626,7 @@ async fn case(client: &Client, format: Output, c: CaseCommand, rid: String) -> R
                     request_id: rid,
                     case_id: id,
                     effective_time: ts(time),
+                    ..Default::default()
                 })
                 .await?
         }
@@ -600,6 +645,7 @@ async fn case(client: &Client, format: Output, c: CaseCommand, rid: String) -> R
                     land_recovered_m2: land,
                     completed,
                     enforcement_time: ts(time),
+                    ..Default::default()
                 })
                 .await?
         }
@@ -668,7 +714,10 @@ fn print_report(format: Output, report: &ImportReport) {
             for f in &report.failures {
                 eprintln!("{f}");
             }
-            println!("register         {} (unit {})", report.register, report.unit);
+            println!(
+                "register         {} (unit {})",
+                report.register, report.unit
+            );
             println!("records          {}", report.records);
             println!("imported         {}", report.imported);
             println!("already present  {}", report.already_present);

@@ -149,14 +149,10 @@ impl Fields {
     pub fn money(&mut self, name: &str) -> Option<i64> {
         let v = self.text(name)?;
         let digits = v.replace(['.', ',', ' ', '_'], "");
-        digits
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
-            .or_else(|| {
-                self.problem(format!("{name}: {v:?} is not an amount in VND"));
-                None
-            })
+        digits.parse::<i64>().ok().filter(|n| *n >= 0).or_else(|| {
+            self.problem(format!("{name}: {v:?} is not an amount in VND"));
+            None
+        })
     }
 
     /// Takes an area in m²; a lone comma is a decimal comma (`120,5`).
@@ -247,9 +243,11 @@ mod tests {
         assert_eq!(f.required("visit_time"), None);
         assert_eq!(
             f.finish(),
-            Err("persons: \"ba\" is not a whole number; visit_time: required; \
+            Err(
+                "persons: \"ba\" is not a whole number; visit_time: required; \
                  colour: not a field of this record type"
-                .into())
+                    .into()
+            )
         );
         assert!(Fields::from_json(json!({"a": [1]})).is_err());
         assert!(Fields::from_json(json!([1])).is_err());

@@ -10,6 +10,10 @@
 //! node's own clock: a new change is stamped after the newest journal event at the start of
 //! the import, a replayed answer carries the time of the first change, which is not.
 
+// Requests end in `..Default::default()`: the API only ever adds fields, and a field added
+// later must keep its default here rather than break the build.
+#![allow(clippy::needless_update)]
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::io::IsTerminal;
@@ -24,7 +28,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tiepdan_proto::v1 as pb;
 
-use super::state::{ImportState, Ids, StateError};
+use super::state::{Ids, ImportState, StateError};
 use super::{AcceptTarget, Decision, Destination, Entry, Record, Register};
 use crate::client::Client;
 use crate::error::{Error, RpcError};
@@ -210,7 +214,11 @@ pub async fn import(
     let mut unsaved = 0usize;
     for (i, entry) in register.entries.iter().enumerate() {
         let remaining = register.entries.len() - i;
-        if options.stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed)) {
+        if options
+            .stop
+            .as_ref()
+            .is_some_and(|s| s.load(Ordering::Relaxed))
+        {
             report.stopped = Some("interrupted".into());
             report.not_reached = remaining;
             break;
@@ -473,6 +481,7 @@ impl Importer<'_> {
                     action: v.action as i32,
                     summary: v.summary.clone(),
                     schedule_entry_id: String::new(),
+                    ..Default::default()
                 };
                 let visit = step("visit", || self.client.record_visit(request.clone())).await?;
                 let fresh = self.is_new(visit.create_time.as_ref());
@@ -498,6 +507,7 @@ impl Importer<'_> {
                     signers: p.signers,
                     visit_id,
                     classification: p.classification,
+                    ..Default::default()
                 };
                 let received =
                     step("receive", || self.client.receive_petition(request.clone())).await?;
@@ -524,6 +534,7 @@ impl Importer<'_> {
                     decision_time: Some(timestamp(r.decision_time)),
                     money_to_recover_vnd: r.money_to_recover_vnd,
                     land_to_recover_m2: r.land_to_recover_m2,
+                    ..Default::default()
                 };
                 let case = step("resolve", || self.client.resolve_case(request.clone())).await?;
                 let mut fresh = self.is_new(case.update_time.as_ref());
@@ -532,6 +543,7 @@ impl Importer<'_> {
                         request_id: self.id(entry, "in_force"),
                         case_id: case_id.clone(),
                         effective_time: Some(timestamp(effective)),
+                        ..Default::default()
                     };
                     let case = step("in_force", || {
                         self.client.record_case_in_force(request.clone())
@@ -547,6 +559,7 @@ impl Importer<'_> {
                         land_recovered_m2: e.land_recovered_m2,
                         completed: e.completed,
                         enforcement_time: Some(timestamp(e.time)),
+                        ..Default::default()
                     };
                     let case = step("enforce", || {
                         self.client.record_enforcement(request.clone())
@@ -582,21 +595,23 @@ impl Importer<'_> {
                 accept_time,
                 target,
             } => {
-                let target = match target {
-                    AcceptTarget::NewCase { complex } => {
-                        pb::accept_petition_request::Target::NewCase(pb::NewCase {
-                            complex: *complex,
-                        })
-                    }
-                    AcceptTarget::Join(key) => pb::accept_petition_request::Target::CaseId(
-                        known(key, "accept", |i| i.case_id.clone())?,
-                    ),
-                };
+                let target =
+                    match target {
+                        AcceptTarget::NewCase { complex } => {
+                            pb::accept_petition_request::Target::NewCase(pb::NewCase {
+                                complex: *complex,
+                            })
+                        }
+                        AcceptTarget::Join(key) => pb::accept_petition_request::Target::CaseId(
+                            known(key, "accept", |i| i.case_id.clone())?,
+                        ),
+                    };
                 let request = pb::AcceptPetitionRequest {
                     request_id,
                     petition_id,
                     accept_time: Some(timestamp(*accept_time)),
                     target: Some(target),
+                    ..Default::default()
                 };
                 let (petition, case) =
                     step("accept", || c.accept_petition(request.clone())).await?;
@@ -608,6 +623,7 @@ impl Importer<'_> {
                     petition_id,
                     outside_body: outside_body.clone(),
                     note: note.clone(),
+                    ..Default::default()
                 };
                 step("guide", || c.guide_petition(request.clone())).await?
             }
@@ -625,6 +641,7 @@ impl Importer<'_> {
                     petition_id,
                     destination: Some(destination),
                     note: note.clone(),
+                    ..Default::default()
                 };
                 step("transfer", || c.transfer_petition(request.clone())).await?
             }
@@ -634,6 +651,7 @@ impl Importer<'_> {
                     petition_id,
                     outside_body: outside_body.clone(),
                     note: note.clone(),
+                    ..Default::default()
                 };
                 step("urge", || c.urge_petition(request.clone())).await?
             }
@@ -642,6 +660,7 @@ impl Importer<'_> {
                     request_id,
                     petition_id,
                     note: note.clone(),
+                    ..Default::default()
                 };
                 step("return", || c.return_petition(request.clone())).await?
             }
@@ -650,6 +669,7 @@ impl Importer<'_> {
                     request_id,
                     petition_id,
                     note: note.clone(),
+                    ..Default::default()
                 };
                 step("withdraw", || c.withdraw_petition(request.clone())).await?
             }
@@ -659,6 +679,7 @@ impl Importer<'_> {
                     petition_id,
                     reason: *reason as i32,
                     note: note.clone(),
+                    ..Default::default()
                 };
                 step("file", || c.file_petition(request.clone())).await?
             }

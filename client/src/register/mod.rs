@@ -180,7 +180,10 @@ pub enum Decision {
     /// Rút.
     Withdraw { note: String },
     /// Lưu đơn.
-    File { reason: pb::FileReason, note: String },
+    File {
+        reason: pb::FileReason,
+        note: String,
+    },
 }
 
 /// Which case an accepted petition goes into.

@@ -140,7 +140,11 @@ fn csv_rows(text: &str) -> Result<Vec<Row>, RegisterError> {
     let mut line_at = |byte: u64| {
         let mut byte = usize::try_from(byte).unwrap_or(usize::MAX).min(text.len());
         // After CRLF a record's position is that of the LF ending the line before.
-        while text.as_bytes().get(byte).is_some_and(|b| *b == b'\r' || *b == b'\n') {
+        while text
+            .as_bytes()
+            .get(byte)
+            .is_some_and(|b| *b == b'\r' || *b == b'\n')
+        {
             byte += 1;
         }
         let (from, line) = counted;
@@ -687,16 +691,25 @@ not json
             );
         };
         expect(3, "visit_time: \"yesterday\" is not a time");
-        expect(3, "kind: \"regulr\" is not one of: regular, periodic, unscheduled");
+        expect(
+            3,
+            "kind: \"regulr\" is not one of: regular, periodic, unscheduled",
+        );
         expect(3, "persons: required");
         expect(4, "not JSON");
         expect(6, "visit: \"v2\" (line 3) has problems of its own");
-        expect(7, "decision.join: \"p9\" is not the key of an earlier record");
+        expect(
+            7,
+            "decision.join: \"p9\" is not the key of an earlier record",
+        );
         expect(8, "key \"v1\" is already used on line 2");
         expect(9, "petition: \"p3\" is not the key of an earlier record");
         expect(10, "decision.note: not used by a decision to accept");
         expect(13, "the case of \"p4\" is already resolved on line 12");
-        expect(14, "a transfer goes to exactly one of a unit code or an outside body");
+        expect(
+            14,
+            "a transfer goes to exactly one of a unit code or an outside body",
+        );
         assert_eq!(r.problems.len(), 9, "{problems:#?}");
     }
 
