@@ -729,3 +729,38 @@ not json
         assert!(err.contains("unknown columns: colour"), "{err}");
     }
 }
+
+#[cfg(test)]
+mod doc_tests {
+    use super::*;
+
+    /// The fenced blocks of `lang` in the format's documentation.
+    fn blocks(doc: &str, lang: &str) -> Vec<String> {
+        let fence = format!("```{lang}\n");
+        doc.split(&fence)
+            .skip(1)
+            .filter_map(|rest| rest.split("```").next().map(str::to_string))
+            .collect()
+    }
+
+    #[test]
+    fn the_documented_example_reads_the_same_in_both_syntaxes() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/register-format.md");
+        let doc = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
+        let jsonl = blocks(&doc, "jsonl");
+        let csv = blocks(&doc, "csv");
+        assert_eq!((jsonl.len(), csv.len()), (1, 1));
+        let a = parse_str(&jsonl[0], Format::Jsonl).unwrap_or_else(|e| panic!("{e}"));
+        let b = parse_str(&csv[0], Format::Csv).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(a.problems, vec![]);
+        assert_eq!(b.problems, vec![]);
+        assert_eq!(a.entries.len(), 4);
+        let strip = |r: &Register| -> Vec<(String, Record)> {
+            r.entries
+                .iter()
+                .map(|e| (e.key.clone(), e.record.clone()))
+                .collect()
+        };
+        assert_eq!(strip(&a), strip(&b));
+    }
+}
