@@ -36,12 +36,30 @@ enum LogFormat {
 enum Command {
     /// Serve one unit.
     Serve(ServeArgs),
+    /// Run a whole tree on this machine: a city, a town, its communes; a 9-month register;
+    /// one commune cut off and reconnected; the subtree totals.
+    Demo {
+        /// Keep the nodes' SQLite files here (default: a temporary directory).
+        #[arg(long)]
+        data_dir: Option<std::path::PathBuf>,
+        /// Number of wards and communes (3 to 15).
+        #[arg(long, default_value_t = 3)]
+        communes: usize,
+        /// Seed of the register generator.
+        #[arg(long, default_value_t = 2019)]
+        seed: u64,
+    },
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // The demo prints its own story; its nodes only log errors unless RUST_LOG says more.
+    let default = match cli.command {
+        Command::Demo { .. } => "error",
+        Command::Serve(_) => "info",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     match cli.log_format {
         LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
         LogFormat::Json => tracing_subscriber::fmt()
@@ -51,6 +69,18 @@ async fn main() -> anyhow::Result<()> {
     }
     match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::Demo {
+            data_dir,
+            communes,
+            seed,
+        } => {
+            tiepdan_server::demo::run(tiepdan_server::demo::DemoOptions {
+                data_dir,
+                communes,
+                seed,
+            })
+            .await
+        }
     }
 }
 
