@@ -237,6 +237,16 @@ impl RunningNode {
         result
     }
 
+    /// Stops the node abruptly, as a crash would: tasks are aborted mid-flight, streams are
+    /// cut without a goodbye, open transactions are rolled back by the database. For tests.
+    pub fn kill(self) {
+        self.shutdown.cancel();
+        self.task.abort();
+        for task in self.background {
+            task.abort();
+        }
+    }
+
     /// Waits until the node stops (its token was cancelled elsewhere).
     pub async fn wait(self) -> Result<(), tonic::transport::Error> {
         self.shutdown.cancelled().await;

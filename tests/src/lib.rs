@@ -182,6 +182,14 @@ impl TestNode {
         channel(&self.url()).await
     }
 
+    /// Kills the node abruptly (no graceful shutdown), keeping its database for a restart.
+    pub fn kill(mut self) -> TestDb {
+        if let Some(node) = self.node.take() {
+            node.kill();
+        }
+        self.db
+    }
+
     /// Stops the node, keeping its database; returns it for a restart.
     pub async fn stop(mut self) -> TestDb {
         if let Some(node) = self.node.take() {
