@@ -723,7 +723,9 @@ impl Registry {
                     "a petition cannot be transferred to the unit that holds it",
                 ));
             }
-            if repo::find_unit(&tx, code).await?.is_none() {
+            // A unit this node does not know may still lie elsewhere in the tree: the mail
+            // goes up, and the parent routes it.
+            if repo::find_unit(&tx, code).await?.is_none() && self.unit().parent_code.is_none() {
                 return Err(DomainError::NotFound {
                     kind: "unit",
                     id: code.clone(),

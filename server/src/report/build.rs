@@ -102,3 +102,43 @@ impl Registry {
         })
     }
 }
+
+/// Every maintained sum, or every sum a recount gives, keyed like the store.
+pub type Sums = std::collections::BTreeMap<(bool, String, chrono::NaiveDate, String), i64>;
+
+impl Registry {
+    /// The maintained totals as stored, zero sums left out.
+    pub async fn maintained_totals(&self) -> Result<Sums, DomainError> {
+        use crate::storage::entities::tally;
+        use sea_orm::EntityTrait;
+        let rows = tally::Entity::find().all(self.store().reader()).await?;
+        Ok(rows
+            .into_iter()
+            .filter(|r| r.value != 0)
+            .map(|r| ((r.subtree, r.unit_code, r.day, r.metric), r.value))
+            .collect())
+    }
+
+    /// The totals recounted from every record this node holds, with today's tree: what the
+    /// maintained totals must equal.
+    pub async fn recount_totals(&self) -> Result<Sums, DomainError> {
+        use super::tally::{self, Delta};
+        use crate::storage::entities::{case, petition, visit};
+        use crate::storage::records as repo;
+        use sea_orm::EntityTrait;
+        let db = self.store().reader();
+        let tree = self.tree();
+        let mut delta = Delta::default();
+        for row in visit::Entity::find().all(db).await? {
+            delta.record(&tree, &[], &tally::visit(&repo::visit_from_row(row)?));
+        }
+        for row in petition::Entity::find().all(db).await? {
+            delta.record(&tree, &[], &tally::petition(&repo::petition_from_row(row)?));
+        }
+        for row in case::Entity::find().all(db).await? {
+            let k = repo::case_from_row(row, Vec::new())?;
+            delta.record(&tree, &[], &tally::case(&k));
+        }
+        Ok(delta.sums.into_iter().filter(|(_, v)| *v != 0).collect())
+    }
+}
