@@ -161,3 +161,89 @@ pub async fn next_batch(
     }
     Ok(out)
 }
+
+/// One origin's digest for one local day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayDigest {
+    pub origin: String,
+    pub day: chrono::NaiveDate,
+    pub count: u64,
+    pub highest_sequence: u64,
+    pub hash: Vec<u8>,
+}
+
+/// Digests of `origin`'s journal per local day of the events' time.
+pub async fn digest(
+    db: &impl ConnectionTrait,
+    origin: &str,
+) -> Result<Vec<DayDigest>, DomainError> {
+    let rows: Vec<(i64, i64, Vec<u8>)> = journal_event::Entity::find()
+        .select_only()
+        .column(journal_event::Column::Sequence)
+        .column(journal_event::Column::EventUs)
+        .column(journal_event::Column::Hash)
+        .filter(journal_event::Column::OriginUnit.eq(origin))
+        .order_by_asc(journal_event::Column::Sequence)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut out: Vec<(DayDigest, Sha256)> = Vec::new();
+    for (sequence, event_us, hash) in rows {
+        let day =
+            crate::storage::records::from_us(event_us).map(crate::domain::deadlines::local_date)?;
+        let sequence = u64::try_from(sequence).unwrap_or(0);
+        match out.last_mut() {
+            Some((d, h)) if d.day == day => {
+                d.count += 1;
+                d.highest_sequence = sequence;
+                h.update(&hash);
+            }
+            _ => {
+                let mut h = Sha256::new();
+                h.update(&hash);
+                out.push((
+                    DayDigest {
+                        origin: origin.to_string(),
+                        day,
+                        count: 1,
+                        highest_sequence: sequence,
+                        hash: Vec::new(),
+                    },
+                    h,
+                ));
+            }
+        }
+    }
+    Ok(out
+        .into_iter()
+        .map(|(mut d, h)| {
+            d.hash = h.finalize().to_vec();
+            d
+        })
+        .collect())
+}
+
+/// The stored hash of `origin`'s event `sequence`, if held.
+pub async fn hash_at(
+    db: &impl ConnectionTrait,
+    origin: &str,
+    sequence: u64,
+) -> Result<Option<Vec<u8>>, DomainError> {
+    let sequence = i64::try_from(sequence).unwrap_or(i64::MAX);
+    Ok(
+        journal_event::Entity::find_by_id((origin.to_string(), sequence))
+            .one(db)
+            .await?
+            .map(|row| row.hash),
+    )
+}
+
+/// This journal's head for `origin`: highest sequence and its hash.
+pub async fn head(db: &impl ConnectionTrait, origin: &str) -> Result<(u64, Vec<u8>), DomainError> {
+    let head = journal_head::Entity::find_by_id(origin.to_string())
+        .one(db)
+        .await?;
+    Ok(head.map_or((0, Vec::new()), |h| {
+        (u64::try_from(h.last_sequence).unwrap_or(0), h.last_hash)
+    }))
+}

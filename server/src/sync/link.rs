@@ -57,6 +57,42 @@ impl From<ApplyError> for Status {
 
 type LinkStream = Pin<Box<dyn Stream<Item = Result<pb::LinkResponse, Status>> + Send>>;
 
+impl SyncApi {
+    /// Compares a child's journal heads with what this node applied: a head that this node
+    /// holds with another hash means the child's journal was rewritten; a head behind what
+    /// this node applied means the child lost events.
+    async fn check_heads(&self, child: &str, heads: &[pb::OriginHead]) -> Result<(), Status> {
+        let registry = &self.hub.registry;
+        let tree = registry.tree();
+        let db = registry.store().reader();
+        for head in heads {
+            if !tree.is_within(&head.origin_unit, child) {
+                return Err(Status::permission_denied(format!(
+                    "child {child} cannot speak for unit {:?}",
+                    head.origin_unit
+                )));
+            }
+            let (applied, _) = super::journal::head(db, &head.origin_unit).await?;
+            if head.sequence < applied {
+                return Err(Status::data_loss(format!(
+                    "journal of {} lost events: it ends at {} but {} were applied here",
+                    head.origin_unit, head.sequence, applied
+                )));
+            }
+            if head.sequence <= applied {
+                let ours = super::journal::hash_at(db, &head.origin_unit, head.sequence).await?;
+                if ours.as_deref() != Some(head.hash.as_slice()) {
+                    return Err(Status::data_loss(format!(
+                        "journal of {} was rewritten: event {} differs from the one applied here",
+                        head.origin_unit, head.sequence
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 fn response(message: pb::link_response::Message) -> pb::LinkResponse {
     pb::LinkResponse {
         message: Some(message),
@@ -102,6 +138,16 @@ impl SyncService for SyncApi {
             .map(wire::inbound::unit)
             .collect::<Result<Vec<_>, _>>()?;
         registry.register_child(&child, &subtree).await?;
+        if let Err(status) = self.check_heads(&child.code, &hello.heads).await {
+            tracing::error!(child = %child.code, error = %status.message(), "tampered journal refused");
+            self.hub.status.child(&child.code, |s| {
+                s.connected = false;
+                s.since = Some(Utc::now());
+                s.last_error = status.message().to_string();
+                s.tampered = true;
+            });
+            return Err(status);
+        }
         let positions = registry.positions(&child.code).await?;
         let tree = registry.tree();
         let directory = registry
@@ -156,6 +202,46 @@ impl SyncService for SyncApi {
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
+    async fn get_journal_digest(
+        &self,
+        request: Request<pb::GetJournalDigestRequest>,
+    ) -> Result<Response<pb::GetJournalDigestResponse>, Status> {
+        let registry = &self.hub.registry;
+        let tree = registry.tree();
+        let req = request.into_inner();
+        let origins: Vec<String> = if req.origin_units.is_empty() {
+            tree.subtree(tree.root())
+        } else {
+            if req.origin_units.len() > 10_000 {
+                return Err(Status::invalid_argument("origin_units: at most 10000"));
+            }
+            req.origin_units
+        };
+        let db = registry.store().reader();
+        let mut digests = Vec::new();
+        let mut heads = Vec::new();
+        for origin in origins {
+            for d in super::journal::digest(db, &origin).await? {
+                digests.push(pb::DayDigest {
+                    origin_unit: d.origin,
+                    day: d.day.format("%Y-%m-%d").to_string(),
+                    count: d.count,
+                    highest_sequence: d.highest_sequence,
+                    hash: d.hash,
+                });
+            }
+            let (sequence, _) = super::journal::head(db, &origin).await?;
+            heads.push(pb::OriginPosition {
+                origin_unit: origin,
+                sequence,
+            });
+        }
+        Ok(Response::new(pb::GetJournalDigestResponse {
+            digests,
+            heads,
+        }))
+    }
+
     async fn get_sync_status(
         &self,
         _request: Request<pb::GetSyncStatusRequest>,
@@ -170,6 +256,7 @@ impl SyncService for SyncApi {
             events_behind: s.events_behind,
             mail_pending,
             last_error: s.last_error,
+            tampered: s.tampered,
         };
         let parent = match self.hub.status.parent_state() {
             Some(s) => Some(to_wire(s, registry.outbox_len(&Hop::Up).await?)),

@@ -16,6 +16,8 @@ pub struct LinkState {
     pub events_applied: u64,
     pub events_behind: u64,
     pub last_error: String,
+    /// The child's journal was found rewritten or truncated.
+    pub tampered: bool,
 }
 
 /// Link states of this node, shared by the link service, the uplink and the metrics.

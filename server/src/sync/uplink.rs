@@ -133,10 +133,22 @@ async fn session(
         .filter(|u| u.code != me.code && tree.is_within(&u.code, &me.code))
         .map(wire::unit)
         .collect();
+    let mut heads = Vec::new();
+    for origin in tree.subtree(&me.code) {
+        let (sequence, hash) = journal::head(registry.store().reader(), &origin).await?;
+        if sequence > 0 {
+            heads.push(pb::OriginHead {
+                origin_unit: origin,
+                sequence,
+                hash,
+            });
+        }
+    }
     let hello = pb::Hello {
         protocol_version: PROTOCOL_VERSION,
         unit: Some(wire::unit(&me)),
         subtree,
+        heads,
     };
     tx.send(request(pb::link_request::Message::Hello(hello)))
         .await
