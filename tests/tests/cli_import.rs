@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use tiepdan_client::register::state::ImportState;
 use tiepdan_client::register::{
-    self, Decision, Format, ImportError, ImportOptions, ImportReport, Record, Register,
+    self, Action, Format, ImportError, ImportOptions, ImportReport, Record, Register,
 };
 use tiepdan_client::words::word_of;
 use tiepdan_client::{Client, collect_pages};
@@ -49,9 +49,9 @@ fn events_of(register: &Register) -> u64 {
     for e in &register.entries {
         n += match &e.record {
             Record::Visit(_) => 1,
-            Record::Petition(p) => match &p.decision {
+            Record::Petition(p) => match p.decision.as_ref().map(|d| &d.action) {
                 None => 1,
-                Some(Decision::Accept { .. }) => 3,
+                Some(Action::Accept { .. }) => 3,
                 Some(_) => 2,
             },
             Record::Resolution(r) => {
@@ -227,6 +227,19 @@ async fn import_is_whole_and_idempotent(backend: Backend) {
         "{:?}",
         first.cases
     );
+    // Decisions carry the office's dates, not the day of the import.
+    let guided = ok(client
+        .list_petitions(pb::ListPetitionsRequest {
+            status: pb::PetitionStatus::Guided as i32,
+            ..Default::default()
+        })
+        .await);
+    let processed = guided.petitions.first().and_then(|p| p.processed_time);
+    assert_eq!(
+        processed.as_ref().and_then(tiepdan_client::time::instant),
+        tiepdan_client::time::parse_time("2019-02-14 10:00").ok(),
+        "D-2019/004 was guided on 14 February 2019"
+    );
     let saved = ok(ImportState::load(&state)).unwrap_or_else(|| panic!("no state file"));
     assert_eq!(saved.done.len(), RECORDS);
 
@@ -359,7 +372,7 @@ async fn bad_records_are_reported_and_the_rest_imports() {
     assert_eq!(p4.step, None, "refused by the file's own checks");
     assert!(p4.message.contains("summary: required"), "{}", p4.message);
     assert!(
-        p4.message.contains("decision.accept_time: required"),
+        p4.message.contains("decision.time: required"),
         "{}",
         p4.message
     );

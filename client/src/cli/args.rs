@@ -324,6 +324,9 @@ pub enum PetitionCommand {
     Classify {
         /// The petition.
         id: String,
+        /// When it was decided; now when left out.
+        #[arg(long, value_parser = parse_cli_time)]
+        time: Option<DateTime<Utc>>,
         #[command(flatten)]
         classify: ClassifyArgs,
     },
@@ -345,6 +348,9 @@ pub enum PetitionCommand {
     Guide {
         /// The petition.
         id: String,
+        /// When it was decided; now when left out.
+        #[arg(long, value_parser = parse_cli_time)]
+        time: Option<DateTime<Utc>>,
         /// The competent body.
         #[arg(long = "to")]
         body: String,
@@ -356,6 +362,9 @@ pub enum PetitionCommand {
     Transfer {
         /// The petition.
         id: String,
+        /// When it was decided; now when left out.
+        #[arg(long, value_parser = parse_cli_time)]
+        time: Option<DateTime<Utc>>,
         /// Code of a unit of the tree known to the node.
         #[arg(long, required_unless_present = "body", conflicts_with = "body")]
         unit: Option<String>,
@@ -370,6 +379,9 @@ pub enum PetitionCommand {
     Urge {
         /// The petition.
         id: String,
+        /// When it was decided; now when left out.
+        #[arg(long, value_parser = parse_cli_time)]
+        time: Option<DateTime<Utc>>,
         /// The body that is late.
         #[arg(long = "to")]
         body: String,
@@ -381,6 +393,9 @@ pub enum PetitionCommand {
     Return {
         /// The petition.
         id: String,
+        /// When it was decided; now when left out.
+        #[arg(long, value_parser = parse_cli_time)]
+        time: Option<DateTime<Utc>>,
         /// Why.
         #[arg(long)]
         note: String,
@@ -389,6 +404,9 @@ pub enum PetitionCommand {
     Withdraw {
         /// The petition.
         id: String,
+        /// When it was decided; now when left out.
+        #[arg(long, value_parser = parse_cli_time)]
+        time: Option<DateTime<Utc>>,
         /// Note.
         #[arg(long, default_value = "")]
         note: String,
@@ -397,6 +415,9 @@ pub enum PetitionCommand {
     File {
         /// The petition.
         id: String,
+        /// When it was decided; now when left out.
+        #[arg(long, value_parser = parse_cli_time)]
+        time: Option<DateTime<Utc>>,
         /// Why.
         #[arg(long, value_parser = word::<pb::FileReason>())]
         reason: pb::FileReason,
@@ -637,7 +658,7 @@ mod tests {
         ])
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(cli.format, Output::Json);
-        let Command::Petition(PetitionCommand::Classify { id, classify }) = cli.command else {
+        let Command::Petition(PetitionCommand::Classify { id, classify, .. }) = cli.command else {
             panic!("parsed as {:?}", cli.command);
         };
         assert_eq!(id, "269-P1");

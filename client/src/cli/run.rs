@@ -371,12 +371,13 @@ async fn petition(
                 })
                 .await?
         }
-        PetitionCommand::Classify { id, classify } => {
+        PetitionCommand::Classify { id, classify, time } => {
             client
                 .classify_petition(pb::ClassifyPetitionRequest {
                     request_id: rid,
                     petition_id: id,
                     classification: Some(classify.classification().unwrap_or_default()),
+                    decision_time: ts_opt(time),
                     ..Default::default()
                 })
                 .await?
@@ -403,13 +404,19 @@ async fn petition(
             show::one(format, &json::accepted(&p, &c));
             return Ok(());
         }
-        PetitionCommand::Guide { id, body, note } => {
+        PetitionCommand::Guide {
+            id,
+            body,
+            note,
+            time,
+        } => {
             client
                 .guide_petition(pb::GuidePetitionRequest {
                     request_id: rid,
                     petition_id: id,
                     outside_body: body,
                     note,
+                    decision_time: ts_opt(time),
                     ..Default::default()
                 })
                 .await?
@@ -419,6 +426,7 @@ async fn petition(
             unit,
             body,
             note,
+            time,
         } => {
             let destination = match (unit, body) {
                 (Some(code), _) => pb::transfer_petition_request::Destination::UnitCode(code),
@@ -432,48 +440,63 @@ async fn petition(
                     petition_id: id,
                     destination: Some(destination),
                     note,
+                    decision_time: ts_opt(time),
                     ..Default::default()
                 })
                 .await?
         }
-        PetitionCommand::Urge { id, body, note } => {
+        PetitionCommand::Urge {
+            id,
+            body,
+            note,
+            time,
+        } => {
             client
                 .urge_petition(pb::UrgePetitionRequest {
                     request_id: rid,
                     petition_id: id,
                     outside_body: body,
                     note,
+                    decision_time: ts_opt(time),
                     ..Default::default()
                 })
                 .await?
         }
-        PetitionCommand::Return { id, note } => {
+        PetitionCommand::Return { id, note, time } => {
             client
                 .return_petition(pb::ReturnPetitionRequest {
                     request_id: rid,
                     petition_id: id,
                     note,
+                    decision_time: ts_opt(time),
                     ..Default::default()
                 })
                 .await?
         }
-        PetitionCommand::Withdraw { id, note } => {
+        PetitionCommand::Withdraw { id, note, time } => {
             client
                 .withdraw_petition(pb::WithdrawPetitionRequest {
                     request_id: rid,
                     petition_id: id,
                     note,
+                    decision_time: ts_opt(time),
                     ..Default::default()
                 })
                 .await?
         }
-        PetitionCommand::File { id, reason, note } => {
+        PetitionCommand::File {
+            id,
+            reason,
+            note,
+            time,
+        } => {
             client
                 .file_petition(pb::FilePetitionRequest {
                     request_id: rid,
                     petition_id: id,
                     reason: reason as i32,
                     note,
+                    decision_time: ts_opt(time),
                     ..Default::default()
                 })
                 .await?

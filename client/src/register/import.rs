@@ -29,7 +29,7 @@ use sha2::{Digest, Sha256};
 use tiepdan_proto::v1 as pb;
 
 use super::state::{Ids, ImportState, StateError};
-use super::{AcceptTarget, Decision, Destination, Entry, Record, Register};
+use super::{AcceptTarget, Action, Decision, Destination, Entry, Record, Register};
 use crate::client::Client;
 use crate::error::{Error, RpcError};
 use crate::time::timestamp;
@@ -372,10 +372,9 @@ fn dependencies(entry: &Entry) -> Vec<&str> {
             if let Some(v) = &p.visit {
                 deps.push(v.as_str());
             }
-            if let Some(Decision::Accept {
+            if let Some(Action::Accept {
                 target: AcceptTarget::Join(other),
-                ..
-            }) = &p.decision
+            }) = p.decision.as_ref().map(|d| &d.action)
             {
                 deps.push(other.as_str());
             }
@@ -590,11 +589,9 @@ impl Importer<'_> {
         let request_id = self.id(entry, "decide");
         let petition_id = petition_id.to_string();
         let c = self.client;
-        let petition = match decision {
-            Decision::Accept {
-                accept_time,
-                target,
-            } => {
+        let time = decision.time.map(timestamp);
+        let petition = match &decision.action {
+            Action::Accept { target } => {
                 let target =
                     match target {
                         AcceptTarget::NewCase { complex } => {
@@ -609,7 +606,7 @@ impl Importer<'_> {
                 let request = pb::AcceptPetitionRequest {
                     request_id,
                     petition_id,
-                    accept_time: Some(timestamp(*accept_time)),
+                    accept_time: time,
                     target: Some(target),
                     ..Default::default()
                 };
@@ -617,17 +614,18 @@ impl Importer<'_> {
                     step("accept", || c.accept_petition(request.clone())).await?;
                 return Ok((petition, Some(case.id)));
             }
-            Decision::Guide { outside_body, note } => {
+            Action::Guide { outside_body, note } => {
                 let request = pb::GuidePetitionRequest {
                     request_id,
                     petition_id,
                     outside_body: outside_body.clone(),
                     note: note.clone(),
+                    decision_time: time,
                     ..Default::default()
                 };
                 step("guide", || c.guide_petition(request.clone())).await?
             }
-            Decision::Transfer { destination, note } => {
+            Action::Transfer { destination, note } => {
                 let destination = match destination {
                     Destination::Unit(code) => {
                         pb::transfer_petition_request::Destination::UnitCode(code.clone())
@@ -641,44 +639,49 @@ impl Importer<'_> {
                     petition_id,
                     destination: Some(destination),
                     note: note.clone(),
+                    decision_time: time,
                     ..Default::default()
                 };
                 step("transfer", || c.transfer_petition(request.clone())).await?
             }
-            Decision::Urge { outside_body, note } => {
+            Action::Urge { outside_body, note } => {
                 let request = pb::UrgePetitionRequest {
                     request_id,
                     petition_id,
                     outside_body: outside_body.clone(),
                     note: note.clone(),
+                    decision_time: time,
                     ..Default::default()
                 };
                 step("urge", || c.urge_petition(request.clone())).await?
             }
-            Decision::Return { note } => {
+            Action::Return { note } => {
                 let request = pb::ReturnPetitionRequest {
                     request_id,
                     petition_id,
                     note: note.clone(),
+                    decision_time: time,
                     ..Default::default()
                 };
                 step("return", || c.return_petition(request.clone())).await?
             }
-            Decision::Withdraw { note } => {
+            Action::Withdraw { note } => {
                 let request = pb::WithdrawPetitionRequest {
                     request_id,
                     petition_id,
                     note: note.clone(),
+                    decision_time: time,
                     ..Default::default()
                 };
                 step("withdraw", || c.withdraw_petition(request.clone())).await?
             }
-            Decision::File { reason, note } => {
+            Action::File { reason, note } => {
                 let request = pb::FilePetitionRequest {
                     request_id,
                     petition_id,
                     reason: *reason as i32,
                     note: note.clone(),
+                    decision_time: time,
                     ..Default::default()
                 };
                 step("file", || c.file_petition(request.clone())).await?

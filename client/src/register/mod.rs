@@ -48,7 +48,7 @@ pub const FIELDS: &[&str] = &[
     "classification.jurisdiction",
     "classification.has_evidence",
     "decision.action",
-    "decision.accept_time",
+    "decision.time",
     "decision.complex",
     "decision.join",
     "decision.unit",
@@ -158,14 +158,21 @@ pub struct Petition {
     pub decision: Option<Decision>,
 }
 
-/// What was decided on a petition.
+/// What was decided on a petition, and when.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Decision {
+pub struct Decision {
+    /// When it was decided: required to accept; for the others the node's clock when left
+    /// out.
+    pub time: Option<DateTime<Utc>>,
+    /// The decision.
+    pub action: Action,
+}
+
+/// The decisions on a petition.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
     /// Thụ lý into a new case, or into the case of another record.
-    Accept {
-        accept_time: DateTime<Utc>,
-        target: AcceptTarget,
-    },
+    Accept { target: AcceptTarget },
     /// Hướng dẫn.
     Guide { outside_body: String, note: String },
     /// Chuyển đơn.

@@ -9,8 +9,8 @@ use tiepdan_proto::v1 as pb;
 
 use super::fields::Fields;
 use super::{
-    AcceptTarget, Decision, Destination, Enforcement, Entry, FIELDS, Petition, Problem, Record,
-    Register, Resolution, Visit,
+    AcceptTarget, Action, Decision, Destination, Enforcement, Entry, FIELDS, Petition, Problem,
+    Record, Register, Resolution, Visit,
 };
 
 /// The syntax of a register file.
@@ -323,10 +323,9 @@ impl Builder {
                 if let Some(v) = &p.visit {
                     self.earlier("visit", v, "visit")?;
                 }
-                match &p.decision {
-                    Some(Decision::Accept {
+                match p.decision.as_ref().map(|d| &d.action) {
+                    Some(Action::Accept {
                         target: AcceptTarget::Join(other),
-                        ..
                     }) => {
                         let s = self.earlier("decision.join", other, "petition")?;
                         s.case_root.clone().map(Some).ok_or_else(|| {
@@ -336,7 +335,7 @@ impl Builder {
                             )
                         })
                     }
-                    Some(Decision::Accept { .. }) => Ok(Some(key.to_string())),
+                    Some(Action::Accept { .. }) => Ok(Some(key.to_string())),
                     _ => Ok(None),
                 }
             }
@@ -446,7 +445,7 @@ fn classification(f: &mut Fields) -> Option<Option<pb::Classification>> {
 }
 
 const DECISION_FIELDS: [&str; 7] = [
-    "decision.accept_time",
+    "decision.time",
     "decision.complex",
     "decision.join",
     "decision.unit",
@@ -459,11 +458,16 @@ const DECISION_FIELDS: [&str; 7] = [
 /// silently dropped.
 fn decision_fields(action: &str) -> Option<&'static [&'static str]> {
     Some(match action {
-        "accept" => &["decision.accept_time", "decision.complex", "decision.join"],
-        "guide" | "urge" => &["decision.outside_body", "decision.note"],
-        "transfer" => &["decision.unit", "decision.outside_body", "decision.note"],
-        "return" | "withdraw" => &["decision.note"],
-        "file" => &["decision.reason", "decision.note"],
+        "accept" => &["decision.time", "decision.complex", "decision.join"],
+        "guide" | "urge" => &["decision.time", "decision.outside_body", "decision.note"],
+        "transfer" => &[
+            "decision.time",
+            "decision.unit",
+            "decision.outside_body",
+            "decision.note",
+        ],
+        "return" | "withdraw" => &["decision.time", "decision.note"],
+        "file" => &["decision.time", "decision.reason", "decision.note"],
         _ => return None,
     })
 }
@@ -492,10 +496,10 @@ fn decision(f: &mut Fields) -> Option<Option<Decision>> {
             f.problem(format!("{name}: not used by a decision to {action}"));
         }
     }
+    let time = f.time("decision.time", action == "accept");
     let note = f.text("decision.note").unwrap_or_default();
-    let decision = match action.as_str() {
+    let action = match action.as_str() {
         "accept" => {
-            let accept_time = f.time("decision.accept_time", true);
             let complex = f.flag("decision.complex");
             let join = f.key("decision.join", false);
             let target = match (join, complex) {
@@ -504,24 +508,22 @@ fn decision(f: &mut Fields) -> Option<Option<Decision>> {
                         "decision.complex: a petition joining another's case takes that case \
                          as it is",
                     );
-                    None
+                    return None;
                 }
-                (Some(key), None) => Some(AcceptTarget::Join(key)),
-                (None, complex) => Some(AcceptTarget::NewCase {
+                (Some(key), None) => AcceptTarget::Join(key),
+                (None, complex) => AcceptTarget::NewCase {
                     complex: complex.unwrap_or(false),
-                }),
+                },
             };
-            Decision::Accept {
-                accept_time: accept_time?,
-                target: target?,
-            }
+            time?;
+            Action::Accept { target }
         }
         "guide" | "urge" => {
             let outside_body = f.required("decision.outside_body")?;
             if action == "guide" {
-                Decision::Guide { outside_body, note }
+                Action::Guide { outside_body, note }
             } else {
-                Decision::Urge { outside_body, note }
+                Action::Urge { outside_body, note }
             }
         }
         "transfer" => {
@@ -536,16 +538,16 @@ fn decision(f: &mut Fields) -> Option<Option<Decision>> {
                     return None;
                 }
             };
-            Decision::Transfer { destination, note }
+            Action::Transfer { destination, note }
         }
-        "return" => Decision::Return { note },
-        "withdraw" => Decision::Withdraw { note },
+        "return" => Action::Return { note },
+        "withdraw" => Action::Withdraw { note },
         _ => {
             let reason = f.word::<pb::FileReason>("decision.reason", true)?;
-            Decision::File { reason, note }
+            Action::File { reason, note }
         }
     };
-    Some(Some(decision))
+    Some(Some(Decision { time, action }))
 }
 
 fn resolution(f: &mut Fields) -> Option<Resolution> {
@@ -642,9 +644,11 @@ mod tests {
         assert_eq!(p.signers, 5);
         assert_eq!(
             p.decision,
-            Some(Decision::Accept {
-                accept_time: crate::time::parse_time("2019-01-25 08:00").unwrap_or_default(),
-                target: AcceptTarget::Join("D-2019/002".into()),
+            Some(Decision {
+                time: crate::time::parse_time("2019-01-25 08:00").ok(),
+                action: Action::Accept {
+                    target: AcceptTarget::Join("D-2019/002".into()),
+                },
             })
         );
         let Record::Petition(p) = by_key("D-2019/006") else {
@@ -667,11 +671,11 @@ mod tests {
 not json
 
 {"type": "petition", "key": "p1", "received_time": "2019-01-09", "channel": "post", "summary": "x", "visit": "v2"}
-{"type": "petition", "key": "p2", "received_time": "2019-01-09", "channel": "post", "summary": "x", "visit": "v1", "decision": {"action": "accept", "accept_time": "2019-01-10", "join": "p9"}}
+{"type": "petition", "key": "p2", "received_time": "2019-01-09", "channel": "post", "summary": "x", "visit": "v1", "decision": {"action": "accept", "time": "2019-01-10", "join": "p9"}}
 {"type": "petition", "key": "v1", "received_time": "2019-01-09", "channel": "post", "summary": "x"}
 {"type": "resolution", "key": "r1", "petition": "p3", "outcome": "withdrawn", "decision_time": "2019-02-01"}
-{"type": "petition", "key": "p3", "received_time": "2019-01-09", "channel": "post", "summary": "x", "decision": {"action": "accept", "accept_time": "2019-01-10", "note": "n"}}
-{"type": "petition", "key": "p4", "received_time": "2019-01-09", "channel": "post", "summary": "x", "decision": {"action": "accept", "accept_time": "2019-01-10"}}
+{"type": "petition", "key": "p3", "received_time": "2019-01-09", "channel": "post", "summary": "x", "decision": {"action": "accept", "time": "2019-01-10", "note": "n"}}
+{"type": "petition", "key": "p4", "received_time": "2019-01-09", "channel": "post", "summary": "x", "decision": {"action": "accept", "time": "2019-01-10"}}
 {"type": "resolution", "key": "r2", "petition": "p4", "outcome": "withdrawn", "decision_time": "2019-02-01"}
 {"type": "resolution", "key": "r3", "petition": "p4", "outcome": "withdrawn", "decision_time": "2019-02-01"}
 {"type": "petition", "key": "p5", "received_time": "2019-01-09", "channel": "post", "summary": "x", "decision": {"action": "transfer"}}
