@@ -53,7 +53,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             match format {
                 Output::Json => show::one(format, &json::deadline_table(&table)),
                 Output::Table => {
-                    println!("time zone: {}", table.time_zone);
+                    show::out(&format!("time zone: {}\n", table.time_zone));
                     show::list(
                         format,
                         &table.rules,
@@ -102,7 +102,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     show::list(format, &events, show::JOURNAL, show::journal_event, |_| {
                         json!(null)
                     });
-                    println!("last sequence: {last_sequence}");
+                    show::out(&format!("last sequence: {last_sequence}\n"));
                 }
             }
         }
@@ -728,7 +728,7 @@ fn print_report(format: Output, report: &ImportReport) {
     match format {
         Output::Json => {
             let doc = serde_json::to_value(report).unwrap_or_default();
-            println!("{}", show::pretty(&doc));
+            show::out(&format!("{}\n", show::pretty(&doc)));
         }
         Output::Table => {
             for note in &report.notes {
@@ -737,17 +737,26 @@ fn print_report(format: Output, report: &ImportReport) {
             for f in &report.failures {
                 eprintln!("{f}");
             }
-            println!(
-                "register         {} (unit {})",
-                report.register, report.unit
+            let mut text = format!(
+                "register         {} (unit {})\n\
+                 records          {}\n\
+                 imported         {}\n\
+                 already present  {}\n\
+                 failed           {}\n",
+                report.register,
+                report.unit,
+                report.records,
+                report.imported,
+                report.already_present,
+                report.failed
             );
-            println!("records          {}", report.records);
-            println!("imported         {}", report.imported);
-            println!("already present  {}", report.already_present);
-            println!("failed           {}", report.failed);
             if let Some(why) = &report.stopped {
-                println!("not reached      {} ({why})", report.not_reached);
+                text.push_str(&format!(
+                    "not reached      {} ({why})\n",
+                    report.not_reached
+                ));
             }
+            show::out(&text);
         }
     }
 }

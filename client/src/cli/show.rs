@@ -1,6 +1,8 @@
 //! Printing results: one record as `field value` lines or a JSON object, a listing as a table
 //! or a JSON array.
 
+use std::io::Write;
+
 use serde_json::Value;
 use tiepdan_client::json;
 use tiepdan_client::table::{Table, details};
@@ -10,11 +12,27 @@ use tiepdan_proto::v1 as pb;
 
 use super::args::Output;
 
+/// Writes to standard output. A reader that went away (`tiepdan … | head`) ends the
+/// program quietly instead of with a panic.
+pub fn out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write the output: {e}");
+        std::process::exit(1);
+    }
+}
+
 /// Prints one document.
 pub fn one(format: Output, value: &Value) {
     match format {
-        Output::Table => print!("{}", details(value)),
-        Output::Json => println!("{}", pretty(value)),
+        Output::Table => out(&details(value)),
+        Output::Json => out(&format!("{}\n", pretty(value))),
     }
 }
 
@@ -32,11 +50,11 @@ pub fn list<T>(
             for item in items {
                 table.row(row(item));
             }
-            print!("{}", table.render());
+            out(&table.render());
         }
         Output::Json => {
             let array = Value::Array(items.iter().map(to_json).collect());
-            println!("{}", pretty(&array));
+            out(&format!("{}\n", pretty(&array)));
         }
     }
 }
