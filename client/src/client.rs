@@ -2,12 +2,57 @@
 //! clone value, each call answering the record it is about and a refusal as [`Error`].
 
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tiepdan_proto::v1 as pb;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 use crate::error::Error;
+
+/// TLS to a node: the tree's CA, and a certificate of that CA when the node asks for one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The CA certificate (PEM) the node's certificate is signed by.
+    pub ca: Option<PathBuf>,
+    /// This client's certificate (PEM), for mutual TLS.
+    pub cert: Option<PathBuf>,
+    /// This client's private key (PEM).
+    pub key: Option<PathBuf>,
+}
+
+impl TlsFiles {
+    /// Whether any file is given.
+    pub fn is_empty(&self) -> bool {
+        self.ca.is_none() && self.cert.is_none() && self.key.is_none()
+    }
+
+    fn config(&self) -> Result<ClientTlsConfig, Error> {
+        let read = |path: &Path| {
+            std::fs::read_to_string(path).map_err(|source| Error::Tls {
+                path: path.to_path_buf(),
+                detail: source.to_string(),
+            })
+        };
+        let mut config = ClientTlsConfig::new();
+        if let Some(ca) = &self.ca {
+            config = config.ca_certificate(Certificate::from_pem(read(ca)?));
+        }
+        match (&self.cert, &self.key) {
+            (Some(cert), Some(key)) => {
+                config = config.identity(Identity::from_pem(read(cert)?, read(key)?));
+            }
+            (None, None) => {}
+            (Some(path), None) | (None, Some(path)) => {
+                return Err(Error::Tls {
+                    path: path.clone(),
+                    detail: "a client certificate needs its key, and a key its certificate".into(),
+                });
+            }
+        }
+        Ok(config)
+    }
+}
 
 /// Largest page the node serves.
 pub const MAX_PAGE_SIZE: usize = 1000;
@@ -45,15 +90,28 @@ macro_rules! call {
 }
 
 impl Client {
-    /// Connects to the node at `url`, e.g. `http://127.0.0.1:50051`.
+    /// Connects to the node at `url`, e.g. `http://127.0.0.1:50051`, without TLS.
     pub async fn connect(url: &str) -> Result<Client, Error> {
-        let endpoint = Endpoint::from_shared(url.to_string())
-            .map_err(|source| Error::InvalidUrl {
-                url: url.to_string(),
-                source,
-            })?
+        Client::connect_with(url, &TlsFiles::default()).await
+    }
+
+    /// Connects to the node at `url`; an `https` URL uses TLS with `tls`.
+    pub async fn connect_with(url: &str, tls: &TlsFiles) -> Result<Client, Error> {
+        let invalid = |source| Error::InvalidUrl {
+            url: url.to_string(),
+            source,
+        };
+        let mut endpoint = Endpoint::from_shared(url.to_string())
+            .map_err(invalid)?
             .connect_timeout(Duration::from_secs(10))
             .tcp_nodelay(true);
+        if url.starts_with("https://") {
+            endpoint = endpoint.tls_config(tls.config()?).map_err(invalid)?;
+        } else if !tls.is_empty() {
+            return Err(Error::PlainWithTls {
+                url: url.to_string(),
+            });
+        }
         let channel = endpoint.connect().await.map_err(|source| Error::Connect {
             url: url.to_string(),
             source,

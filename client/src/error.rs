@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::PathBuf;
 
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
@@ -26,6 +27,12 @@ pub enum Error {
         #[source]
         source: tonic::transport::Error,
     },
+    /// A TLS file cannot be used.
+    #[error("TLS: {path}: {detail}")]
+    Tls { path: PathBuf, detail: String },
+    /// TLS files were given for a plaintext URL.
+    #[error("TLS files are given but {url} is not https://")]
+    PlainWithTls { url: String },
     /// The node refused or failed the call.
     #[error(transparent)]
     Rpc(#[from] RpcError),

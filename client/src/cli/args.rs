@@ -29,6 +29,15 @@ pub struct Cli {
         default_value = "http://127.0.0.1:50051"
     )]
     pub node: String,
+    /// CA certificate (PEM) of the tree, for an https:// node.
+    #[arg(long, global = true, env = "TIEPDAN_CA")]
+    pub ca: Option<PathBuf>,
+    /// Client certificate (PEM) signed by that CA, when the node asks for one.
+    #[arg(long, global = true, env = "TIEPDAN_CERT", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, global = true, env = "TIEPDAN_KEY", requires = "cert")]
+    pub key: Option<PathBuf>,
     /// Output: readable tables, or one JSON document for scripts.
     #[arg(long, global = true, value_enum, default_value_t = Output::Table)]
     pub format: Output,

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use tiepdan_client::register::{self, ImportOptions, ImportReport, state};
 use tiepdan_client::time::timestamp;
-use tiepdan_client::{Client, Error, collect_pages, json};
+use tiepdan_client::{Client, Error, TlsFiles, collect_pages, json};
 use tiepdan_proto::v1 as pb;
 
 use super::args::{
@@ -32,7 +32,12 @@ fn ts_opt(t: Option<DateTime<Utc>>) -> Option<prost_types::Timestamp> {
 
 /// Runs the command line's command.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let client = Client::connect(&cli.node).await?;
+    let tls = TlsFiles {
+        ca: cli.ca.clone(),
+        cert: cli.cert.clone(),
+        key: cli.key.clone(),
+    };
+    let client = Client::connect_with(&cli.node, &tls).await?;
     let format = cli.format;
     let request_id = || {
         cli.request_id
