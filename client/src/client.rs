@@ -297,3 +297,38 @@ where
     }
     Ok(items)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A listing of `n` numbered items served in pages of at most `page` items.
+    async fn fetch(
+        n: usize,
+        page: usize,
+        size: i32,
+        token: String,
+    ) -> Result<(Vec<usize>, String), Error> {
+        let from: usize = token.parse().unwrap_or(0);
+        let size = usize::try_from(size).unwrap_or(0).min(page);
+        let to = (from + size).min(n);
+        let next = if to < n {
+            to.to_string()
+        } else {
+            String::new()
+        };
+        Ok(((from..to).collect(), next))
+    }
+
+    #[tokio::test]
+    async fn pages_are_collected_up_to_the_limit() {
+        let all = collect_pages(None, |s, t| fetch(2500, 1000, s, t)).await;
+        assert_eq!(all.ok().map(|v| v.len()), Some(2500));
+        let some = collect_pages(Some(1200), |s, t| fetch(2500, 1000, s, t)).await;
+        assert_eq!(some.ok(), Some((0..1200).collect()));
+        let small_pages = collect_pages(Some(7), |s, t| fetch(10, 3, s, t)).await;
+        assert_eq!(small_pages.ok(), Some((0..7).collect()));
+        let none = collect_pages(None, |s, t| fetch(0, 3, s, t)).await;
+        assert_eq!(none.ok(), Some(vec![]));
+    }
+}
