@@ -1,0 +1,146 @@
+//! The `tiepdan` binary against a real node: JSON for scripts, tables for people, the exit
+//! status and message of a refusal, a safe retry with `--request-id`, and `import`.
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use tiepdan_server::domain::model::UnitLevel;
+use tiepdan_tests::{Backend, TestNode, unit};
+
+/// Runs `tiepdan --node URL ARGS…` off the async runtime.
+async fn tiepdan(url: &str, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tiepdan"));
+    command
+        .arg("--node")
+        .arg(url)
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap_or_else(|e| panic!("join: {e}"))
+        .unwrap_or_else(|e| panic!("run tiepdan: {e}"))
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn json(output: &Output) -> Value {
+    assert!(
+        output.status.success(),
+        "tiepdan failed: {}",
+        text(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(&output.stdout)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_against_a_node() {
+    let node = TestNode::start(
+        Backend::Sqlite,
+        unit("269", "Thị xã Sơn Tây", UnitLevel::District, Some("01")),
+    )
+    .await;
+    let url = node.url();
+
+    let import = json(
+        &tiepdan(
+            &url,
+            &[
+                "--format",
+                "json",
+                "import",
+                "../examples/register-son-tay.jsonl",
+                "--no-state",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(import["records"], 25);
+    assert_eq!(import["imported"], 25);
+    assert_eq!(import["failed"], 0);
+
+    // JSON: enum words, local times.
+    let accepted = json(
+        &tiepdan(
+            &url,
+            &[
+                "--format", "json", "petition", "list", "--status", "accepted",
+            ],
+        )
+        .await,
+    );
+    let accepted = accepted.as_array().cloned().unwrap_or_default();
+    assert_eq!(accepted.len(), 7);
+    for p in &accepted {
+        assert_eq!(p["status"], "accepted");
+        assert!(
+            p["received_time"]
+                .as_str()
+                .is_some_and(|t| t.ends_with("+07:00")),
+            "{p}"
+        );
+    }
+    let first = json(&tiepdan(&url, &["--format", "json", "petition", "get", "269-P1"]).await);
+    assert_eq!(first["type"], "complaint");
+    assert_eq!(first["field"], "land_housing");
+    assert_eq!(first["received_time"], "2019-01-08T08:45:00+07:00");
+    assert_eq!(first["petitioner"]["full_name"], "Lê Văn Minh");
+
+    // A table: a header and one line per case.
+    let cases = tiepdan(&url, &["case", "list"]).await;
+    assert!(cases.status.success());
+    let lines: Vec<String> = text(&cases.stdout).lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 1 + 6, "{lines:#?}");
+    assert!(lines[0].starts_with("ID "), "{}", lines[0]);
+    assert!(lines.iter().any(|l| l.contains("269-P2, 269-P3")));
+
+    // A refusal: non-zero exit, the node's field violations on one line.
+    let refused = tiepdan(
+        &url,
+        &["visit", "record", "--action", "accepted", "--persons", "0"],
+    )
+    .await;
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(
+        text(&refused.stderr).trim(),
+        "error: INVALID_ARGUMENT: persons: between 1 and 10000"
+    );
+
+    // A retry with the same request id answers the first visit and records nothing new.
+    let args = [
+        "--format",
+        "json",
+        "--request-id",
+        "desk-2019-09-14-1",
+        "visit",
+        "record",
+        "--time",
+        "2019-09-14 08:00",
+        "--action",
+        "accepted",
+        "--persons",
+        "6",
+    ];
+    let once = json(&tiepdan(&url, &args).await);
+    let twice = json(&tiepdan(&url, &args).await);
+    assert_eq!(once["id"], "269-V6");
+    assert_eq!(once["crowd_group"], true);
+    assert_eq!(once["visit_time"], "2019-09-14T08:00:00+07:00");
+    assert_eq!(twice, once);
+    let journal = json(
+        &tiepdan(
+            &url,
+            &["--format", "json", "journal", "list", "--limit", "1"],
+        )
+        .await,
+    );
+    assert_eq!(journal["last_sequence"], 1 + 51 + 1);
+
+    // A bad word is refused by the command line itself, listing the words.
+    let bad = tiepdan(&url, &["petition", "list", "--type", "khieu-nai"]).await;
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("complaint, denunciation, recommendation, mixed"));
+    node.stop().await;
+}
