@@ -1,0 +1,358 @@
+//! The two baselines every ingest figure is held against, measured in the same run:
+//!
+//! - the storage limit: the same journal rows written by the fastest batched insert of the
+//!   driver tiepdan uses (sqlx), 1,000 rows a transaction, into a database opened exactly as
+//!   a node opens it (SQLite: WAL, synchronous=FULL; PostgreSQL: default durability);
+//! - the transport limit: a bare tonic bidirectional stream of the same `SyncService.Link`
+//!   messages, with the same batching and window, each batch acknowledged by a server that
+//!   decodes it and does nothing else.
+
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use sea_orm::ConnectionTrait;
+use tiepdan_proto::v1::{
+    self as pb, sync_service_client::SyncServiceClient, sync_service_server::SyncService,
+    sync_service_server::SyncServiceServer,
+};
+use tiepdan_server::node::MAX_MESSAGE_BYTES;
+use tiepdan_server::storage::Store;
+use tiepdan_server::storage::entities::journal_event;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tokio_stream::{Stream, StreamExt};
+use tokio_util::sync::CancellationToken;
+use tonic::transport::{Endpoint, Server};
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::fixtures::{Backend, Db};
+
+/// Rows a transaction in the storage baseline.
+const ROWS_PER_TX: usize = 1000;
+
+/// The storage limit: rows/s of the fastest batched insert, and how it was done.
+#[derive(Debug, Clone)]
+pub struct StorageLimit {
+    pub rows_per_s: f64,
+    pub method: &'static str,
+    /// Every method tried, with its rate.
+    pub tried: Vec<(&'static str, f64)>,
+    /// Median time of a durable commit of one row: the floor of every hop's latency.
+    pub commit: Duration,
+}
+
+/// Writes `rows` into a fresh database on `db` with every batched insert the driver offers
+/// and keeps the fastest.
+pub async fn storage(db: &Db, rows: &[journal_event::Model]) -> Result<StorageLimit> {
+    let store = Store::open(&db.url).await?;
+    let conn = store.reader();
+    let mut tried = Vec::new();
+    match db.backend {
+        Backend::Sqlite => {
+            let pool = conn.get_sqlite_connection_pool();
+            let t = Instant::now();
+            for (i, chunk) in rows.chunks(ROWS_PER_TX).enumerate() {
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let sql = multi_row_sql(chunk.len(), |n| format!("?{n}"));
+                let mut q = sea_orm::sqlx::query(sea_orm::sqlx::AssertSqlSafe(sql));
+                for r in chunk {
+                    q = q
+                        .bind(format!("s{i}-{}", r.origin_unit))
+                        .bind(r.sequence)
+                        .bind(r.event_us)
+                        .bind(r.action.as_str())
+                        .bind(r.payload.as_slice())
+                        .bind(r.hash.as_slice());
+                }
+                q.execute(&mut *tx).await?;
+                tx.commit().await?;
+            }
+            tried.push(("multi-row INSERT", rate(rows.len(), t.elapsed())));
+        }
+        Backend::Postgres => {
+            let pool = conn.get_postgres_connection_pool();
+            let t = Instant::now();
+            for (i, chunk) in rows.chunks(ROWS_PER_TX).enumerate() {
+                let mut tx = pool.begin().await?;
+                let sql = multi_row_sql(chunk.len(), |n| format!("${n}"));
+                let mut q = sea_orm::sqlx::query(sea_orm::sqlx::AssertSqlSafe(sql));
+                for r in chunk {
+                    q = q
+                        .bind(format!("m{i}-{}", r.origin_unit))
+                        .bind(r.sequence)
+                        .bind(r.event_us)
+                        .bind(r.action.as_str())
+                        .bind(r.payload.as_slice())
+                        .bind(r.hash.as_slice());
+                }
+                q.execute(&mut *tx).await?;
+                tx.commit().await?;
+            }
+            tried.push(("multi-row INSERT", rate(rows.len(), t.elapsed())));
+            let t = Instant::now();
+            for (i, chunk) in rows.chunks(ROWS_PER_TX).enumerate() {
+                let mut tx = pool.begin().await?;
+                let origins: Vec<String> = chunk
+                    .iter()
+                    .map(|r| format!("u{i}-{}", r.origin_unit))
+                    .collect();
+                let sequences: Vec<i64> = chunk.iter().map(|r| r.sequence).collect();
+                let times: Vec<i64> = chunk.iter().map(|r| r.event_us).collect();
+                let actions: Vec<&str> = chunk.iter().map(|r| r.action.as_str()).collect();
+                let payloads: Vec<&[u8]> = chunk.iter().map(|r| r.payload.as_slice()).collect();
+                let hashes: Vec<&[u8]> = chunk.iter().map(|r| r.hash.as_slice()).collect();
+                sea_orm::sqlx::query(
+                    "INSERT INTO journal_event (origin_unit, sequence, event_us, action, payload, hash) \
+                     SELECT * FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::text[], $5::bytea[], $6::bytea[])",
+                )
+                .bind(origins)
+                .bind(sequences)
+                .bind(times)
+                .bind(actions)
+                .bind(payloads)
+                .bind(hashes)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+            }
+            tried.push(("UNNEST INSERT", rate(rows.len(), t.elapsed())));
+        }
+    }
+    let mut commits = Vec::new();
+    for (i, r) in rows.iter().take(100).enumerate() {
+        let t = Instant::now();
+        let tx = store.begin_write().await?;
+        tx.execute_raw(sea_orm::Statement::from_sql_and_values(
+            tx.get_database_backend(),
+            match db.backend {
+                Backend::Sqlite => "INSERT INTO journal_event (origin_unit, sequence, event_us, action, payload, hash) VALUES (?, ?, ?, ?, ?, ?)",
+                Backend::Postgres => "INSERT INTO journal_event (origin_unit, sequence, event_us, action, payload, hash) VALUES ($1, $2, $3, $4, $5, $6)",
+            },
+            [
+                format!("c{i}").into(),
+                r.sequence.into(),
+                r.event_us.into(),
+                r.action.clone().into(),
+                r.payload.clone().into(),
+                r.hash.clone().into(),
+            ],
+        ))
+        .await?;
+        tx.commit().await?;
+        commits.push(t.elapsed());
+    }
+    let commit = crate::stats::Percentiles::of(commits).p50;
+    store.close().await?;
+    let (method, rows_per_s) = tried
+        .iter()
+        .copied()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .context("no insert method tried")?;
+    Ok(StorageLimit {
+        rows_per_s,
+        method,
+        tried,
+        commit,
+    })
+}
+
+fn multi_row_sql(rows: usize, placeholder: impl Fn(usize) -> String) -> String {
+    let mut sql = String::from(
+        "INSERT INTO journal_event (origin_unit, sequence, event_us, action, payload, hash) VALUES ",
+    );
+    for r in 0..rows {
+        if r > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for c in 0..6 {
+            if c > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&placeholder(r * 6 + c + 1));
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+pub fn rate(n: usize, elapsed: Duration) -> f64 {
+    n as f64 / elapsed.as_secs_f64().max(1e-9)
+}
+
+/// A link service that acknowledges every batch after decoding it, and stores nothing.
+struct BareLink;
+
+type LinkStream = Pin<Box<dyn Stream<Item = Result<pb::LinkResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl SyncService for BareLink {
+    type LinkStream = LinkStream;
+
+    async fn link(
+        &self,
+        request: Request<Streaming<pb::LinkRequest>>,
+    ) -> Result<Response<Self::LinkStream>, Status> {
+        let mut inbound = request.into_inner();
+        let (tx, rx) = mpsc::channel(32);
+        tokio::spawn(async move {
+            while let Some(Ok(message)) = inbound.next().await {
+                let reply = match message.message {
+                    Some(pb::link_request::Message::Hello(_)) => {
+                        pb::link_response::Message::Welcome(pb::Welcome {
+                            protocol_version: 1,
+                            ..Default::default()
+                        })
+                    }
+                    Some(pb::link_request::Message::Batch(batch)) => {
+                        let last = batch.events.len() as u64;
+                        pb::link_response::Message::BatchAck(pb::BatchAck {
+                            positions: vec![pb::OriginPosition {
+                                origin_unit: String::new(),
+                                sequence: last,
+                            }],
+                        })
+                    }
+                    _ => continue,
+                };
+                let response = pb::LinkResponse {
+                    message: Some(reply),
+                };
+                if tx.send(Ok(response)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn get_sync_status(
+        &self,
+        _request: Request<pb::GetSyncStatusRequest>,
+    ) -> Result<Response<pb::GetSyncStatusResponse>, Status> {
+        Ok(Response::new(pb::GetSyncStatusResponse::default()))
+    }
+
+    async fn get_journal_digest(
+        &self,
+        _request: Request<pb::GetJournalDigestRequest>,
+    ) -> Result<Response<pb::GetJournalDigestResponse>, Status> {
+        Err(Status::unimplemented("a bare link keeps no journal"))
+    }
+}
+
+/// The transport limit: events/s and batches/s over `streams` bare links carrying `rows`
+/// split between them, `batch_events` a batch (also bounded by `batch_bytes`), `window`
+/// batches unacknowledged.
+pub async fn transport(
+    rows: &[journal_event::Model],
+    streams: usize,
+    batch_events: usize,
+    batch_bytes: usize,
+    window: usize,
+) -> Result<(f64, f64)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let stop = CancellationToken::new();
+    let token = stop.clone();
+    let server = tokio::spawn(
+        Server::builder()
+            .add_service(
+                SyncServiceServer::new(BareLink)
+                    .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                    .max_encoding_message_size(MAX_MESSAGE_BYTES),
+            )
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+                token.cancelled().await
+            }),
+    );
+    let per = rows.len().div_ceil(streams.max(1));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for part in rows.chunks(per.max(1)) {
+        let batches = batches(part, batch_events, batch_bytes);
+        let url = format!("http://{addr}");
+        tasks.push(tokio::spawn(async move {
+            send_batches(&url, batches, window).await
+        }));
+    }
+    let mut sent_batches = 0usize;
+    for t in tasks {
+        sent_batches += t.await??;
+    }
+    let elapsed = started.elapsed();
+    stop.cancel();
+    let _ = server.await;
+    Ok((rate(rows.len(), elapsed), rate(sent_batches, elapsed)))
+}
+
+/// Splits rows into batches the way the uplink does: by count, then by bytes.
+pub fn batches(
+    rows: &[journal_event::Model],
+    max_events: usize,
+    max_bytes: usize,
+) -> Vec<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    let mut current: Vec<Vec<u8>> = Vec::new();
+    let mut bytes = 0usize;
+    for r in rows {
+        if !current.is_empty()
+            && (current.len() >= max_events || bytes + r.payload.len() > max_bytes)
+        {
+            out.push(std::mem::take(&mut current));
+            bytes = 0;
+        }
+        bytes += r.payload.len();
+        current.push(r.payload.clone());
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+async fn send_batches(url: &str, batches: Vec<Vec<Vec<u8>>>, window: usize) -> Result<usize> {
+    let channel = Endpoint::from_shared(url.to_string())?
+        .tcp_nodelay(true)
+        .connect()
+        .await?;
+    let mut client = SyncServiceClient::new(channel)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let (tx, rx) = mpsc::channel(window + 8);
+    tx.send(request(pb::link_request::Message::Hello(pb::Hello {
+        protocol_version: 1,
+        ..Default::default()
+    })))
+    .await?;
+    let mut inbound = client.link(ReceiverStream::new(rx)).await?.into_inner();
+    inbound.message().await?.context("no Welcome")?;
+    let total = batches.len();
+    let mut pending = batches.into_iter();
+    let mut in_flight = 0usize;
+    let mut acked = 0usize;
+    while acked < total {
+        while in_flight < window {
+            let Some(events) = pending.next() else { break };
+            tx.send(request(pb::link_request::Message::Batch(pb::EventBatch {
+                events,
+                remaining: 0,
+                units: Vec::new(),
+            })))
+            .await?;
+            in_flight += 1;
+        }
+        inbound.message().await?.context("link closed")?;
+        in_flight -= 1;
+        acked += 1;
+    }
+    Ok(total)
+}
+
+fn request(message: pb::link_request::Message) -> pb::LinkRequest {
+    pb::LinkRequest {
+        message: Some(message),
+    }
+}
