@@ -57,8 +57,8 @@ async fn the_command_line_against_a_node() {
         )
         .await,
     );
-    assert_eq!(import["records"], 25);
-    assert_eq!(import["imported"], 25);
+    assert_eq!(import["records"], 26);
+    assert_eq!(import["imported"], 26);
     assert_eq!(import["failed"], 0);
 
     // JSON: enum words, local times.
@@ -72,7 +72,7 @@ async fn the_command_line_against_a_node() {
         .await,
     );
     let accepted = accepted.as_array().cloned().unwrap_or_default();
-    assert_eq!(accepted.len(), 7);
+    assert_eq!(accepted.len(), 8);
     for p in &accepted {
         assert_eq!(p["status"], "accepted");
         assert!(
@@ -92,7 +92,7 @@ async fn the_command_line_against_a_node() {
     let cases = tiepdan(&url, &["case", "list"]).await;
     assert!(cases.status.success());
     let lines: Vec<String> = text(&cases.stdout).lines().map(str::to_string).collect();
-    assert_eq!(lines.len(), 1 + 6, "{lines:#?}");
+    assert_eq!(lines.len(), 1 + 7, "{lines:#?}");
     assert!(lines[0].starts_with("ID "), "{}", lines[0]);
     assert!(lines.iter().any(|l| l.contains("269-P2, 269-P3")));
 
@@ -136,7 +136,8 @@ async fn the_command_line_against_a_node() {
         )
         .await,
     );
-    assert_eq!(journal["last_sequence"], 1 + 51 + 1);
+    // The node itself, the register's 54 changes, the visit.
+    assert_eq!(journal["last_sequence"], 1 + 54 + 1);
 
     // A bad word is refused by the command line itself, listing the words.
     let bad = tiepdan(&url, &["petition", "list", "--type", "khieu-nai"]).await;

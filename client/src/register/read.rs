@@ -614,7 +614,7 @@ mod tests {
         assert_eq!(jsonl.id.as_deref(), Some("son-tay-2019"));
         assert_eq!(jsonl.unit.as_deref(), Some("269"));
         assert_eq!((&jsonl.id, &jsonl.unit), (&csv.id, &csv.unit));
-        assert_eq!(jsonl.entries.len(), 25);
+        assert_eq!(jsonl.entries.len(), 26);
         let strip = |r: &Register| -> Vec<(String, Record)> {
             r.entries
                 .iter()
