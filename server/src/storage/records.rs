@@ -1019,3 +1019,179 @@ pub async fn insert_petitions(
     }
     Ok(())
 }
+
+fn visit_active(v: &Visit) -> visit::ActiveModel {
+    visit::ActiveModel {
+        id: Set(v.id.clone()),
+        unit_code: Set(v.unit_code.clone()),
+        visit_us: Set(to_us(v.visit_time)),
+        kind: Set(v.kind.as_str().into()),
+        receiver_role: Set(v.receiver_role.as_str().into()),
+        receiver_name: Set(v.receiver_name.clone()),
+        persons: Set(count(v.persons)),
+        crowd_group: Set(v.crowd_group),
+        matter: Set(v.matter.as_str().into()),
+        action: Set(v.action.as_str().into()),
+        summary: Set(v.summary.clone()),
+        schedule_entry_id: Set(v.schedule_entry_id.clone()),
+        create_us: Set(to_us(v.create_time)),
+    }
+}
+
+fn schedule_active(e: &ScheduleEntry) -> schedule_entry::ActiveModel {
+    schedule_entry::ActiveModel {
+        id: Set(e.id.clone()),
+        unit_code: Set(e.unit_code.clone()),
+        receiver_role: Set(e.receiver_role.as_str().into()),
+        receiver_name: Set(e.receiver_name.clone()),
+        start_us: Set(to_us(e.start_time)),
+        end_us: Set(to_us(e.end_time)),
+        location: Set(e.location.clone()),
+    }
+}
+
+/// Rows a multi-row statement carries: at most 29 columns a row keeps 500 rows below both
+/// drivers' bind-parameter limits (SQLite 32,766; PostgreSQL 65,535).
+const BULK_ROWS: usize = 500;
+
+/// `INSERT … ON CONFLICT (id) DO UPDATE` of every other column, for the rows of `A`.
+async fn upsert_rows<A>(
+    db: &impl ConnectionTrait,
+    rows: Vec<A>,
+    id: <A::Entity as EntityTrait>::Column,
+) -> Result<(), DomainError>
+where
+    A: sea_orm::ActiveModelTrait + Send,
+{
+    use sea_orm::{IdenStatic, Iterable};
+    use sea_orm::sea_query::OnConflict;
+    let others: Vec<_> = <A::Entity as EntityTrait>::Column::iter()
+        .filter(|c| c.as_str() != id.as_str())
+        .collect();
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<A> = rows.by_ref().take(BULK_ROWS).collect();
+        <A::Entity as EntityTrait>::insert_many(chunk)
+            .on_conflict(
+                OnConflict::column(id)
+                    .update_columns(others.clone())
+                    .to_owned(),
+            )
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Inserts or replaces visits (ids unique within the call).
+pub async fn upsert_visits(db: &impl ConnectionTrait, vs: &[&Visit]) -> Result<(), DomainError> {
+    upsert_rows(
+        db,
+        vs.iter().map(|v| visit_active(v)).collect(),
+        visit::Column::Id,
+    )
+    .await
+}
+
+/// Inserts or replaces schedule entries (ids unique within the call).
+pub async fn upsert_schedules(
+    db: &impl ConnectionTrait,
+    es: &[&ScheduleEntry],
+) -> Result<(), DomainError> {
+    upsert_rows(
+        db,
+        es.iter().map(|e| schedule_active(e)).collect(),
+        schedule_entry::Column::Id,
+    )
+    .await
+}
+
+/// Inserts or replaces conclusions (ids unique within the call).
+pub async fn upsert_conclusions(
+    db: &impl ConnectionTrait,
+    cs: &[&Conclusion],
+) -> Result<(), DomainError> {
+    upsert_rows(
+        db,
+        cs.iter().map(|c| conclusion_row(c)).collect(),
+        conclusion::Column::Id,
+    )
+    .await
+}
+
+/// Inserts or replaces petitions (ids unique within the call).
+pub async fn upsert_petitions(
+    db: &impl ConnectionTrait,
+    ps: &[&Petition],
+) -> Result<(), DomainError> {
+    upsert_rows(
+        db,
+        ps.iter().map(|p| petition_row(p)).collect(),
+        petition::Column::Id,
+    )
+    .await
+}
+
+/// Inserts or replaces cases (ids unique within the call).
+pub async fn upsert_cases(db: &impl ConnectionTrait, cs: &[&Case]) -> Result<(), DomainError> {
+    upsert_rows(
+        db,
+        cs.iter().map(|c| case_row(c)).collect(),
+        case::Column::Id,
+    )
+    .await
+}
+
+/// The visits of `ids` that exist, by id.
+pub async fn visits_by_id(
+    db: &impl ConnectionTrait,
+    ids: &[String],
+) -> Result<std::collections::HashMap<String, Visit>, DomainError> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in ids.chunks(BULK_ROWS) {
+        for row in visit::Entity::find()
+            .filter(visit::Column::Id.is_in(chunk.iter().cloned()))
+            .all(db)
+            .await?
+        {
+            out.insert(row.id.clone(), visit_from_row(row)?);
+        }
+    }
+    Ok(out)
+}
+
+/// The petitions of `ids` that exist, by id.
+pub async fn petitions_by_id(
+    db: &impl ConnectionTrait,
+    ids: &[String],
+) -> Result<std::collections::HashMap<String, Petition>, DomainError> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in ids.chunks(BULK_ROWS) {
+        for row in petition::Entity::find()
+            .filter(petition::Column::Id.is_in(chunk.iter().cloned()))
+            .all(db)
+            .await?
+        {
+            out.insert(row.id.clone(), petition_from_row(row)?);
+        }
+    }
+    Ok(out)
+}
+
+/// The cases of `ids` that exist, by id, without their petition ids (what the totals need).
+pub async fn cases_by_id(
+    db: &impl ConnectionTrait,
+    ids: &[String],
+) -> Result<std::collections::HashMap<String, Case>, DomainError> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in ids.chunks(BULK_ROWS) {
+        for row in case::Entity::find()
+            .filter(case::Column::Id.is_in(chunk.iter().cloned()))
+            .all(db)
+            .await?
+        {
+            out.insert(row.id.clone(), case_from_row(row, Vec::new())?);
+        }
+    }
+    Ok(out)
+}

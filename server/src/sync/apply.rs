@@ -3,16 +3,19 @@
 //! kept byte for byte in this node's journal (so they travel on up unchanged), the records'
 //! copies and the maintained totals are updated, and only then is the batch acknowledged.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use prost::Message;
-use sea_orm::{ActiveValue::Set, EntityTrait};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use sha2::{Digest, Sha256};
 use tiepdan_proto::v1 as pb;
 
 use crate::domain::DomainError;
+use crate::domain::model::{Case, Conclusion, Petition, ScheduleEntry, Visit};
 use crate::registry::Registry;
 use crate::report::tally::{self, Delta};
+use crate::report::tree::Tree;
 use crate::storage::entities::{journal_event, journal_head};
 use crate::storage::records::{self as repo, to_us};
 use crate::wire;
@@ -67,8 +70,58 @@ pub struct Applied {
     pub units_changed: bool,
 }
 
+/// A record an event carries, checked and converted, waiting to be written.
+enum Record {
+    Unit(crate::domain::model::Unit),
+    Visit(Visit),
+    Schedule(ScheduleEntry),
+    Conclusion(Conclusion),
+    Petition(Petition),
+    Case(Case),
+}
+
+/// Latest state of each record a batch touches, with its order of first appearance.
+struct Latest<T> {
+    order: Vec<String>,
+    by_id: HashMap<String, T>,
+}
+
+impl<T> Default for Latest<T> {
+    fn default() -> Self {
+        Latest {
+            order: Vec::new(),
+            by_id: HashMap::new(),
+        }
+    }
+}
+
+impl<T> Latest<T> {
+    /// Makes `value` the latest state of `id`; returns the state it replaces, if the batch
+    /// had one.
+    fn put(&mut self, id: &str, value: T) -> Option<T> {
+        let previous = self.by_id.insert(id.to_string(), value);
+        if previous.is_none() {
+            self.order.push(id.to_string());
+        }
+        previous
+    }
+
+    fn values(&self) -> Vec<&T> {
+        self.order
+            .iter()
+            .filter_map(|id| self.by_id.get(id))
+            .collect()
+    }
+}
+
 impl Registry {
     /// Applies one batch of encoded events received from `child`.
+    ///
+    /// Checks run first, event by event, in order, without writing: sequence, chain,
+    /// origin, and each record's form. The writes then go in a handful of statements a
+    /// batch, whatever its size: one query for the heads of its origins, one for the records
+    /// it replaces, multi-row inserts of its journal rows, multi-row upserts of the latest
+    /// state of each record, one upsert of the heads and one of the totals.
     pub async fn apply_batch(
         &self,
         child: &str,
@@ -91,24 +144,32 @@ impl Registry {
             }
         }
         let tx = self.store().begin_write().await?;
-        let mut heads: BTreeMap<String, (u64, Vec<u8>, bool)> = BTreeMap::new();
+        let mut origins: Vec<String> = decoded.iter().map(|e| e.origin_unit.clone()).collect();
+        origins.sort_unstable();
+        origins.dedup();
+        let mut heads: BTreeMap<String, (u64, Vec<u8>, bool)> = origins
+            .iter()
+            .map(|o| (o.clone(), (0, Vec::new(), false)))
+            .collect();
+        for h in journal_head::Entity::find()
+            .filter(journal_head::Column::OriginUnit.is_in(origins.iter().cloned()))
+            .all(&tx)
+            .await?
+        {
+            heads.insert(
+                h.origin_unit,
+                (
+                    u64::try_from(h.last_sequence).unwrap_or(0),
+                    h.last_hash,
+                    true,
+                ),
+            );
+        }
         let mut out = Applied::default();
-        let mut delta = Delta::default();
+        let mut journal_rows = Vec::new();
+        let mut records = Vec::new();
         for (event, bytes) in decoded.iter().zip(events) {
             let origin = &event.origin_unit;
-            if !heads.contains_key(origin) {
-                let head = journal_head::Entity::find_by_id(origin.clone())
-                    .one(&tx)
-                    .await?;
-                let entry = head.map_or((0, Vec::new(), false), |h| {
-                    (
-                        u64::try_from(h.last_sequence).unwrap_or(0),
-                        h.last_hash,
-                        true,
-                    )
-                });
-                heads.insert(origin.clone(), entry);
-            }
             let Some((last, last_hash, _)) = heads.get_mut(origin) else {
                 continue;
             };
@@ -137,34 +198,49 @@ impl Registry {
                 .ok_or_else(|| ApplyError::Malformed("event_time missing".into()))?;
             let sequence = i64::try_from(event.sequence)
                 .map_err(|_| ApplyError::Malformed("sequence out of range".into()))?;
-            self.apply_change(&tx, child, event, &mut delta, &mut out)
-                .await?;
-            journal_event::Entity::insert(journal_event::ActiveModel {
+            records.push(self.check_change(&tree, child, event)?);
+            journal_rows.push(journal_event::ActiveModel {
                 origin_unit: Set(origin.clone()),
                 sequence: Set(sequence),
                 event_us: Set(event_us),
                 action: Set(event.action.chars().take(64).collect()),
                 payload: Set(bytes.clone()),
                 hash: Set(hash.clone()),
-            })
-            .exec(&tx)
-            .await?;
+            });
             *last = event.sequence;
             *last_hash = hash;
             out.applied += 1;
         }
-        for (origin, (last, hash, existed)) in &heads {
-            let row = journal_head::ActiveModel {
-                origin_unit: Set(origin.clone()),
-                last_sequence: Set(i64::try_from(*last).unwrap_or(i64::MAX)),
-                last_hash: Set(hash.clone()),
-            };
-            if *existed {
-                journal_head::Entity::update(row).exec(&tx).await?;
-            } else if *last > 0 {
-                journal_head::Entity::insert(row).exec(&tx).await?;
+        let delta = self.write_records(&tx, &tree, records, &mut out).await?;
+        let mut rows = journal_rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            // Six columns a row: 1,000 rows stay below both drivers' parameter limits.
+            let chunk: Vec<_> = rows.by_ref().take(1000).collect();
+            journal_event::Entity::insert_many(chunk).exec(&tx).await?;
+        }
+        let mut head_rows = Vec::new();
+        for (origin, (last, hash, _)) in &heads {
+            if *last > 0 {
+                head_rows.push(journal_head::ActiveModel {
+                    origin_unit: Set(origin.clone()),
+                    last_sequence: Set(i64::try_from(*last).unwrap_or(i64::MAX)),
+                    last_hash: Set(hash.clone()),
+                });
             }
             out.positions.insert(origin.clone(), *last);
+        }
+        if out.applied > 0 && !head_rows.is_empty() {
+            journal_head::Entity::insert_many(head_rows)
+                .on_conflict(
+                    OnConflict::column(journal_head::Column::OriginUnit)
+                        .update_columns([
+                            journal_head::Column::LastSequence,
+                            journal_head::Column::LastHash,
+                        ])
+                        .to_owned(),
+                )
+                .exec(&tx)
+                .await?;
         }
         repo::flush_tally(&tx, delta).await?;
         tx.commit().await?;
@@ -177,21 +253,19 @@ impl Registry {
         Ok(out)
     }
 
-    async fn apply_change(
+    /// Checks an event's change against the child's subtree and converts its record.
+    fn check_change(
         &self,
-        tx: &sea_orm::DatabaseTransaction,
+        tree: &Tree,
         child: &str,
         event: &pb::JournalEvent,
-        delta: &mut Delta,
-        out: &mut Applied,
-    ) -> Result<(), ApplyError> {
+    ) -> Result<Record, ApplyError> {
         use pb::journal_event::Change;
         let origin = &event.origin_unit;
         let forged = |what: &str, unit: &str| {
             ApplyError::Forged(format!("event of {origin} carries a {what} of unit {unit}"))
         };
-        let tree = self.tree();
-        match &event.change {
+        Ok(match &event.change {
             Some(Change::UnitRegistered(u)) => {
                 let mut unit = wire::inbound::unit(u)?;
                 if !tree.is_within(&unit.code, child) && unit.code != child {
@@ -216,53 +290,136 @@ impl Registry {
                     // A unit that did not know its parent yet keeps the place it has here.
                     unit.parent_code = tree.chain(&unit.code).get(1).cloned();
                 }
-                repo::save_unit(tx, &unit, false).await?;
-                out.units_changed = true;
+                Record::Unit(unit)
             }
             Some(Change::VisitRecorded(v)) => {
                 let visit = wire::inbound::visit(v)?;
                 if visit.unit_code != *origin {
                     return Err(forged("visit", &visit.unit_code));
                 }
-                let before = repo::upsert_visit(tx, &visit).await?;
-                let before = before.map(|b| tally::visit(&b)).unwrap_or_default();
-                delta.record(&tree, &before, &tally::visit(&visit));
+                Record::Visit(visit)
             }
             Some(Change::SchedulePublished(e)) => {
                 let entry = wire::inbound::schedule_entry(e)?;
                 if entry.unit_code != *origin {
                     return Err(forged("schedule entry", &entry.unit_code));
                 }
-                repo::upsert_schedule(tx, &entry).await?;
+                Record::Schedule(entry)
             }
             Some(Change::ConclusionChanged(c)) => {
                 let conclusion = wire::inbound::conclusion(c)?;
                 if conclusion.unit_code != *origin {
                     return Err(forged("conclusion", &conclusion.unit_code));
                 }
-                repo::upsert_conclusion(tx, &conclusion).await?;
+                Record::Conclusion(conclusion)
             }
             Some(Change::PetitionChanged(p)) => {
                 let petition = wire::inbound::petition(p)?;
                 if petition.unit_code != *origin {
                     return Err(forged("petition", &petition.unit_code));
                 }
-                let before = repo::upsert_petition(tx, &petition).await?;
-                let before = before.map(|b| tally::petition(&b)).unwrap_or_default();
-                delta.record(&tree, &before, &tally::petition(&petition));
+                Record::Petition(petition)
             }
             Some(Change::CaseChanged(c)) => {
                 let case = wire::inbound::case(c)?;
                 if case.owner_unit != *origin {
                     return Err(forged("case", &case.owner_unit));
                 }
-                let before = repo::upsert_case(tx, &case).await?;
-                let before = before.map(|b| tally::case(&b)).unwrap_or_default();
-                delta.record(&tree, &before, &tally::case(&case));
+                Record::Case(case)
             }
             None => return Err(ApplyError::Malformed("event without a change".into())),
+        })
+    }
+
+    /// Writes the records of a batch: units one by one (rare), the other records as the
+    /// latest state of each, and returns the change of the totals, computed in event order
+    /// against the state each record had before (stored, or earlier in the batch).
+    async fn write_records(
+        &self,
+        tx: &sea_orm::DatabaseTransaction,
+        tree: &Tree,
+        records: Vec<Record>,
+        out: &mut Applied,
+    ) -> Result<Delta, ApplyError> {
+        let ids = |f: fn(&Record) -> Option<&str>| -> Vec<String> {
+            let mut ids: Vec<String> = records.iter().filter_map(f).map(str::to_string).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        };
+        let visit_ids = ids(|r| match r {
+            Record::Visit(v) => Some(v.id.as_str()),
+            _ => None,
+        });
+        let petition_ids = ids(|r| match r {
+            Record::Petition(p) => Some(p.id.as_str()),
+            _ => None,
+        });
+        let case_ids = ids(|r| match r {
+            Record::Case(c) => Some(c.id.as_str()),
+            _ => None,
+        });
+        let mut stored_visits = repo::visits_by_id(tx, &visit_ids).await?;
+        let mut stored_petitions = repo::petitions_by_id(tx, &petition_ids).await?;
+        let mut stored_cases = repo::cases_by_id(tx, &case_ids).await?;
+        let mut visits: Latest<Visit> = Latest::default();
+        let mut schedules: Latest<ScheduleEntry> = Latest::default();
+        let mut conclusions: Latest<Conclusion> = Latest::default();
+        let mut petitions: Latest<Petition> = Latest::default();
+        let mut cases: Latest<Case> = Latest::default();
+        let mut delta = Delta::default();
+        for record in records {
+            match record {
+                Record::Unit(unit) => {
+                    repo::save_unit(tx, &unit, false).await?;
+                    out.units_changed = true;
+                }
+                Record::Visit(v) => {
+                    let after = tally::visit(&v);
+                    let id = v.id.clone();
+                    let before = visits
+                        .put(&id, v)
+                        .or_else(|| stored_visits.remove(&id))
+                        .map(|b| tally::visit(&b))
+                        .unwrap_or_default();
+                    delta.record(tree, &before, &after);
+                }
+                Record::Schedule(e) => {
+                    let id = e.id.clone();
+                    schedules.put(&id, e);
+                }
+                Record::Conclusion(c) => {
+                    let id = c.id.clone();
+                    conclusions.put(&id, c);
+                }
+                Record::Petition(p) => {
+                    let after = tally::petition(&p);
+                    let id = p.id.clone();
+                    let before = petitions
+                        .put(&id, p)
+                        .or_else(|| stored_petitions.remove(&id))
+                        .map(|b| tally::petition(&b))
+                        .unwrap_or_default();
+                    delta.record(tree, &before, &after);
+                }
+                Record::Case(c) => {
+                    let after = tally::case(&c);
+                    let id = c.id.clone();
+                    let before = cases
+                        .put(&id, c)
+                        .or_else(|| stored_cases.remove(&id))
+                        .map(|b| tally::case(&b))
+                        .unwrap_or_default();
+                    delta.record(tree, &before, &after);
+                }
+            }
         }
-        Ok(())
+        repo::upsert_visits(tx, &visits.values()).await?;
+        repo::upsert_schedules(tx, &schedules.values()).await?;
+        repo::upsert_conclusions(tx, &conclusions.values()).await?;
+        repo::upsert_petitions(tx, &petitions.values()).await?;
+        repo::upsert_cases(tx, &cases.values()).await?;
+        Ok(delta)
     }
 
     /// Registers the units a child introduces in its Hello: the child below this node.
