@@ -12,6 +12,7 @@ use crate::domain::model::{Unit, UnitLevel};
 use crate::domain::validate::is_unit_code;
 use crate::node::NodeConfig;
 use crate::sync::uplink::UplinkConfig;
+use crate::tls::TlsFiles;
 
 /// Flags of `serve`; each can also come from the environment and from the file.
 #[derive(Debug, Clone, Default, Args)]
@@ -40,6 +41,18 @@ pub struct ServeArgs {
     /// Data directory for the default SQLite file.
     #[arg(long, env = "TIEPDAN_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// This node's certificate (PEM), for mutual TLS.
+    #[arg(long, env = "TIEPDAN_TLS_CERT", requires_all = ["tls_key", "tls_ca"])]
+    pub tls_cert: Option<PathBuf>,
+    /// This node's private key (PEM).
+    #[arg(long, env = "TIEPDAN_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// The tree's CA certificate (PEM).
+    #[arg(long, env = "TIEPDAN_TLS_CA")]
+    pub tls_ca: Option<PathBuf>,
+    /// Serve and link without TLS: allowed on loopback addresses only.
+    #[arg(long, env = "TIEPDAN_INSECURE_PLAINTEXT")]
+    pub insecure_plaintext: bool,
     /// Serve Prometheus metrics on this address.
     #[arg(long, env = "TIEPDAN_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
@@ -61,6 +74,10 @@ struct FileConfig {
     db: Option<String>,
     data_dir: Option<PathBuf>,
     metrics_listen: Option<SocketAddr>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    tls_ca: Option<PathBuf>,
+    insecure_plaintext: Option<bool>,
     deadlines: Option<DeadlineTable>,
 }
 
@@ -79,6 +96,8 @@ pub enum ConfigError {
     },
     #[error("{0}")]
     Invalid(String),
+    #[error("tls: {0}")]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// The resolved configuration of a node.
@@ -134,6 +153,28 @@ impl ServeArgs {
             .clone()
             .or(file.db)
             .unwrap_or_else(|| default_sqlite(&data_dir, &unit));
+        let tls_files = match (
+            self.tls_cert.clone().or(file.tls_cert),
+            self.tls_key.clone().or(file.tls_key),
+            self.tls_ca.clone().or(file.tls_ca),
+        ) {
+            (Some(cert), Some(key), Some(ca)) => Some(TlsFiles { cert, key, ca }),
+            (None, None, None) => None,
+            _ => {
+                return Err(ConfigError::Invalid(
+                    "TLS needs all of --tls-cert, --tls-key and --tls-ca".into(),
+                ));
+            }
+        };
+        let plaintext = self.insecure_plaintext || file.insecure_plaintext.unwrap_or(false);
+        if tls_files.is_none() && !plaintext {
+            return Err(ConfigError::Invalid(
+                "TLS is required: give --tls-cert, --tls-key and --tls-ca (see `tiepdan-node certs`), \
+                 or --insecure-plaintext to serve on a loopback address without TLS"
+                    .into(),
+            ));
+        }
+        let tls = tls_files.as_ref().map(crate::tls::load).transpose()?;
         Ok(Resolved {
             node: NodeConfig {
                 unit: Unit {
@@ -148,6 +189,7 @@ impl ServeArgs {
                 deadlines: file.deadlines.unwrap_or_default(),
                 uplink: UplinkConfig::default(),
                 metrics_listen: self.metrics_listen.or(file.metrics_listen),
+                tls,
             },
             listen,
         })
@@ -189,6 +231,7 @@ mod tests {
         let args = ServeArgs {
             name: Some("Sơn Tây".into()),
             config: Some(file.path().to_path_buf()),
+            insecure_plaintext: true,
             ..Default::default()
         };
         let resolved = args.resolve().unwrap_or_else(|e| panic!("{e}"));
@@ -198,6 +241,22 @@ mod tests {
         assert_eq!(resolved.node.deadlines.process_petition.days, 7);
         assert_eq!(resolved.node.deadlines.resolve_first_complaint.days, 30);
         assert!(resolved.node.database_url.ends_with("data/269.sqlite"));
+    }
+
+    #[test]
+    fn plaintext_must_be_asked_for() {
+        let args = ServeArgs {
+            unit: Some("269".into()),
+            name: Some("x".into()),
+            level: Some("district".into()),
+            ..Default::default()
+        };
+        assert!(args.resolve().is_err());
+        let args = ServeArgs {
+            insecure_plaintext: true,
+            ..args
+        };
+        assert!(args.resolve().is_ok());
     }
 
     #[test]

@@ -17,4 +17,5 @@ pub mod registry;
 pub mod report;
 pub mod storage;
 pub mod sync;
+pub mod tls;
 pub mod wire;

@@ -35,7 +35,12 @@ enum LogFormat {
 #[derive(Subcommand)]
 enum Command {
     /// Serve one unit.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
+    /// Make a tree's certificate authority and node certificates for mutual TLS.
+    Certs {
+        #[command(subcommand)]
+        command: CertsCommand,
+    },
     /// Run a whole tree on this machine: a city, a town, its communes; a 9-month register;
     /// one commune cut off and reconnected; the subtree totals.
     Demo {
@@ -51,13 +56,38 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum CertsCommand {
+    /// Create the CA (ca.pem, ca.key) in a directory.
+    Init {
+        /// Directory for the CA files.
+        #[arg(long)]
+        dir: std::path::PathBuf,
+        /// Name of the CA.
+        #[arg(long, default_value = "tiepdan tree CA")]
+        name: String,
+    },
+    /// Issue a node certificate (UNIT.pem, UNIT.key) signed by the CA in the directory.
+    Issue {
+        /// Directory holding the CA.
+        #[arg(long)]
+        dir: std::path::PathBuf,
+        /// The node's unit code.
+        #[arg(long)]
+        unit: String,
+        /// Host names or addresses the node is reached at (repeatable).
+        #[arg(long)]
+        host: Vec<String>,
+    },
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // The demo prints its own story; its nodes only log errors unless RUST_LOG says more.
     let default = match cli.command {
         Command::Demo { .. } => "error",
-        Command::Serve(_) => "info",
+        Command::Serve(_) | Command::Certs { .. } => "info",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     match cli.log_format {
@@ -68,7 +98,24 @@ async fn main() -> anyhow::Result<()> {
             .init(),
     }
     match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
+        Command::Certs { command } => match command {
+            CertsCommand::Init { dir, name } => {
+                tiepdan_server::tls::init_ca(&dir, &name)?;
+                println!("CA written to {}", dir.display());
+                Ok(())
+            }
+            CertsCommand::Issue { dir, unit, host } => {
+                let files = tiepdan_server::tls::issue(&dir, &unit, &host)?;
+                println!(
+                    "certificate for unit {unit}: --tls-cert {} --tls-key {} --tls-ca {}",
+                    files.cert.display(),
+                    files.key.display(),
+                    files.ca.display()
+                );
+                Ok(())
+            }
+        },
         Command::Demo {
             data_dir,
             communes,

@@ -8,9 +8,9 @@ use std::time::Duration;
 use tiepdan_proto::v1 as pb;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
 use crate::api::{CaseApi, JournalApi, PetitionApi, ReceptionApi, ReportApi, UnitApi};
@@ -22,6 +22,7 @@ use crate::sync::link::{SyncApi, SyncHub};
 use crate::sync::metrics;
 use crate::sync::status::SyncStatus;
 use crate::sync::uplink::{self, UplinkConfig};
+use crate::tls::NodeTls;
 
 /// Largest message a node accepts or sends.
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
@@ -41,6 +42,8 @@ pub struct NodeConfig {
     pub uplink: UplinkConfig,
     /// Where to serve Prometheus metrics, if anywhere.
     pub metrics_listen: Option<SocketAddr>,
+    /// Mutual TLS; without it the node serves and links in plaintext, on loopback only.
+    pub tls: Option<NodeTls>,
 }
 
 impl NodeConfig {
@@ -53,6 +56,7 @@ impl NodeConfig {
             deadlines: DeadlineTable::default(),
             uplink: UplinkConfig::default(),
             metrics_listen: None,
+            tls: None,
         }
     }
 }
@@ -68,6 +72,21 @@ pub enum StartError {
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),
+    #[error("transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    #[error("{0}")]
+    Insecure(String),
+}
+
+fn is_loopback_url(url: &str) -> bool {
+    let rest = url.strip_prefix("http://").unwrap_or("");
+    let host = rest.split(['/', '?']).next().unwrap_or("");
+    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    host == "localhost"
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A node serving on a bound address until its token is cancelled.
@@ -98,6 +117,20 @@ const SERVICES: &[&str] = &[
 /// Opens the store, runs migrations and serves on `listener`.
 pub async fn start(config: NodeConfig, listener: TcpListener) -> Result<RunningNode, StartError> {
     let addr = listener.local_addr()?;
+    if config.tls.is_none() {
+        if !addr.ip().is_loopback() {
+            return Err(StartError::Insecure(format!(
+                "plaintext is allowed on loopback only; {addr} needs TLS"
+            )));
+        }
+        if let Some(parent) = &config.parent_url
+            && !is_loopback_url(parent)
+        {
+            return Err(StartError::Insecure(format!(
+                "a plaintext link to {parent} leaves loopback; configure TLS"
+            )));
+        }
+    }
     let (health, health_service) = tonic_health::server::health_reporter();
     for service in SERVICES.iter().chain(std::iter::once(&"")) {
         health
@@ -123,15 +156,22 @@ pub async fn start(config: NodeConfig, listener: TcpListener) -> Result<RunningN
                 .max_encoding_message_size(MAX_MESSAGE_BYTES)
         };
     }
+    // Small request/response exchanges must not wait for Nagle's algorithm.
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let shutdown = CancellationToken::new();
     let status = Arc::new(SyncStatus::default());
     let hub = SyncHub {
         registry: registry.clone(),
         status: status.clone(),
         shutdown: shutdown.clone(),
+        require_certificate: config.tls.is_some(),
     };
     let r = || registry.clone();
-    let router = Server::builder()
+    let mut builder = Server::builder();
+    if let Some(tls) = &config.tls {
+        builder = builder.tls_config(tls.server.clone())?;
+    }
+    let router = builder
         .http2_keepalive_interval(Some(Duration::from_secs(10)))
         .http2_keepalive_timeout(Some(Duration::from_secs(5)))
         .timeout(Duration::from_secs(60))
@@ -166,7 +206,7 @@ pub async fn start(config: NodeConfig, listener: TcpListener) -> Result<RunningN
     let stopping_health = health.clone();
     let task = tokio::spawn(async move {
         router
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+            .serve_with_incoming_shutdown(incoming, async move {
                 stop.cancelled().await;
                 for service in SERVICES.iter().chain(std::iter::once(&"")) {
                     stopping_health
@@ -187,6 +227,7 @@ pub async fn start(config: NodeConfig, listener: TcpListener) -> Result<RunningN
             hub.clone(),
             parent,
             config.uplink.clone(),
+            config.tls.as_ref().map(|t| t.client.clone()),
         )));
     }
     let mut metrics_addr = None;
@@ -224,10 +265,18 @@ impl RunningNode {
         for task in self.background {
             let _ = task.await;
         }
-        let result = match self.task.await {
-            Ok(r) => r,
-            Err(e) => {
+        // Calls in flight get a grace period; a client holding a stream open past it (a
+        // health watch, say) does not keep the node from stopping.
+        let mut task = self.task;
+        let result = match tokio::time::timeout(Duration::from_secs(10), &mut task).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
                 tracing::error!(error = %e, "server task failed");
+                Ok(())
+            }
+            Err(_) => {
+                tracing::warn!("streams still open after 10 s; closing them");
+                task.abort();
                 Ok(())
             }
         };

@@ -154,7 +154,7 @@ impl Registry {
             journal::append(
                 &tx,
                 &unit.code,
-                Utc::now(),
+                now_us(),
                 "RegisterUnit",
                 pb::journal_event::Change::UnitRegistered(wire::unit(&unit)),
             )
@@ -356,7 +356,7 @@ impl Registry {
                 "a unit cannot be placed below itself",
             ));
         }
-        let now = Utc::now();
+        let now = now_us();
         repo::save_unit(&tx, &unit, false).await?;
         self.log(
             &tx,
@@ -416,7 +416,7 @@ impl Registry {
                 id: id.clone(),
             });
         }
-        let now = Utc::now();
+        let now = now_us();
         let visit = Visit {
             id: self.next_id(&tx, "V").await?,
             unit_code: self.code().to_string(),
@@ -470,7 +470,7 @@ impl Registry {
             Begun::Replay(v) => return Ok(v),
             Begun::Fresh(tx) => tx,
         };
-        let now = Utc::now();
+        let now = now_us();
         let entry = ScheduleEntry {
             id: self.next_id(&tx, "S").await?,
             unit_code: self.code().to_string(),
@@ -523,7 +523,7 @@ impl Registry {
                 "a conclusion cannot precede the visit",
             ));
         }
-        let now = Utc::now();
+        let now = now_us();
         let conclusion = Conclusion {
             id: self.next_id(&tx, "K").await?,
             unit_code: self.code().to_string(),
@@ -592,7 +592,7 @@ impl Registry {
         if status == ConclusionStatus::Done {
             c.done_time = Some(at);
         }
-        let now = Utc::now();
+        let now = now_us();
         repo::update_conclusion(&tx, &c).await?;
         self.log(
             &tx,
@@ -629,7 +629,7 @@ impl Registry {
                 id: id.clone(),
             });
         }
-        let now = Utc::now();
+        let now = now_us();
         let (_, due_date) = self
             .deadlines()
             .petition_due(input.received_time, input.classification.as_ref());
@@ -723,16 +723,15 @@ impl Registry {
                     "a petition cannot be transferred to the unit that holds it",
                 ));
             }
-            // A unit this node does not know may still lie elsewhere in the tree: the mail
-            // goes up, and the parent routes it.
-            if repo::find_unit(&tx, code).await?.is_none() && self.unit().parent_code.is_none() {
+            // Units elsewhere in the tree are known from the parent's directory.
+            if repo::find_unit(&tx, code).await?.is_none() {
                 return Err(DomainError::NotFound {
                     kind: "unit",
                     id: code.clone(),
                 });
             }
         }
-        let now = Utc::now();
+        let now = now_us();
         let at = at.unwrap_or(now);
         if at < petition.received_time {
             return Err(DomainError::invalid(
@@ -741,6 +740,7 @@ impl Registry {
             ));
         }
         let mut after = lifecycle::apply_petition(&petition, command, at)?;
+        after.update_time = now;
         if after.status.is_pending() {
             after.due_date = self
                 .deadlines()
@@ -787,7 +787,7 @@ impl Registry {
                 "a petition cannot be accepted before it was received",
             ));
         }
-        let now = Utc::now();
+        let now = now_us();
         let (case_before, case_id) = match &target {
             AcceptTarget::Existing(id) => {
                 let case =
@@ -808,6 +808,8 @@ impl Registry {
             },
             accept_time,
         )?;
+        let mut after = after;
+        after.update_time = now;
         let classification = after.classification.ok_or_else(|| {
             DomainError::precondition("NOT_CLASSIFIED", "petition is not classified")
         })?;
@@ -918,7 +920,7 @@ impl Registry {
                 ),
             ));
         }
-        let now = Utc::now();
+        let now = now_us();
         let mut after = lifecycle::apply_case(&case, command, now)?;
         after.due_date = self.deadlines().case_due(&after, self.remote()).1;
         repo::update_case(&tx, &after).await?;
@@ -1076,6 +1078,12 @@ impl Registry {
     }
 }
 
+/// The current time at the precision the store keeps, so an answer and a later read agree.
+pub(crate) fn now_us() -> DateTime<Utc> {
+    let now = Utc::now();
+    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
+}
+
 fn replay<T: DeserializeOwned>(
     key: &RequestKey,
     row: request_log::Model,
@@ -1092,13 +1100,12 @@ fn replay<T: DeserializeOwned>(
 
 fn in_subtree(units: &[Unit], code: &str, root: &str) -> bool {
     let mut current = Some(code.to_string());
-    let mut steps = 0;
+    let mut seen = std::collections::HashSet::new();
     while let Some(c) = current {
         if c == root {
             return true;
         }
-        steps += 1;
-        if steps > units.len() {
+        if !seen.insert(c.clone()) {
             return true; // a cycle: treat as inside, refuse
         }
         current = units
@@ -1168,7 +1175,7 @@ impl Registry {
             repo::save_unit(&tx, &moved, true).await?;
             self.log(
                 &tx,
-                Utc::now(),
+                now_us(),
                 "AdoptParent",
                 pb::journal_event::Change::UnitRegistered(wire::unit(&moved)),
             )

@@ -188,14 +188,14 @@ impl Api {
 }
 
 fn totals(r: &pb::Report) -> pb::Totals {
-    r.totals.clone().unwrap()
+    r.totals.unwrap()
 }
 
 fn row(r: &pb::Report, code: &str) -> pb::Totals {
     r.children
         .iter()
         .find(|c| c.unit.as_ref().unwrap().code == code)
-        .and_then(|c| c.totals.clone())
+        .and_then(|c| c.totals)
         .unwrap()
 }
 

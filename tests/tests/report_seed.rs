@@ -82,14 +82,14 @@ fn complaints(r: &pb::Report) -> pb::Totals {
     r.by_type
         .iter()
         .find(|row| row.r#type == pb::PetitionType::Complaint as i32)
-        .and_then(|row| row.totals.clone())
+        .and_then(|row| row.totals)
         .unwrap()
 }
 
 /// The report of the town's subtree matches the ledger, whole and per child.
 fn check(r: &pb::Report, ledger: &Ledger) {
     let total = ledger.total();
-    let t = r.totals.clone().unwrap();
+    let t = r.totals.unwrap();
     assert_eq!(t.visits, total.visits, "visits");
     assert_eq!(t.persons, total.persons, "persons");
     assert_eq!(t.crowd_groups, total.crowd_groups, "crowd groups");
@@ -118,7 +118,7 @@ fn check(r: &pb::Report, ledger: &Ledger) {
     for row in &r.children {
         let code = row.unit.as_ref().unwrap().code.clone();
         let l = &ledger.units[&code];
-        let rt = row.totals.clone().unwrap();
+        let rt = row.totals.unwrap();
         assert_eq!((rt.visits, rt.persons), (l.visits, l.persons), "row {code}");
         assert_eq!(
             rt.petitions_received, l.petitions_received,
@@ -168,7 +168,7 @@ async fn seed_shape(upper: Backend) {
     assert_eq!(at_town.children.len(), 15);
     // The city's own subtree holds the same, with the town as its one child.
     let city = report(&t.city, "01", "2019-9M").await;
-    assert_eq!(city.totals.clone().unwrap().visits, 923);
+    assert_eq!(city.totals.unwrap().visits, 923);
     assert_eq!(city.children.len(), 1);
 }
 

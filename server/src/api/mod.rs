@@ -115,7 +115,7 @@ impl Check {
                 self.v.add(field, "not a valid timestamp");
                 None
             }
-            Some(t) => t,
+            Some(Some(t)) => self.v.any_time(field, t),
         }
     }
 
@@ -165,7 +165,7 @@ pub(crate) fn encode_token(cursor: Option<String>) -> String {
 }
 
 fn decode_token(token: &str) -> Option<String> {
-    if token.len() % 2 != 0 || token.len() > 512 {
+    if !token.len().is_multiple_of(2) || token.len() > 512 {
         return None;
     }
     let bytes: Option<Vec<u8>> = (0..token.len())

@@ -295,7 +295,7 @@ pub async fn print_report(title: &str, at: &DemoNode, unit_code: &str) -> anyhow
         "{:<30} {:>7} {:>9} {:>6} {:>9} {:>6}  records as of",
         "unit (its subtree)", "visits", "petitions", "cases", "resolved", "rate"
     );
-    let complaint_row = |totals: &Option<pb::Totals>| totals.clone().unwrap_or_default();
+    let complaint_row = |totals: &Option<pb::Totals>| totals.unwrap_or_default();
     for row in &report.children {
         let t = complaint_row(&row.totals);
         let as_of = row
@@ -328,7 +328,7 @@ pub async fn print_report(title: &str, at: &DemoNode, unit_code: &str) -> anyhow
         .by_type
         .iter()
         .find(|r| r.r#type == pb::PetitionType::Complaint as i32)
-        .and_then(|r| r.totals.clone())
+        .and_then(|r| r.totals)
         .unwrap_or_default();
     let rate = complaints.resolution_rate.unwrap_or_default();
     println!(

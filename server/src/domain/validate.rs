@@ -46,8 +46,8 @@ impl Violations {
         }
     }
 
-    /// Checks a text field: its length and that it holds no control characters but newlines
-    /// and tabs.
+    /// Checks a text field: its length and that it holds no control characters but line
+    /// breaks and tabs.
     pub fn text(&mut self, field: &str, value: &str, max: usize, required: bool) {
         if required && value.trim().is_empty() {
             self.add(field, "required");
@@ -57,7 +57,7 @@ impl Violations {
             self.add(field, format!("at most {max} characters"));
         } else if value
             .chars()
-            .any(|c| c.is_control() && c != '\n' && c != '\t')
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
         {
             self.add(field, "control characters are not allowed");
         }
@@ -109,6 +109,16 @@ impl Violations {
         }
     }
 
+    /// Checks a time that may lie in the future (a published schedule): not before 1945.
+    pub fn any_time(&mut self, field: &str, value: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if value.timestamp() < EARLIEST {
+            self.add(field, "is before 1945");
+            None
+        } else {
+            Some(value)
+        }
+    }
+
     /// Refuses the request when anything was recorded.
     pub fn finish(self) -> Result<(), DomainError> {
         if self.0.is_empty() {
@@ -120,7 +130,7 @@ impl Violations {
 }
 
 /// 1945-09-02T00:00:00Z: no record of this system can be older.
-const EARLIEST: i64 = -766_022_400;
+const EARLIEST: i64 = -767_836_800;
 
 /// Whether `code` has the shape of a statistics-office unit code.
 pub fn is_unit_code(code: &str) -> bool {

@@ -23,7 +23,7 @@ use sea_orm_migration::MigratorTrait;
 use crate::domain::DomainError;
 
 /// Key of the PostgreSQL advisory lock that serializes writers of one node's database.
-const WRITE_LOCK_KEY: i64 = 0x7469_6570_6461_6e; // "tiepdan"
+const WRITE_LOCK_KEY: i64 = 0x0074_6965_7064_616e; // "tiepdan"
 
 /// The node's database.
 #[derive(Clone, Debug)]
@@ -71,6 +71,9 @@ impl Store {
                     .synchronous(SqliteSynchronous::Full)
                     .busy_timeout(Duration::from_secs(30))
                     .foreign_keys(true)
+                    // Deleted rows (mail that carried personal details through this node) are
+                    // overwritten, not left in free pages.
+                    .pragma("secure_delete", "ON")
                     .create_if_missing(true)
             });
         let db = Database::connect(options).await?;
@@ -108,6 +111,20 @@ impl Store {
                 ))
                 .await?;
                 Ok(tx)
+            }
+        }
+    }
+
+    /// Moves SQLite's write-ahead log into the database and empties it, so that deleted
+    /// content does not linger in old log frames. Best effort; a no-op on PostgreSQL.
+    pub async fn truncate_log(&self) {
+        if self.backend() == DbBackend::Sqlite {
+            let statement = Statement::from_string(
+                DbBackend::Sqlite,
+                "PRAGMA wal_checkpoint(TRUNCATE)".to_string(),
+            );
+            if let Err(e) = self.db.execute_raw(statement).await {
+                tracing::debug!(error = %e, "wal checkpoint");
             }
         }
     }

@@ -36,6 +36,8 @@ pub struct SyncHub {
     pub registry: Registry,
     pub status: Arc<SyncStatus>,
     pub shutdown: CancellationToken,
+    /// Whether a child must present a certificate naming its unit (mutual TLS is on).
+    pub require_certificate: bool,
 }
 
 /// The link service.
@@ -107,6 +109,17 @@ impl SyncService for SyncApi {
         &self,
         request: Request<Streaming<pb::LinkRequest>>,
     ) -> Result<Response<Self::LinkStream>, Status> {
+        let certified_unit = match request.peer_certs() {
+            Some(certs) => certs
+                .first()
+                .and_then(|c| crate::tls::unit_of_certificate(c.as_ref())),
+            None => None,
+        };
+        if self.hub.require_certificate && certified_unit.is_none() {
+            return Err(Status::unauthenticated(
+                "a tier link needs a client certificate that names its unit",
+            ));
+        }
         let mut inbound = request.into_inner();
         let first = tokio::time::timeout(HELLO_TIMEOUT, inbound.message())
             .await
@@ -137,6 +150,15 @@ impl SyncService for SyncApi {
             .iter()
             .map(wire::inbound::unit)
             .collect::<Result<Vec<_>, _>>()?;
+        if let Some(certified) = &certified_unit
+            && *certified != child.code
+        {
+            tracing::warn!(certified = %certified, claimed = %child.code, "child claims another unit");
+            return Err(Status::permission_denied(format!(
+                "the certificate names unit {certified}, not {}",
+                child.code
+            )));
+        }
         registry.register_child(&child, &subtree).await?;
         if let Err(status) = self.check_heads(&child.code, &hello.heads).await {
             tracing::error!(child = %child.code, error = %status.message(), "tampered journal refused");
@@ -149,14 +171,7 @@ impl SyncService for SyncApi {
             return Err(status);
         }
         let positions = registry.positions(&child.code).await?;
-        let tree = registry.tree();
-        let directory = registry
-            .known_units()
-            .await?
-            .into_iter()
-            .filter(|u| !tree.is_within(&u.code, &child.code))
-            .map(|u| wire::unit(&u))
-            .collect();
+        let directory = directory_for(registry, &child.code).await?;
         let (tx, rx) = mpsc::channel(MAIL_WINDOW + 16);
         let welcome = pb::Welcome {
             protocol_version: PROTOCOL_VERSION,
@@ -296,7 +311,15 @@ async fn session_loop(
     let mut changes = registry.subscribe();
     let mut mail_in_flight: HashSet<String> = HashSet::new();
     let hop = Hop::Down(child.to_string());
+    let mut directory_size = registry.known_units().await?.len();
     loop {
+        // New units elsewhere in the tree: tell the child, so it can address them.
+        let known = registry.known_units().await?.len();
+        if known != directory_size {
+            directory_size = known;
+            let units = directory_for(registry, child).await?;
+            send(tx, pb::link_response::Message::Directory(pb::Directory { units })).await?;
+        }
         // Mail for the child's subtree, within the window.
         if mail_in_flight.len() < MAIL_WINDOW {
             let room = (MAIL_WINDOW - mail_in_flight.len()) as u64;
@@ -377,6 +400,18 @@ async fn session_loop(
             }
         }
     }
+}
+
+/// The units outside `child`'s subtree this node knows.
+async fn directory_for(registry: &Registry, child: &str) -> Result<Vec<pb::Unit>, Status> {
+    let tree = registry.tree();
+    Ok(registry
+        .known_units()
+        .await?
+        .into_iter()
+        .filter(|u| !tree.is_within(&u.code, child))
+        .map(|u| wire::unit(&u))
+        .collect())
 }
 
 async fn send(

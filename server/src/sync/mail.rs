@@ -129,6 +129,8 @@ impl Registry {
         mail_outbox::Entity::delete_by_id(mail_id.to_string())
             .exec(self.store().reader())
             .await?;
+        // A transfer's personal details may have passed through here: leave no copy behind.
+        self.store().truncate_log().await;
         Ok(())
     }
 
@@ -164,7 +166,7 @@ impl Registry {
         {
             return Ok(()); // already taken: the acknowledgement was lost
         }
-        let now = Utc::now();
+        let now = crate::registry::now_us();
         mail_seen::Entity::insert(mail_seen::ActiveModel {
             id: Set(mail.id.clone()),
             create_us: Set(to_us(now)),

@@ -12,7 +12,7 @@ use rand::Rng;
 use tiepdan_proto::v1::{self as pb, sync_service_client::SyncServiceClient};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::Endpoint;
+use tonic::transport::{ClientTlsConfig, Endpoint};
 
 use super::journal;
 use super::link::{PROTOCOL_VERSION, SyncHub};
@@ -40,9 +40,13 @@ impl Default for UplinkConfig {
         UplinkConfig {
             batch_events: 1000,
             batch_bytes: 1024 * 1024,
-            window: 4,
+            // Live traffic comes in batches of a few events: a deep window keeps the link
+            // busy while acknowledgements are on their way back.
+            window: 32,
             backoff_min: Duration::from_millis(100),
-            backoff_max: Duration::from_secs(2),
+            // A returning parent is reached within 0.8 s; full jitter still spreads the
+            // children that reconnect together over that interval.
+            backoff_max: Duration::from_millis(800),
         }
     }
 }
@@ -60,7 +64,12 @@ enum UplinkError {
 }
 
 /// Runs the uplink until the hub's shutdown token is cancelled.
-pub async fn run(hub: SyncHub, parent_url: String, config: UplinkConfig) {
+pub async fn run(
+    hub: SyncHub,
+    parent_url: String,
+    config: UplinkConfig,
+    tls: Option<ClientTlsConfig>,
+) {
     let mut attempt: u32 = 0;
     hub.status.parent(|s| {
         s.connected = false;
@@ -71,7 +80,7 @@ pub async fn run(hub: SyncHub, parent_url: String, config: UplinkConfig) {
             return;
         }
         let started = Instant::now();
-        let result = session(&hub, &parent_url, &config).await;
+        let result = session(&hub, &parent_url, &config, tls.as_ref()).await;
         hub.status.parent(|s| {
             s.connected = false;
             s.since = Some(Utc::now());
@@ -111,9 +120,14 @@ async fn session(
     hub: &SyncHub,
     parent_url: &str,
     config: &UplinkConfig,
+    tls: Option<&ClientTlsConfig>,
 ) -> Result<(), UplinkError> {
     let registry = &hub.registry;
-    let channel = Endpoint::from_shared(parent_url.to_string())?
+    let mut endpoint = Endpoint::from_shared(parent_url.to_string())?;
+    if let Some(tls) = tls {
+        endpoint = endpoint.tls_config(tls.clone())?;
+    }
+    let channel = endpoint
         .connect_timeout(Duration::from_secs(3))
         .tcp_nodelay(true)
         .http2_keep_alive_interval(Duration::from_secs(5))
@@ -284,6 +298,14 @@ async fn session(
                         })))
                         .await
                         .map_err(|_| UplinkError::Protocol("link closed".into()))?;
+                    }
+                    Some(pb::link_response::Message::Directory(d)) => {
+                        let units: Vec<_> = d
+                            .units
+                            .iter()
+                            .filter_map(|u| wire::inbound::unit(u).ok())
+                            .collect();
+                        registry.adopt_parent(&parent, &units).await?;
                     }
                     Some(pb::link_response::Message::Welcome(_)) | None => {
                         return Err(UplinkError::Protocol("unexpected message".into()));

@@ -1,0 +1,231 @@
+//! Confidentiality (DOMAIN.md): a petitioner's personal details stay at the unit that holds
+//! the petition and travel only with a transfer, to the unit that must handle it. Marker values
+//! are planted in every personal field at the communes; none of them may appear in the town's
+//! or the city's database files or in any node's logs — except a transferred petition's, at
+//! its destination.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use prost_types::Timestamp;
+use tiepdan_proto::v1 as pb;
+use tiepdan_server::demo::wait_synced;
+use tiepdan_server::domain::model::UnitLevel;
+use tiepdan_tests::{Backend, TestDb, TestNode, unit};
+
+/// Log output captured for the scan.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn markers(tag: &str) -> pb::Petitioner {
+    pb::Petitioner {
+        full_name: format!("MARKERNAME{tag}"),
+        address: format!("MARKERADDR{tag}"),
+        id_number: format!("MARKERID{tag}"),
+        phone: format!("MARKERPHONE{tag}"),
+        email: format!("MARKERMAIL{tag}@x.vn"),
+    }
+}
+
+fn marker_fields(tag: &str) -> Vec<String> {
+    let m = markers(tag);
+    vec![m.full_name, m.address, m.id_number, m.phone, m.email]
+}
+
+/// Every file under `dir` (the SQLite database, its WAL and shared memory), as bytes.
+fn files(dir: &Path) -> Vec<u8> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            all.extend(std::fs::read(&path).unwrap_or_default());
+        }
+    }
+    all
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+async fn receive(node: &TestNode, tag: &str, kind: pb::PetitionType, within: bool) -> pb::Petition {
+    let mut client = pb::petition_service_client::PetitionServiceClient::new(node.channel().await);
+    client
+        .receive_petition(pb::ReceivePetitionRequest {
+            request_id: format!("p-{tag}"),
+            received_time: Some(Timestamp {
+                seconds: 1_560_000_000,
+                nanos: 0,
+            }),
+            channel: pb::Channel::InPerson as i32,
+            summary: "tố cáo cán bộ địa chính".into(),
+            petitioner: Some(markers(tag)),
+            classification: Some(pb::Classification {
+                r#type: kind as i32,
+                field: pb::Field::LandHousing as i32,
+                complaint_round: u32::from(kind == pb::PetitionType::Complaint),
+                eligibility: pb::Eligibility::Eligible as i32,
+                jurisdiction: if within {
+                    pb::Jurisdiction::Within
+                } else {
+                    pb::Jurisdiction::Outside
+                } as i32,
+                has_evidence: true,
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .petition
+        .unwrap()
+}
+
+async fn transfer(node: &TestNode, petition_id: &str, to: &str) {
+    let mut client = pb::petition_service_client::PetitionServiceClient::new(node.channel().await);
+    client
+        .transfer_petition(pb::TransferPetitionRequest {
+            request_id: format!("t-{petition_id}"),
+            petition_id: petition_id.into(),
+            destination: Some(pb::transfer_petition_request::Destination::UnitCode(
+                to.into(),
+            )),
+            note: String::new(),
+            decision_time: Some(Timestamp {
+                seconds: 1_560_100_000,
+                nanos: 0,
+            }),
+        })
+        .await
+        .unwrap();
+}
+
+async fn arrived(node: &TestNode, source: &str) -> pb::Petition {
+    let mut client = pb::petition_service_client::PetitionServiceClient::new(node.channel().await);
+    for _ in 0..400 {
+        let list = client
+            .list_petitions(pb::ListPetitionsRequest::default())
+            .await
+            .unwrap()
+            .into_inner();
+        if let Some(p) = list
+            .petitions
+            .into_iter()
+            .find(|p| p.source_petition_id == source)
+        {
+            return client
+                .get_petition(pb::GetPetitionRequest { petition_id: p.id })
+                .await
+                .unwrap()
+                .into_inner()
+                .petition
+                .unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("transfer of {source} did not arrive");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn personal_details_stay_where_they_belong() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("debug,h2=info,hyper=info,tower=info,sqlx=info,sea_orm=info")
+        .with_writer(move || writer.clone())
+        .try_init();
+
+    let start = |code: &'static str, level, parent: Option<String>| async move {
+        TestNode::start_with(
+            TestDb::new(Backend::Sqlite).await,
+            unit(code, code, level, None),
+            parent,
+            |_| {},
+        )
+        .await
+    };
+    let city = start("01", UnitLevel::Province, None).await;
+    let town = start("269", UnitLevel::District, Some(city.url())).await;
+    let a = start("09574", UnitLevel::Ward, Some(town.url())).await;
+    let b = start("09577", UnitLevel::Ward, Some(town.url())).await;
+    for (child, parent) in [(&town, &city), (&a, &town), (&b, &town)] {
+        wait_synced(child.running(), parent.running(), Duration::from_secs(30))
+            .await
+            .unwrap();
+    }
+    // A denunciation and a complaint stay at 09574; one complaint goes up to the town, one
+    // across to 09577 (through the town, which must not keep it).
+    receive(&a, "KEEPDENOUNCE", pb::PetitionType::Denunciation, true).await;
+    receive(&a, "KEEPCOMPLAINT", pb::PetitionType::Complaint, true).await;
+    let up = receive(&a, "UPTOTOWN", pb::PetitionType::Complaint, false).await;
+    let across = receive(&a, "ACROSSTOB", pb::PetitionType::Complaint, false).await;
+    transfer(&a, &up.id, "269").await;
+    transfer(&a, &across.id, "09577").await;
+    let at_town = arrived(&town, &up.id).await;
+    assert_eq!(
+        at_town.petitioner.unwrap().full_name,
+        "MARKERNAMEUPTOTOWN",
+        "the details went with the transfer"
+    );
+    let at_b = arrived(&b, &across.id).await;
+    assert_eq!(at_b.petitioner.unwrap().id_number, "MARKERIDACROSSTOB");
+    for _ in 0..2 {
+        for (child, parent) in [(&a, &town), (&b, &town), (&town, &city)] {
+            wait_synced(child.running(), parent.running(), Duration::from_secs(30))
+                .await
+                .unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let dirs: Vec<(String, std::path::PathBuf)> =
+        [(&city, "01"), (&town, "269"), (&a, "09574"), (&b, "09577")]
+            .iter()
+            .map(|(n, code)| (code.to_string(), n.db.dir().unwrap().to_path_buf()))
+            .collect();
+    let mut kept = Vec::new();
+    for node in [a, b, town, city] {
+        kept.push(node.stop().await);
+    }
+    let bytes = |code: &str| files(&dirs.iter().find(|(c, _)| c == code).unwrap().1);
+    let (city_files, town_files, a_files, b_files) =
+        (bytes("01"), bytes("269"), bytes("09574"), bytes("09577"));
+    let log = logs.0.lock().unwrap().clone();
+    assert!(log.len() > 1000, "logs were captured");
+    for tag in ["KEEPDENOUNCE", "KEEPCOMPLAINT", "UPTOTOWN", "ACROSSTOB"] {
+        for m in marker_fields(tag) {
+            assert!(contains(&a_files, &m), "{m} is kept where it was received");
+            assert!(!contains(&city_files, &m), "{m} reached the city's files");
+            assert!(!contains(&log, &m), "{m} appears in the logs");
+        }
+    }
+    for tag in ["KEEPDENOUNCE", "KEEPCOMPLAINT", "ACROSSTOB"] {
+        for m in marker_fields(tag) {
+            assert!(!contains(&town_files, &m), "{m} is in the town's files");
+        }
+    }
+    for m in marker_fields("UPTOTOWN") {
+        assert!(
+            contains(&town_files, &m),
+            "{m}: the town resolves it and holds the details"
+        );
+        assert!(!contains(&b_files, &m));
+    }
+    for m in marker_fields("ACROSSTOB") {
+        assert!(contains(&b_files, &m));
+    }
+}
