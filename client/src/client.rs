@@ -65,6 +65,7 @@ pub struct Client {
     petitions: pb::petition_service_client::PetitionServiceClient<Channel>,
     cases: pb::case_service_client::CaseServiceClient<Channel>,
     journal: pb::journal_service_client::JournalServiceClient<Channel>,
+    channel: Channel,
 }
 
 /// Defines a unary call that answers one field of the response.
@@ -119,6 +120,11 @@ impl Client {
         Ok(Client::from_channel(channel))
     }
 
+    /// The channel, for services this client does not wrap (sync, reports).
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
     /// A client over an existing channel.
     pub fn from_channel(channel: Channel) -> Client {
         Client {
@@ -126,7 +132,8 @@ impl Client {
             reception: pb::reception_service_client::ReceptionServiceClient::new(channel.clone()),
             petitions: pb::petition_service_client::PetitionServiceClient::new(channel.clone()),
             cases: pb::case_service_client::CaseServiceClient::new(channel.clone()),
-            journal: pb::journal_service_client::JournalServiceClient::new(channel),
+            journal: pb::journal_service_client::JournalServiceClient::new(channel.clone()),
+            channel,
         }
     }
 

@@ -85,6 +85,48 @@ pub enum Command {
     Journal(JournalCommand),
     /// Import a register file (JSON Lines or CSV); safe to repeat, resumable.
     Import(ImportArgs),
+    /// The tier links: status of the link to the parent and of each child's.
+    #[command(subcommand)]
+    Sync(SyncCommand),
+    /// A statistical report of a unit or its subtree for a period.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SyncCommand {
+    /// Connected or since when not, last event, events behind, mail waiting, per link.
+    Status,
+}
+
+/// Language of report labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Lang {
+    /// Tiếng Việt.
+    Vi,
+    /// English.
+    En,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// Unit to report on; the node's own when left out.
+    #[arg(long, default_value = "")]
+    pub unit: String,
+    /// 2019-Q3, 2019-6M, 2019-9M, 2019, 2019-09, or 2019-06-15..2019-09-14.
+    #[arg(long)]
+    pub period: String,
+    /// The unit alone instead of its whole subtree.
+    #[arg(long)]
+    pub unit_only: bool,
+    /// Read named periods on the plain calendar instead of the statistical one.
+    #[arg(long)]
+    pub calendar: bool,
+    /// Label language.
+    #[arg(long, value_enum, default_value = "vi")]
+    pub lang: Lang,
+    /// CSV instead of a table (rows of the reception, petition and results forms).
+    #[arg(long)]
+    pub csv: bool,
 }
 
 /// How many records a listing shows.

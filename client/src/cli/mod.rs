@@ -1,5 +1,6 @@
 //! The `tiepdan` command line: arguments, running a command, printing its answer.
 
 pub mod args;
+mod report;
 pub mod run;
 mod show;

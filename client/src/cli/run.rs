@@ -18,7 +18,7 @@ use tiepdan_proto::v1 as pb;
 
 use super::args::{
     CaseCommand, Cli, Command, ConclusionCommand, ImportArgs, InputFormat, JournalCommand, Output,
-    PetitionCommand, Range, ScheduleCommand, UnitCommand, VisitCommand,
+    PetitionCommand, Range, ScheduleCommand, SyncCommand, UnitCommand, VisitCommand,
 };
 use super::show;
 
@@ -112,6 +112,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Import(args) => return import(&client, format, args).await,
+        Command::Sync(SyncCommand::Status) => super::report::sync_status(&client, format).await?,
+        Command::Report(args) => super::report::report(&client, format, &args).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

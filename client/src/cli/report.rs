@@ -1,0 +1,417 @@
+//! `tiepdan sync status` and `tiepdan report`: the tier links and the statistical report, as
+//! tables with Vietnamese (or English) labels, JSON, or CSV in the forms' row order.
+
+use serde_json::{Value, json};
+use tiepdan_client::{Client, Error};
+use tiepdan_proto::v1 as pb;
+
+use super::args::{Lang, Output, ReportArgs};
+use super::show::out;
+
+fn time(ts: &Option<prost_types::Timestamp>) -> String {
+    ts.as_ref()
+        .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
+        .map(|t| {
+            t.with_timezone(&chrono_tz::Asia::Ho_Chi_Minh)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_else(|| "-".into())
+}
+
+fn link(l: &pb::LinkStatus) -> Value {
+    json!({
+        "unit": l.unit_code,
+        "connected": l.connected,
+        "since": time(&l.since_time),
+        "last_event": time(&l.last_event_time),
+        "events_applied": l.events_applied,
+        "events_behind": l.events_behind,
+        "mail_pending": l.mail_pending,
+        "tampered": l.tampered,
+        "last_error": l.last_error,
+    })
+}
+
+/// Prints the node's link status.
+pub async fn sync_status(client: &Client, format: Output) -> Result<(), Error> {
+    let status = pb::sync_service_client::SyncServiceClient::new(client.channel())
+        .get_sync_status(pb::GetSyncStatusRequest {})
+        .await?
+        .into_inner();
+    if format == Output::Json {
+        let doc = json!({
+            "unit": status.unit_code,
+            "parent": status.parent.as_ref().map(link),
+            "children": status.children.iter().map(link).collect::<Vec<_>>(),
+        });
+        out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
+        ));
+        return Ok(());
+    }
+    let mut text = format!(
+        "{:<8} {:<6} {:<10} {:<20} {:<20} {:>9} {:>7} {:>5}  {}\n",
+        "link", "unit", "state", "since", "last event", "applied", "behind", "mail", "error"
+    );
+    let mut row = |role: &str, l: &pb::LinkStatus| {
+        let state = match (l.tampered, l.connected) {
+            (true, _) => "TAMPERED",
+            (false, true) => "connected",
+            (false, false) => "down",
+        };
+        text.push_str(&format!(
+            "{:<8} {:<6} {:<10} {:<20} {:<20} {:>9} {:>7} {:>5}  {}\n",
+            role,
+            l.unit_code,
+            state,
+            time(&l.since_time),
+            time(&l.last_event_time),
+            l.events_applied,
+            l.events_behind,
+            l.mail_pending,
+            l.last_error
+        ));
+    };
+    if let Some(p) = &status.parent {
+        row("parent", p);
+    }
+    for c in &status.children {
+        row("child", c);
+    }
+    out(&text);
+    Ok(())
+}
+
+/// The report's rows: (form, Vietnamese label, English label, value).
+fn lines(t: &pb::Totals) -> Vec<(&'static str, &'static str, &'static str, String)> {
+    let rate = t.resolution_rate.unwrap_or_default();
+    vec![
+        ("01/TCD", "Lượt tiếp", "Visits", t.visits.to_string()),
+        (
+            "01/TCD",
+            "Số người được tiếp",
+            "Persons",
+            t.persons.to_string(),
+        ),
+        (
+            "01/TCD",
+            "Đoàn đông người",
+            "Crowd groups",
+            t.crowd_groups.to_string(),
+        ),
+        (
+            "01/TCD",
+            "Số người trong đoàn đông người",
+            "Persons in crowd groups",
+            t.crowd_persons.to_string(),
+        ),
+        (
+            "01/TCD",
+            "Kỳ tiếp do lãnh đạo chủ trì",
+            "Sessions led by a head",
+            t.head_sessions.to_string(),
+        ),
+        (
+            "01/TCD",
+            "Vụ việc tiếp lần đầu",
+            "Matters, first time",
+            t.matters_first.to_string(),
+        ),
+        (
+            "01/TCD",
+            "Vụ việc tiếp nhiều lần",
+            "Matters, repeated",
+            t.matters_repeat.to_string(),
+        ),
+        (
+            "01/XLD",
+            "Đơn tiếp nhận",
+            "Petitions received",
+            t.petitions_received.to_string(),
+        ),
+        (
+            "01/XLD",
+            "Đơn đủ điều kiện xử lý",
+            "Petitions eligible",
+            t.petitions_eligible.to_string(),
+        ),
+        (
+            "01/XLD",
+            "Đơn thuộc thẩm quyền",
+            "Within jurisdiction",
+            t.petitions_in_jurisdiction.to_string(),
+        ),
+        (
+            "01/XLD",
+            "Đơn đã thụ lý",
+            "Accepted",
+            t.petitions_accepted.to_string(),
+        ),
+        (
+            "01/XLD",
+            "Đơn đã chuyển",
+            "Transferred",
+            t.petitions_transferred.to_string(),
+        ),
+        (
+            "01/XLD",
+            "Đơn đã hướng dẫn",
+            "Guided",
+            t.petitions_guided.to_string(),
+        ),
+        (
+            "01/XLD",
+            "Đơn đôn đốc",
+            "Urged",
+            t.petitions_urged.to_string(),
+        ),
+        (
+            "01/XLD",
+            "Đơn trả lại",
+            "Returned",
+            t.petitions_returned.to_string(),
+        ),
+        (
+            "01/XLD",
+            "Đơn rút",
+            "Withdrawn",
+            t.petitions_withdrawn.to_string(),
+        ),
+        ("01/XLD", "Đơn lưu", "Filed", t.petitions_filed.to_string()),
+        (
+            "01/KQGQ",
+            "Vụ việc kỳ trước chuyển sang",
+            "Cases carried over",
+            t.cases_carried_over.to_string(),
+        ),
+        (
+            "01/KQGQ",
+            "Vụ việc thụ lý mới",
+            "Cases accepted",
+            t.cases_accepted.to_string(),
+        ),
+        (
+            "01/KQGQ",
+            "Tổng vụ việc phải giải quyết",
+            "Cases to resolve",
+            t.cases_to_resolve.to_string(),
+        ),
+        (
+            "01/KQGQ",
+            "Vụ việc đã giải quyết",
+            "Cases resolved",
+            t.cases_resolved.to_string(),
+        ),
+        (
+            "01/KQGQ",
+            "Giải quyết đúng hạn",
+            "Resolved on time",
+            t.cases_resolved_on_time.to_string(),
+        ),
+        (
+            "01/KQGQ",
+            "Vụ việc quá hạn",
+            "Cases overdue",
+            t.cases_overdue.to_string(),
+        ),
+        (
+            "01/KQGQ",
+            "Đúng / có cơ sở",
+            "Correct / founded",
+            t.outcome_correct.to_string(),
+        ),
+        (
+            "01/KQGQ",
+            "Có đúng có sai",
+            "Partly correct",
+            t.outcome_partly_correct.to_string(),
+        ),
+        (
+            "01/KQGQ",
+            "Sai / không có cơ sở",
+            "Incorrect / unfounded",
+            t.outcome_incorrect.to_string(),
+        ),
+        (
+            "01/KQGQ",
+            "Rút đơn",
+            "Withdrawn",
+            t.outcome_withdrawn.to_string(),
+        ),
+        (
+            "01/KQGQ",
+            "Tiền phải thu hồi (đồng)",
+            "Money to recover (VND)",
+            t.money_to_recover_vnd.to_string(),
+        ),
+        (
+            "01/KQGQ",
+            "Tiền đã thu hồi (đồng)",
+            "Money recovered (VND)",
+            t.money_recovered_vnd.to_string(),
+        ),
+        (
+            "01/KQGQ",
+            "Đất phải thu hồi (m²)",
+            "Land to recover (m²)",
+            format!("{:.2}", t.land_to_recover_m2),
+        ),
+        (
+            "01/KQGQ",
+            "Đất đã thu hồi (m²)",
+            "Land recovered (m²)",
+            format!("{:.2}", t.land_recovered_m2),
+        ),
+        (
+            "01/KQGQ",
+            "Tỷ lệ giải quyết",
+            "Resolution rate",
+            format!(
+                "{} / {} = {} %",
+                rate.numerator, rate.denominator, rate.percent
+            ),
+        ),
+    ]
+}
+
+fn type_name(t: i32, lang: Lang) -> &'static str {
+    match (
+        pb::PetitionType::try_from(t).unwrap_or(pb::PetitionType::Unspecified),
+        lang,
+    ) {
+        (pb::PetitionType::Complaint, Lang::Vi) => "Khiếu nại",
+        (pb::PetitionType::Denunciation, Lang::Vi) => "Tố cáo",
+        (pb::PetitionType::Recommendation, Lang::Vi) => "Kiến nghị, phản ánh",
+        (pb::PetitionType::Mixed, Lang::Vi) => "Nhiều nội dung",
+        (pb::PetitionType::Complaint, Lang::En) => "Complaints",
+        (pb::PetitionType::Denunciation, Lang::En) => "Denunciations",
+        (pb::PetitionType::Recommendation, Lang::En) => "Recommendations",
+        (pb::PetitionType::Mixed, Lang::En) => "Mixed",
+        _ => "-",
+    }
+}
+
+fn csv_cell(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// Prints a report.
+pub async fn report(client: &Client, format: Output, args: &ReportArgs) -> Result<(), Error> {
+    let report = pb::report_service_client::ReportServiceClient::new(client.channel())
+        .get_report(pb::GetReportRequest {
+            unit_code: args.unit.clone(),
+            period: args.period.clone(),
+            scope: if args.unit_only {
+                pb::ReportScope::Unit
+            } else {
+                pb::ReportScope::Subtree
+            } as i32,
+            calendar: if args.calendar {
+                pb::PeriodCalendar::Calendar
+            } else {
+                pb::PeriodCalendar::Statistical
+            } as i32,
+        })
+        .await?
+        .into_inner()
+        .report
+        .unwrap_or_default();
+    let unit = report.unit.clone().unwrap_or_default();
+    let totals = report.totals.unwrap_or_default();
+    // Columns: the whole, each child, each petition type.
+    let mut columns: Vec<(String, pb::Totals, String)> =
+        vec![(format!("{} {}", unit.code, unit.name), totals, "-".into())];
+    for row in &report.children {
+        let u = row.unit.clone().unwrap_or_default();
+        columns.push((
+            format!("{} {}", u.code, u.name),
+            row.totals.unwrap_or_default(),
+            time(&row.as_of_time),
+        ));
+    }
+    for row in &report.by_type {
+        columns.push((
+            type_name(row.r#type, args.lang).to_string(),
+            row.totals.unwrap_or_default(),
+            "-".into(),
+        ));
+    }
+    if format == Output::Json {
+        let doc = json!({
+            "unit": unit.code,
+            "period": report.period,
+            "start_date": report.start_date,
+            "end_date": report.end_date,
+            "columns": columns.iter().map(|(name, t, as_of)| json!({
+                "name": name,
+                "as_of": as_of,
+                "rows": lines(t).into_iter().map(|(form, vi, en, v)| json!({"form": form, "label": if args.lang == Lang::Vi { vi } else { en }, "value": v})).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        });
+        out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
+        ));
+        return Ok(());
+    }
+    let label = |vi: &'static str, en: &'static str| if args.lang == Lang::Vi { vi } else { en };
+    if args.csv {
+        let mut text = format!("{},{}", label("Biểu", "Form"), label("Chỉ tiêu", "Item"));
+        for (name, _, _) in &columns {
+            text.push(',');
+            text.push_str(&csv_cell(name));
+        }
+        text.push('\n');
+        let per_column: Vec<_> = columns.iter().map(|(_, t, _)| lines(t)).collect();
+        for (i, (form, vi, en, _)) in lines(&totals).into_iter().enumerate() {
+            text.push_str(&format!("{form},{}", csv_cell(label(vi, en))));
+            for col in &per_column {
+                text.push(',');
+                text.push_str(&csv_cell(&col[i].3));
+            }
+            text.push('\n');
+        }
+        out(&text);
+        return Ok(());
+    }
+    let mut text = format!(
+        "{} {} {} ({} – {})\n",
+        label("Báo cáo", "Report of"),
+        unit.name,
+        report.period,
+        report.start_date,
+        report.end_date
+    );
+    text.push_str(&format!("{:<9} {:<34}", "", ""));
+    for (name, _, _) in &columns {
+        let short: String = name.chars().take(16).collect();
+        text.push_str(&format!(" {short:>16}"));
+    }
+    text.push('\n');
+    let per_column: Vec<_> = columns.iter().map(|(_, t, _)| lines(t)).collect();
+    for (i, (form, vi, en, _)) in lines(&totals).into_iter().enumerate() {
+        text.push_str(&format!("{form:<9} {:<34}", label(vi, en)));
+        for col in &per_column {
+            let v: String = col[i].3.chars().take(16).collect();
+            text.push_str(&format!(" {v:>16}"));
+        }
+        text.push('\n');
+    }
+    text.push_str(&format!(
+        "{:<44}",
+        label("Số liệu tính đến", "Records as of")
+    ));
+    for (_, _, as_of) in &columns {
+        let v: String = as_of.chars().take(16).collect();
+        text.push_str(&format!(" {v:>16}"));
+    }
+    text.push('\n');
+    out(&text);
+    Ok(())
+}
