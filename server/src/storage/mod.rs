@@ -58,10 +58,13 @@ impl Store {
             }
             format!("sqlite://{path}?mode=rwc")
         };
+        // Writers are serialized anyway; PostgreSQL connections are a shared, bounded resource
+        // (a server hosts many nodes' databases), SQLite readers are cheap.
+        let postgres = url.starts_with("postgres");
         let mut options = ConnectOptions::new(url);
         options
-            .max_connections(8)
-            .min_connections(1)
+            .max_connections(if postgres { 3 } else { 8 })
+            .min_connections(if postgres { 0 } else { 1 })
             .connect_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(30))
             .sqlx_logging(false)
