@@ -1063,8 +1063,8 @@ async fn upsert_rows<A>(
 where
     A: sea_orm::ActiveModelTrait + Send,
 {
-    use sea_orm::{IdenStatic, Iterable};
     use sea_orm::sea_query::OnConflict;
+    use sea_orm::{IdenStatic, Iterable};
     let others: Vec<_> = <A::Entity as EntityTrait>::Column::iter()
         .filter(|c| c.as_str() != id.as_str())
         .collect();

@@ -318,7 +318,11 @@ async fn session_loop(
         if known != directory_size {
             directory_size = known;
             let units = directory_for(registry, child).await?;
-            send(tx, pb::link_response::Message::Directory(pb::Directory { units })).await?;
+            send(
+                tx,
+                pb::link_response::Message::Directory(pb::Directory { units }),
+            )
+            .await?;
         }
         // Mail for the child's subtree, within the window.
         if mail_in_flight.len() < MAIL_WINDOW {
