@@ -139,5 +139,22 @@ async fn stalled_link_recovers(backend: Backend) {
     tree.stop().await;
 }
 
+/// The commune itself is killed while it streams a backlog, and restarted on its database:
+/// it resumes where its parent says it is.
+async fn commune_killed_mid_stream(backend: Backend) {
+    let mut tree = Tree::start(backend, Depth::Three, SMALL).await;
+    let commune = "09577";
+    record_everywhere(&tree, "before", 5, 4).await;
+    verify(&tree).await;
+
+    let start = backlog(&tree, commune, "backlog", 100, 20).await;
+    streaming(&tree, commune, start).await;
+    tree.kill(commune);
+    tree.restart(commune).await;
+    record_visits(&tree.channel(commune), "after", 0, 5).await;
+    verify(&tree).await;
+    tree.stop().await;
+}
+
 tier_tests!(parent_killed_mid_batch, link_dropped_and_reset_mid_stream);
-backend_tests!(stalled_link_recovers);
+backend_tests!(stalled_link_recovers, commune_killed_mid_stream);

@@ -20,7 +20,7 @@ struct Handled {
 
 /// Transfers a petition from `from` to `to` and waits until it arrives; classifies it there
 /// as within jurisdiction.
-async fn send_up(
+async fn hand_over(
     tree: &Tree,
     from: &'static str,
     to: &'static str,
@@ -81,8 +81,8 @@ async fn transfer_and_result_round_trip(backend: Backend, depth: Depth) {
     record_everywhere(&tree, "base", 4, 4).await;
 
     // Two communes, one matter: one case at the town, a result for each.
-    let a = send_up(&tree, "09574", town, "ta", 1).await;
-    let b = send_up(&tree, "09577", town, "tb", 2).await;
+    let a = hand_over(&tree, "09574", town, "ta", 1).await;
+    let b = hand_over(&tree, "09577", town, "tb", 2).await;
     let town_ch = tree.channel(town);
     let case = accept_new(&town_ch, "ta-a".into(), &a.copy.id, local(2019, 4, 6, 9, 0)).await;
     accept_into(
@@ -106,18 +106,19 @@ async fn transfer_and_result_round_trip(backend: Backend, depth: Depth) {
     wait_result(&tree.channel(b.from), &b.source.id, &resolved).await;
     let mut handled = vec![a, b];
 
-    // Farther up, and across: from a commune to the province, to the national level, and
-    // to the other district.
+    // Farther up, across and down: from a commune to the province, to the national level
+    // and to the other district; from the province down to a commune.
     let mut far = Vec::new();
     if depth != Depth::Two {
         far.push(("09580", "01", "tc", 8));
         far.push(("09619", "269", "tx", 10));
+        far.push(("01", "09580", "tw", 11));
     }
     if depth == Depth::Four {
         far.push(("09619", "00", "td", 12));
     }
     for (from, to, tag, day) in far {
-        let h = send_up(&tree, from, to, tag, day).await;
+        let h = hand_over(&tree, from, to, tag, day).await;
         let ch = tree.channel(to);
         let case = accept_new(
             &ch,
@@ -139,7 +140,7 @@ async fn transfer_and_result_round_trip(backend: Backend, depth: Depth) {
     }
 
     // A result made while its commune is offline waits at the town and arrives after.
-    let e = send_up(&tree, "09574", town, "te", 14).await;
+    let e = hand_over(&tree, "09574", town, "te", 14).await;
     let case = accept_new(
         &town_ch,
         "te-a".into(),

@@ -33,38 +33,45 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 use tonic::{Code, Status, Streaming};
 
-/// Generates one test per backend and tree depth from an `async fn(Backend, Depth)`.
+/// Generates one test per backend and tree depth from an `async fn(Backend, Depth)`;
+/// attributes before a name (`#[ignore = "..."]`) go on each of its tests.
 macro_rules! tier_tests {
-    ($($name:ident),+ $(,)?) => {
+    ($($(#[$attr:meta])* $name:ident),+ $(,)?) => {
         $(
             mod $name {
                 use $crate::tier_common::{Backend, Depth};
 
+                $(#[$attr])*
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn two_tier_sqlite() {
                     super::$name(Backend::Sqlite, Depth::Two).await;
                 }
 
+                $(#[$attr])*
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn two_tier_postgres() {
                     super::$name(Backend::Postgres, Depth::Two).await;
                 }
 
+                $(#[$attr])*
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn three_tier_sqlite() {
                     super::$name(Backend::Sqlite, Depth::Three).await;
                 }
 
+                $(#[$attr])*
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn three_tier_postgres() {
                     super::$name(Backend::Postgres, Depth::Three).await;
                 }
 
+                $(#[$attr])*
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn four_tier_sqlite() {
                     super::$name(Backend::Sqlite, Depth::Four).await;
                 }
 
+                $(#[$attr])*
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn four_tier_postgres() {
                     super::$name(Backend::Postgres, Depth::Four).await;
@@ -75,18 +82,21 @@ macro_rules! tier_tests {
 }
 pub(crate) use tier_tests;
 
-/// Generates one test per backend from an `async fn(Backend)`.
+/// Generates one test per backend from an `async fn(Backend)`; attributes before a name go
+/// on each of its tests.
 macro_rules! backend_tests {
-    ($($name:ident),+ $(,)?) => {
+    ($($(#[$attr:meta])* $name:ident),+ $(,)?) => {
         $(
             mod $name {
                 use $crate::tier_common::Backend;
 
+                $(#[$attr])*
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn sqlite() {
                     super::$name(Backend::Sqlite).await;
                 }
 
+                $(#[$attr])*
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
                     super::$name(Backend::Postgres).await;
