@@ -59,7 +59,7 @@ async fn assert_sibling_in_place(tree: &Tree, what: &str) {
 async fn sibling_claimed_in_journal(backend: Backend, depth: Depth) {
     let tree = Tree::start(backend, depth, Options::default()).await;
     record_everywhere(&tree, "base", 4, 3).await;
-    verify(&tree).await;
+    settle(&tree).await;
     let claimant = tree.channel(CLAIMANT);
     let registered = pb::unit_service_client::UnitServiceClient::new(claimant.clone())
         .register_unit(pb::RegisterUnitRequest {
@@ -102,7 +102,7 @@ async fn sibling_claimed_in_journal(backend: Backend, depth: Depth) {
 async fn sibling_claimed_on_the_link(backend: Backend, depth: Depth) {
     let tree = Tree::start(backend, depth, Options::default()).await;
     record_everywhere(&tree, "base", 4, 3).await;
-    verify(&tree).await;
+    settle(&tree).await;
     let parent = tree.member(CLAIMANT).spec.parent.unwrap();
     tree.proxy(CLAIMANT).set(Mode::Drop);
     tree.wait_unlinked(CLAIMANT).await;

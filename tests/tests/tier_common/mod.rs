@@ -1097,6 +1097,15 @@ pub async fn wait_synced(tree: &Tree, expect: &Expect<'_>) {
     .await;
 }
 
+/// Waits until mail is delivered and every tier holds every event; returns what the units
+/// hold. The invariants are not checked (see `verify`).
+pub async fn settle(tree: &Tree) -> World {
+    wait_mail_delivered(tree).await;
+    let world = World::collect(tree).await;
+    wait_synced(tree, &Expect::all(&world)).await;
+    world
+}
+
 /// Runs every check after a scenario: mail delivered, every tier synced, then the
 /// invariants. Returns what the units hold.
 pub async fn verify(tree: &Tree) -> World {
