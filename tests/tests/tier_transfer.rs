@@ -7,6 +7,8 @@
 
 mod tier_common;
 
+use tiepdan_server::domain::model::UnitLevel;
+use tiepdan_tests::TestDb;
 use tier_common::*;
 use tonic::transport::Channel;
 
@@ -76,7 +78,7 @@ async fn check_privacy(tree: &Tree, handled: &[Handled]) {
 }
 
 async fn transfer_and_result_round_trip(backend: Backend, depth: Depth) {
-    let tree = Tree::start(backend, depth, Options::default()).await;
+    let mut tree = Tree::start(backend, depth, Options::default()).await;
     let town = town_of(depth);
     record_everywhere(&tree, "base", 4, 4).await;
 
@@ -106,8 +108,9 @@ async fn transfer_and_result_round_trip(backend: Backend, depth: Depth) {
     wait_result(&tree.channel(b.from), &b.source.id, &resolved).await;
     let mut handled = vec![a, b];
 
-    // Farther up, across and down: from a commune to the province, to the national level
-    // and to the other district; from the province down to a commune.
+    // Farther up, across and down: from a commune to the province, to the national level,
+    // to the other district and to a district that joins later; from the province down to
+    // a commune.
     let mut far = Vec::new();
     if depth != Depth::Two {
         far.push(("09580", "01", "tc", 8));
@@ -116,6 +119,18 @@ async fn transfer_and_result_round_trip(backend: Backend, depth: Depth) {
     }
     if depth == Depth::Four {
         far.push(("09619", "00", "td", 12));
+    }
+    if depth != Depth::Two {
+        // A district that joins later: the communes learn of it down their links (the
+        // transfer is retried until they do).
+        let spec = Spec {
+            code: "272",
+            name: "Huyện Phúc Thọ",
+            level: UnitLevel::District,
+            parent: Some("01"),
+        };
+        tree.add(spec, TestDb::new(backend).await).await;
+        far.push(("09574", "272", "tn", 13));
     }
     for (from, to, tag, day) in far {
         let h = hand_over(&tree, from, to, tag, day).await;

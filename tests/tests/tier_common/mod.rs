@@ -1609,8 +1609,9 @@ pub async fn record_everywhere(tree: &Tree, tag: &str, visits: u32, petitions: u
 
 // ---- transfers ----
 
-/// Receives at `ch` a complaint outside its jurisdiction and transfers it to `destination`.
-/// Returns the petition as the sender holds it.
+/// Receives at `ch` a complaint outside its jurisdiction and transfers it to `destination`,
+/// retrying while the destination is not known there yet (units far away become known as
+/// directory updates come down the link). Returns the petition as the sender holds it.
 pub async fn transfer_up(
     ch: &Channel,
     tag: &str,
@@ -1624,21 +1625,28 @@ pub async fn transfer_up(
         Some(class(pb::PetitionType::Complaint, true, false)),
     )
     .await;
-    petitions(ch)
-        .transfer_petition(pb::TransferPetitionRequest {
-            request_id: format!("{tag}-t"),
-            petition_id: p.id.clone(),
-            destination: Some(pb::transfer_petition_request::Destination::UnitCode(
-                destination.to_string(),
-            )),
-            note: "Không thuộc thẩm quyền".into(),
-            decision_time: ts(received + chrono::Duration::days(1)),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("transfer {} to {destination}: {e}", p.id))
-        .into_inner()
-        .petition
-        .unwrap()
+    let deadline = tokio::time::Instant::now() + WAIT;
+    for attempt in 0.. {
+        let result = petitions(ch)
+            .transfer_petition(pb::TransferPetitionRequest {
+                request_id: format!("{tag}-t{attempt}"),
+                petition_id: p.id.clone(),
+                destination: Some(pb::transfer_petition_request::Destination::UnitCode(
+                    destination.to_string(),
+                )),
+                note: "Không thuộc thẩm quyền".into(),
+                decision_time: ts(received + chrono::Duration::days(1)),
+            })
+            .await;
+        match result {
+            Ok(r) => return r.into_inner().petition.unwrap(),
+            Err(e) if e.code() == Code::NotFound && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(40)).await;
+            }
+            Err(e) => panic!("transfer {} to {destination}: {e}", p.id),
+        }
+    }
+    unreachable!()
 }
 
 /// Waits until `unit` holds the petition transferred as `source_id`; returns it.
