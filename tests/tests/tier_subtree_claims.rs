@@ -158,8 +158,6 @@ async fn sibling_claimed_on_the_link(backend: Backend, depth: Depth) {
 }
 
 tier_tests!(
-    #[ignore = "server bug: a child's journal can re-parent a unit placed elsewhere (UnitRegistered in apply_change)"]
     sibling_claimed_in_journal,
-    #[ignore = "server bug: Hello.subtree and EventBatch.units can re-parent a unit placed elsewhere (register_subtree)"]
     sibling_claimed_on_the_link
 );

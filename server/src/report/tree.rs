@@ -45,6 +45,11 @@ impl Tree {
         chain
     }
 
+    /// Whether this node knows `unit` at all.
+    pub fn knows(&self, unit: &str) -> bool {
+        unit == self.root || self.parents.contains_key(unit)
+    }
+
     /// Whether `unit` lies in the subtree of `ancestor` (itself included).
     pub fn is_within(&self, unit: &str, ancestor: &str) -> bool {
         self.chain(unit).iter().any(|u| u == ancestor)

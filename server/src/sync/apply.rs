@@ -278,6 +278,13 @@ impl Registry {
                         return Err(forged("unit", &unit.code));
                     }
                 }
+                if unit.code != child
+                    && tree.knows(&unit.code)
+                    && !tree.is_within(&unit.code, child)
+                {
+                    // A unit placed elsewhere is not the child's to move.
+                    return Err(forged("unit", &unit.code));
+                }
                 if unit.code == child {
                     unit.parent_code = Some(tree.root().to_string());
                 } else if unit.code == tree.root() {
@@ -476,7 +483,9 @@ impl Registry {
             let before = pending.len();
             let mut rest = Vec::new();
             for u in pending {
-                if u.code == root || u.code == child || tree.is_within(&root, &u.code) {
+                let elsewhere = tree.knows(&u.code) && !tree.is_within(&u.code, child);
+                if u.code == root || u.code == child || tree.is_within(&root, &u.code) || elsewhere
+                {
                     return Err(DomainError::invalid(
                         "units",
                         format!("unit {} cannot lie below child {child}", u.code),

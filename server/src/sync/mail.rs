@@ -7,7 +7,8 @@
 use chrono::{DateTime, Utc};
 use prost::Message;
 use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use tiepdan_proto::v1 as pb;
 
@@ -89,28 +90,41 @@ impl Registry {
         Ok(())
     }
 
-    /// Envelopes waiting in the outbox whose next hop is `hop`, oldest first.
+    /// Envelopes waiting in the outbox whose next hop is `hop`, oldest first. Routing is
+    /// decided on the (small) list of destinations first, so mail waiting for one hop never
+    /// starves another.
     pub async fn outbox(&self, hop: &Hop, limit: u64) -> Result<Vec<pb::Mail>, DomainError> {
-        let rows = mail_outbox::Entity::find()
+        let waiting: Vec<(String, String)> = mail_outbox::Entity::find()
+            .select_only()
+            .column(mail_outbox::Column::Id)
+            .column(mail_outbox::Column::DestinationUnit)
             .order_by_asc(mail_outbox::Column::CreateUs)
             .order_by_asc(mail_outbox::Column::Id)
-            .limit(limit.saturating_mul(4).max(64))
+            .into_tuple()
             .all(self.store().reader())
             .await?;
-        let mut out = Vec::new();
-        for row in rows {
-            if self.route(&row.destination_unit) != *hop {
-                continue;
-            }
-            let mail = pb::Mail::decode(row.payload.as_slice()).map_err(|e| {
-                DomainError::Storage(format!("outbox mail {} does not decode: {e}", row.id))
-            })?;
-            out.push(mail);
-            if out.len() as u64 >= limit {
-                break;
-            }
+        let ids: Vec<String> = waiting
+            .into_iter()
+            .filter(|(_, destination)| self.route(destination) == *hop)
+            .map(|(id, _)| id)
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(out)
+        let rows = mail_outbox::Entity::find()
+            .filter(mail_outbox::Column::Id.is_in(ids))
+            .order_by_asc(mail_outbox::Column::CreateUs)
+            .order_by_asc(mail_outbox::Column::Id)
+            .all(self.store().reader())
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                pb::Mail::decode(row.payload.as_slice()).map_err(|e| {
+                    DomainError::Storage(format!("outbox mail {} does not decode: {e}", row.id))
+                })
+            })
+            .collect()
     }
 
     /// Number of envelopes waiting for `hop`.
