@@ -156,7 +156,4 @@ async fn mail_survives_resets(backend: Backend, depth: Depth) {
     tree.stop().await;
 }
 
-tier_tests!(
-    waiting_mail_does_not_block_other_mail,
-    mail_survives_resets
-);
+tier_tests!(waiting_mail_does_not_block_other_mail, mail_survives_resets);

@@ -157,7 +157,4 @@ async fn sibling_claimed_on_the_link(backend: Backend, depth: Depth) {
     tree.stop().await;
 }
 
-tier_tests!(
-    sibling_claimed_in_journal,
-    sibling_claimed_on_the_link
-);
+tier_tests!(sibling_claimed_in_journal, sibling_claimed_on_the_link);
