@@ -63,7 +63,7 @@ impl Store {
         let postgres = url.starts_with("postgres");
         let mut options = ConnectOptions::new(url);
         options
-            .max_connections(if postgres { 4 } else { 8 })
+            .max_connections(if postgres { 6 } else { 8 })
             .min_connections(if postgres { 0 } else { 1 })
             .connect_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(30))

@@ -108,7 +108,7 @@ macro_rules! backend_tests {
 pub(crate) use backend_tests;
 
 /// How long a bounded wait lasts before the test fails with what it was waiting for.
-pub const WAIT: Duration = Duration::from_secs(45);
+pub const WAIT: Duration = Duration::from_secs(120);
 /// A period covering every date the workloads record.
 pub const PERIOD_ALL: &str = "2018-01-01..2019-12-31";
 /// A period that cuts through the workloads (cases carried over into it, closed after it).
