@@ -1,6 +1,8 @@
 //! Building a report from the maintained totals: a few grouped sums per unit, so the cost
 //! grows with the number of children and days, not with the number of records.
 
+use std::collections::{BTreeMap, HashMap};
+
 use chrono::{DateTime, Duration, Utc};
 
 use super::period::Period;
@@ -9,7 +11,6 @@ use crate::domain::DomainError;
 use crate::domain::deadlines::local_date;
 use crate::domain::model::{PetitionType, Unit};
 use crate::registry::Registry;
-use crate::storage::records::sum_tally;
 
 /// One row: a unit and its totals.
 #[derive(Debug, Clone)]
@@ -28,25 +29,74 @@ pub struct Report {
     pub by_type: Vec<(PetitionType, Totals)>,
 }
 
+/// The three sums a row of a report is assembled from.
+#[derive(Debug, Default)]
+struct Sums3 {
+    within: BTreeMap<String, i64>,
+    before: BTreeMap<String, i64>,
+    overdue: BTreeMap<String, i64>,
+}
+
 impl Registry {
-    async fn totals_of(
+    /// The sums of each of `units` (their subtrees when `subtree`) in one grouped query:
+    /// within the period, before it, and up to the last day an open case is not yet overdue.
+    async fn sums_of(
         &self,
-        unit: &str,
+        units: &[String],
         subtree: bool,
         period: Period,
         now: DateTime<Utc>,
-        only: &[Option<PetitionType>],
-    ) -> Result<Vec<Totals>, DomainError> {
-        let db = self.store().reader();
-        let within = sum_tally(db, subtree, unit, Some(period.start), Some(period.end)).await?;
-        let before = sum_tally(db, subtree, unit, None, Some(period.day_before())).await?;
+    ) -> Result<HashMap<String, Sums3>, DomainError> {
+        use crate::storage::entities::tally;
+        use sea_orm::sea_query::{Expr, Func};
+        use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect};
+        let day_before = period.day_before();
         // An open case is overdue once the day after its due date begins.
         let last_due = period.end.min(local_date(now) - Duration::days(1));
-        let overdue = sum_tally(db, subtree, unit, None, Some(last_due)).await?;
-        Ok(only
-            .iter()
-            .map(|t| assemble(&within, &before, &overdue, *t))
-            .collect())
+        let upto = period.end.max(day_before).max(last_due);
+        // SUM(CASE WHEN condition THEN value ELSE 0 END), as BIGINT on either backend.
+        let sum_if = |condition: sea_orm::Condition| {
+            Expr::from(Func::cast_as(
+                Func::sum(Expr::case(condition, Expr::col(tally::Column::Value)).finally(0)),
+                "BIGINT",
+            ))
+        };
+        let rows: Vec<(String, String, i64, i64, i64)> = tally::Entity::find()
+            .select_only()
+            .column(tally::Column::UnitCode)
+            .column(tally::Column::Metric)
+            .column_as(
+                sum_if(
+                    Condition::all()
+                        .add(tally::Column::Day.gte(period.start))
+                        .add(tally::Column::Day.lte(period.end)),
+                ),
+                "within",
+            )
+            .column_as(
+                sum_if(Condition::all().add(tally::Column::Day.lte(day_before))),
+                "before",
+            )
+            .column_as(
+                sum_if(Condition::all().add(tally::Column::Day.lte(last_due))),
+                "overdue",
+            )
+            .filter(tally::Column::Subtree.eq(subtree))
+            .filter(tally::Column::UnitCode.is_in(units.iter().cloned()))
+            .filter(tally::Column::Day.lte(upto))
+            .group_by(tally::Column::UnitCode)
+            .group_by(tally::Column::Metric)
+            .into_tuple()
+            .all(self.store().reader())
+            .await?;
+        let mut out: HashMap<String, Sums3> = HashMap::new();
+        for (unit, metric, within, before, overdue) in rows {
+            let sums = out.entry(unit).or_default();
+            sums.within.insert(metric.clone(), within);
+            sums.before.insert(metric.clone(), before);
+            sums.overdue.insert(metric, overdue);
+        }
+        Ok(out)
     }
 
     /// The report of `unit_code` (a unit of this node's subtree) for `period`.
@@ -78,20 +128,29 @@ impl Registry {
         let unit = find(unit_code)?;
         let mut kinds = vec![None];
         kinds.extend(PetitionType::ALL.iter().map(|t| Some(*t)));
-        let mut all = self
-            .totals_of(unit_code, subtree, period, now, &kinds)
-            .await?;
+        let children_codes: Vec<String> = if subtree {
+            tree.children(unit_code)
+        } else {
+            Vec::new()
+        };
+        // A subtree report sums the unit and its children alike: one query for all rows.
+        let mut codes = children_codes.clone();
+        codes.push(unit_code.to_string());
+        let mut sums = self.sums_of(&codes, subtree, period, now).await?;
+        let own = sums.remove(unit_code).unwrap_or_default();
+        let mut all: Vec<Totals> = kinds
+            .iter()
+            .map(|t| assemble(&own.within, &own.before, &own.overdue, *t))
+            .collect();
         let totals = all.remove(0);
         let by_type = PetitionType::ALL.iter().copied().zip(all).collect();
         let mut children = Vec::new();
-        if subtree {
-            for code in tree.children(unit_code) {
-                let mut t = self.totals_of(&code, true, period, now, &[None]).await?;
-                children.push(Row {
-                    unit: find(&code)?,
-                    totals: t.remove(0),
-                });
-            }
+        for code in children_codes {
+            let s = sums.remove(&code).unwrap_or_default();
+            children.push(Row {
+                unit: find(&code)?,
+                totals: assemble(&s.within, &s.before, &s.overdue, None),
+            });
         }
         Ok(Report {
             unit,
