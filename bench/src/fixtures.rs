@@ -53,7 +53,15 @@ impl Db {
     pub async fn create(backend: Backend, dir: &Path, name: &str, pg_admin: &str) -> Result<Db> {
         match backend {
             Backend::Sqlite => Ok(Db {
-                url: format!("sqlite://{}", dir.join(format!("{name}.sqlite")).display()),
+                // A run may repeat a scenario in the same directory: every database is new.
+                url: format!(
+                    "sqlite://{}",
+                    dir.join(format!(
+                        "{name}-{}.sqlite",
+                        &uuid::Uuid::new_v4().simple().to_string()[..8]
+                    ))
+                    .display()
+                ),
                 backend,
                 pg: None,
             }),

@@ -376,6 +376,10 @@ pub async fn resume(
         if first_applied.is_some() && have + LAG_ALLOWED >= written {
             break returned.elapsed();
         }
+        if rec.is_finished() && first_applied.is_none() {
+            rec.await??;
+            bail!("{tag}: the commune stopped recording before the town returned");
+        }
         if Instant::now() > deadline {
             bail!(
                 "{tag}: the town is {} events behind 30 s after its return",
