@@ -138,13 +138,18 @@ pub fn commune_code(i: usize) -> String {
 pub const TOWN: &str = "269";
 pub const CITY: &str = "01";
 
-/// The instant of the `n`-th generated record: spread over the days of 2019.
+/// Records a unit receives a day, in the generated registers.
+pub const RECORDS_A_DAY: u64 = 100;
+
+/// The instant of the `n`-th generated record: in journal order, `RECORDS_A_DAY` a day
+/// through 360 days of 2019 (then again from the start), as a journal grows.
 pub fn record_time(n: u64) -> DateTime<Utc> {
     let base = Utc
         .with_ymd_and_hms(2019, 1, 2, 1, 0, 0)
         .single()
         .unwrap_or_default();
-    base + chrono::Duration::days((n % 360) as i64) + chrono::Duration::seconds((n % 997) as i64)
+    base + chrono::Duration::days(((n / RECORDS_A_DAY) % 360) as i64)
+        + chrono::Duration::seconds((n % RECORDS_A_DAY * 300) as i64)
 }
 
 /// A visit as a commune records it.
