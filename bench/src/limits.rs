@@ -241,6 +241,13 @@ impl SyncService for BareLink {
     ) -> Result<Response<pb::GetJournalDigestResponse>, Status> {
         Err(Status::unimplemented("a bare link keeps no journal"))
     }
+
+    async fn reconcile(
+        &self,
+        _request: Request<pb::ReconcileRequest>,
+    ) -> Result<Response<pb::ReconcileResponse>, Status> {
+        Err(Status::unimplemented("a bare link keeps no journal"))
+    }
 }
 
 /// The transport limit: events/s and batches/s over `streams` bare links carrying `rows`

@@ -145,3 +145,101 @@ async fn the_command_line_against_a_node() {
     assert!(text(&bad.stderr).contains("complaint, denunciation, recommendation, mixed"));
     node.stop().await;
 }
+
+/// `tiepdan sync verify` at a town with one commune: the journals agree (exit 0, every
+/// event of the commune compared); an unknown child is refused; a child that is down
+/// cannot be verified (exit 1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_verify_at_a_town() {
+    let town = TestNode::start(
+        Backend::Sqlite,
+        unit("269", "Thị xã Sơn Tây", UnitLevel::District, None),
+    )
+    .await;
+    let commune = TestNode::start_with(
+        tiepdan_tests::TestDb::new(Backend::Sqlite).await,
+        unit("09574", "Phường Lê Lợi", UnitLevel::Ward, None),
+        Some(town.url()),
+        |_| {},
+    )
+    .await;
+    for i in 0..5 {
+        let time = format!("2019-09-{:02} 08:00", 10 + i);
+        let visit = tiepdan(
+            &commune.url(),
+            &[
+                "visit",
+                "record",
+                "--action",
+                "accepted",
+                "--persons",
+                "2",
+                "--time",
+                &time,
+            ],
+        )
+        .await;
+        assert!(visit.status.success(), "{}", text(&visit.stderr));
+    }
+    let held = json(
+        &tiepdan(
+            &commune.url(),
+            &["--format", "json", "journal", "list", "--origin", "09574"],
+        )
+        .await,
+    );
+    let events = held["last_sequence"].as_u64().unwrap_or_default();
+    assert!(events >= 5, "{held}");
+
+    // Verify until the town has taken everything (it pulls what it lacks meanwhile).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let report = loop {
+        let out = tiepdan(&town.url(), &["--format", "json", "sync", "verify"]).await;
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        if out.status.success() {
+            break doc;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never in agreement: {doc} {}",
+            text(&out.stderr)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(report["in_agreement"], true, "{report}");
+    let child = &report["children"][0];
+    assert_eq!(child["unit"], "09574");
+    assert_eq!(child["events"].as_u64(), Some(events), "{report}");
+    assert_eq!(child["remaining"].as_array().map(Vec::len), Some(0));
+
+    let table = tiepdan(&town.url(), &["sync", "verify"]).await;
+    assert!(table.status.success());
+    assert!(
+        text(&table.stdout).contains("in agreement"),
+        "{}",
+        text(&table.stdout)
+    );
+
+    let refused = tiepdan(&town.url(), &["sync", "verify", "--child", "09999"]).await;
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused.stderr).contains("child_units[0]"),
+        "{}",
+        text(&refused.stderr)
+    );
+
+    let db = commune.stop().await;
+    let down = loop {
+        let out = tiepdan(&town.url(), &["--format", "json", "sync", "verify"]).await;
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        if doc["children"][0]["reached"] == false {
+            assert_eq!(out.status.code(), Some(1));
+            break doc;
+        }
+        assert!(std::time::Instant::now() < deadline, "{doc}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(down["in_agreement"], false);
+    drop(db);
+    town.stop().await;
+}

@@ -96,6 +96,20 @@ pub enum Command {
 pub enum SyncCommand {
     /// Connected or since when not, last event, events behind, mail waiting, per link.
     Status,
+    /// Compare this node's journal with each connected child's (per origin and day: count,
+    /// highest sequence, hash), pull what this node lacks, and print what differed. Exits 1
+    /// when a difference remains.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Children to verify (every child when none is given).
+    #[arg(long = "child", value_name = "UNIT")]
+    pub children: Vec<String>,
+    /// Seconds to wait for missing events to arrive (at most 120).
+    #[arg(long, default_value_t = 10)]
+    pub wait: u32,
 }
 
 /// Language of report labels.

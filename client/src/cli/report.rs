@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use tiepdan_client::{Client, Error};
 use tiepdan_proto::v1 as pb;
 
-use super::args::{Lang, Output, ReportArgs};
+use super::args::{Lang, Output, ReportArgs, VerifyArgs};
 use super::show::out;
 
 fn time(ts: &Option<prost_types::Timestamp>) -> String {
@@ -82,6 +82,120 @@ pub async fn sync_status(client: &Client, format: Output) -> Result<(), Error> {
     }
     out(&text);
     Ok(())
+}
+
+fn difference_kind(kind: i32) -> &'static str {
+    match pb::DifferenceKind::try_from(kind) {
+        Ok(pb::DifferenceKind::MissingAtParent) => "missing here",
+        Ok(pb::DifferenceKind::MissingAtChild) => "missing at child",
+        Ok(pb::DifferenceKind::ContentDiffers) => "content differs",
+        _ => "?",
+    }
+}
+
+fn difference(d: &pb::DigestDifference) -> Value {
+    json!({
+        "origin": d.origin_unit,
+        "day": d.day,
+        "kind": difference_kind(d.kind),
+        "child_count": d.child_count,
+        "here_count": d.parent_count,
+        "child_highest_sequence": d.child_highest_sequence,
+        "here_highest_sequence": d.parent_highest_sequence,
+    })
+}
+
+/// Reconciles the node with its children and prints what differed; returns whether every
+/// child was reached and agrees now.
+pub async fn sync_verify(
+    client: &Client,
+    format: Output,
+    args: &VerifyArgs,
+) -> Result<bool, Error> {
+    let answer = pb::sync_service_client::SyncServiceClient::new(client.channel())
+        .reconcile(pb::ReconcileRequest {
+            child_units: args.children.clone(),
+            wait_seconds: args.wait,
+        })
+        .await?
+        .into_inner();
+    let agrees = |c: &pb::ChildReconciliation| c.reached && c.remaining.is_empty();
+    let all_agree = answer.children.iter().all(agrees);
+    if format == Output::Json {
+        let doc = json!({
+            "unit": answer.unit_code,
+            "in_agreement": all_agree,
+            "children": answer.children.iter().map(|c| json!({
+                "unit": c.unit_code,
+                "reached": c.reached,
+                "error": c.error,
+                "origins": c.origins_compared,
+                "days": c.days_compared,
+                "events": c.events_compared,
+                "differences": c.differences.iter().map(difference).collect::<Vec<_>>(),
+                "pulled_after": c.pulled_after.iter().map(|p| json!({
+                    "origin": p.origin_unit, "sequence": p.sequence,
+                })).collect::<Vec<_>>(),
+                "events_pulled": c.events_pulled,
+                "remaining": c.remaining.iter().map(difference).collect::<Vec<_>>(),
+                "in_agreement": agrees(c),
+            })).collect::<Vec<_>>(),
+        });
+        out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
+        ));
+        return Ok(all_agree);
+    }
+    let mut text = format!(
+        "{:<6} {:>7} {:>6} {:>9} {:>11} {:>7}  {}\n",
+        "child", "origins", "days", "events", "differences", "pulled", "state"
+    );
+    for c in &answer.children {
+        let state = if !c.reached {
+            format!("not verified: {}", c.error)
+        } else if c.remaining.is_empty() {
+            "in agreement".to_string()
+        } else {
+            format!("{} DIFFERENCES REMAIN", c.remaining.len())
+        };
+        text.push_str(&format!(
+            "{:<6} {:>7} {:>6} {:>9} {:>11} {:>7}  {}\n",
+            c.unit_code,
+            c.origins_compared,
+            c.days_compared,
+            c.events_compared,
+            c.differences.len(),
+            c.events_pulled,
+            state
+        ));
+    }
+    let mut listed = false;
+    for c in &answer.children {
+        for (when, list) in [("found", &c.differences), ("remaining", &c.remaining)] {
+            for d in list {
+                if !listed {
+                    text.push_str(&format!(
+                        "\n{:<6} {:<9} {:<6} {:<10} {:<17} {:>11} {:>11}\n",
+                        "child", "", "origin", "day", "difference", "child (seq)", "here (seq)"
+                    ));
+                    listed = true;
+                }
+                text.push_str(&format!(
+                    "{:<6} {:<9} {:<6} {:<10} {:<17} {:>11} {:>11}\n",
+                    c.unit_code,
+                    when,
+                    d.origin_unit,
+                    d.day,
+                    difference_kind(d.kind),
+                    format!("{} ({})", d.child_count, d.child_highest_sequence),
+                    format!("{} ({})", d.parent_count, d.parent_highest_sequence),
+                ));
+            }
+        }
+    }
+    out(&text);
+    Ok(all_agree)
 }
 
 /// The report's rows: (form, Vietnamese label, English label, value).

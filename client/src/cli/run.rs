@@ -113,6 +113,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Import(args) => return import(&client, format, args).await,
         Command::Sync(SyncCommand::Status) => super::report::sync_status(&client, format).await?,
+        Command::Sync(SyncCommand::Verify(args)) => {
+            if !super::report::sync_verify(&client, format, &args).await? {
+                return Ok(ExitCode::from(1));
+            }
+        }
         Command::Report(args) => super::report::report(&client, format, &args).await?,
     }
     Ok(ExitCode::SUCCESS)

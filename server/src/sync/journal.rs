@@ -172,53 +172,46 @@ pub struct DayDigest {
     pub hash: Vec<u8>,
 }
 
-/// Digests of `origin`'s journal per local day of the events' time.
+/// Digests of `origin`'s journal up to sequence `upto`, one per local day of the events'
+/// time, in day order. An event's time is the business time of its record (a register
+/// imported late carries old dates), so a day's events need not be consecutive: each day's
+/// hash runs over its events' hashes in sequence order.
 pub async fn digest(
     db: &impl ConnectionTrait,
     origin: &str,
+    upto: u64,
 ) -> Result<Vec<DayDigest>, DomainError> {
+    let upto = i64::try_from(upto).unwrap_or(i64::MAX);
     let rows: Vec<(i64, i64, Vec<u8>)> = journal_event::Entity::find()
         .select_only()
         .column(journal_event::Column::Sequence)
         .column(journal_event::Column::EventUs)
         .column(journal_event::Column::Hash)
         .filter(journal_event::Column::OriginUnit.eq(origin))
+        .filter(journal_event::Column::Sequence.lte(upto))
         .order_by_asc(journal_event::Column::Sequence)
         .into_tuple()
         .all(db)
         .await?;
-    let mut out: Vec<(DayDigest, Sha256)> = Vec::new();
+    let mut days: std::collections::BTreeMap<chrono::NaiveDate, (u64, u64, Sha256)> =
+        std::collections::BTreeMap::new();
     for (sequence, event_us, hash) in rows {
         let day =
             crate::storage::records::from_us(event_us).map(crate::domain::deadlines::local_date)?;
         let sequence = u64::try_from(sequence).unwrap_or(0);
-        match out.last_mut() {
-            Some((d, h)) if d.day == day => {
-                d.count += 1;
-                d.highest_sequence = sequence;
-                h.update(&hash);
-            }
-            _ => {
-                let mut h = Sha256::new();
-                h.update(&hash);
-                out.push((
-                    DayDigest {
-                        origin: origin.to_string(),
-                        day,
-                        count: 1,
-                        highest_sequence: sequence,
-                        hash: Vec::new(),
-                    },
-                    h,
-                ));
-            }
-        }
+        let (count, highest, h) = days.entry(day).or_insert_with(|| (0, 0, Sha256::new()));
+        *count += 1;
+        *highest = sequence;
+        h.update(&hash);
     }
-    Ok(out
+    Ok(days
         .into_iter()
-        .map(|(mut d, h)| {
-            d.hash = h.finalize().to_vec();
-            d
+        .map(|(day, (count, highest_sequence, h))| DayDigest {
+            origin: origin.to_string(),
+            day,
+            count,
+            highest_sequence,
+            hash: h.finalize().to_vec(),
         })
         .collect())
 }

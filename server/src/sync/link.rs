@@ -23,10 +23,14 @@ use crate::wire;
 
 /// Protocol version of the link this release speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
+/// Hello feature: the child answers `DigestRequest` and honours `Resend`.
+pub const FEATURE_RECONCILE: &str = "reconcile";
 /// Most events one batch may carry.
 pub const MAX_BATCH_EVENTS: usize = 2000;
 /// How long a child has to introduce itself.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest a reconciliation waits for missing events.
+const MAX_RECONCILE_WAIT_SECONDS: u32 = 120;
 /// Mail sent down and not yet acknowledged, per child.
 const MAIL_WINDOW: usize = 16;
 
@@ -189,9 +193,10 @@ impl SyncService for SyncApi {
             .await
             .map_err(|_| Status::cancelled("child went away"))?;
         let hub = self.hub.clone();
+        let reconcile = hello.features.iter().any(|f| f == FEATURE_RECONCILE);
         tokio::spawn(async move {
             let code = child.code.clone();
-            let (session, token) = hub.status.open_session(&code);
+            let (session, token) = hub.status.open_session(&code, tx.clone(), reconcile);
             hub.status.child(&code, |s| {
                 s.connected = true;
                 s.since = Some(Utc::now());
@@ -236,7 +241,7 @@ impl SyncService for SyncApi {
         let mut digests = Vec::new();
         let mut heads = Vec::new();
         for origin in origins {
-            for d in super::journal::digest(db, &origin).await? {
+            for d in super::journal::digest(db, &origin, u64::MAX).await? {
                 digests.push(pb::DayDigest {
                     origin_unit: d.origin,
                     day: d.day.format("%Y-%m-%d").to_string(),
@@ -254,6 +259,52 @@ impl SyncService for SyncApi {
         Ok(Response::new(pb::GetJournalDigestResponse {
             digests,
             heads,
+        }))
+    }
+
+    async fn reconcile(
+        &self,
+        request: Request<pb::ReconcileRequest>,
+    ) -> Result<Response<pb::ReconcileResponse>, Status> {
+        let registry = &self.hub.registry;
+        let tree = registry.tree();
+        let req = request.into_inner();
+        let children = tree.children(tree.root());
+        let mut violations = crate::domain::validate::Violations::default();
+        for (i, code) in req.child_units.iter().enumerate() {
+            if !children.contains(code) {
+                violations.add(
+                    format!("child_units[{i}]"),
+                    format!("{code:?} is not a child of unit {}", tree.root()),
+                );
+            }
+        }
+        if req.wait_seconds > MAX_RECONCILE_WAIT_SECONDS {
+            violations.add(
+                "wait_seconds",
+                format!("at most {MAX_RECONCILE_WAIT_SECONDS}"),
+            );
+        }
+        violations.finish()?;
+        let wait = Duration::from_secs(match req.wait_seconds {
+            0 => 10,
+            s => u64::from(s),
+        });
+        let wanted = if req.child_units.is_empty() {
+            children
+        } else {
+            let mut wanted = req.child_units;
+            wanted.sort();
+            wanted.dedup();
+            wanted
+        };
+        let mut out = Vec::new();
+        for child in wanted {
+            out.push(super::reconcile::with_child(&self.hub, &child, wait).await?);
+        }
+        Ok(Response::new(pb::ReconcileResponse {
+            unit_code: registry.code(),
+            children: out,
         }))
     }
 
@@ -396,6 +447,26 @@ async fn session_loop(
                         if mail_in_flight.remove(&ack.mail_id) {
                             registry.mail_delivered(&ack.mail_id).await?;
                         }
+                    }
+                    Some(pb::link_request::Message::DigestReply(mut reply)) => {
+                        // A unit placed elsewhere is not the child's to speak for; one this
+                        // node has not learnt of yet (its events still on their way) is
+                        // left out of the comparison.
+                        let tree = registry.tree();
+                        let foreign = reply
+                            .digests
+                            .iter()
+                            .map(|d| &d.origin_unit)
+                            .chain(reply.heads.iter().map(|h| &h.origin_unit))
+                            .find(|origin| tree.knows(origin) && !tree.is_within(origin, child));
+                        if let Some(origin) = foreign {
+                            return Err(Status::permission_denied(format!(
+                                "child {child} cannot speak for unit {origin:?}"
+                            )));
+                        }
+                        reply.digests.retain(|d| tree.knows(&d.origin_unit));
+                        reply.heads.retain(|h| tree.knows(&h.origin_unit));
+                        hub.status.deliver_digest(child, reply);
                     }
                     Some(pb::link_request::Message::Hello(_)) | None => {
                         return Err(Status::invalid_argument("unexpected message on an open link"));

@@ -7,5 +7,6 @@ pub mod journal;
 pub mod link;
 pub mod mail;
 pub mod metrics;
+pub mod reconcile;
 pub mod status;
 pub mod uplink;

@@ -4,7 +4,22 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
+use tiepdan_proto::v1 as pb;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
+
+/// What a child's session sends down its stream.
+pub type Downlink = mpsc::Sender<Result<pb::LinkResponse, tonic::Status>>;
+
+/// An open child session.
+#[derive(Debug)]
+struct Session {
+    id: u64,
+    token: CancellationToken,
+    downlink: Downlink,
+    /// The child takes part in reconciliation (its Hello lists "reconcile").
+    reconcile: bool,
+}
 
 /// The state of one link.
 #[derive(Debug, Clone, Default)]
@@ -25,8 +40,11 @@ pub struct LinkState {
 pub struct SyncStatus {
     parent: Mutex<Option<LinkState>>,
     children: Mutex<BTreeMap<String, LinkState>>,
-    sessions: Mutex<BTreeMap<String, (u64, CancellationToken)>>,
+    sessions: Mutex<BTreeMap<String, Session>>,
     next_session: std::sync::atomic::AtomicU64,
+    /// Digest requests sent down and not answered yet: id → (child, waiter).
+    digests: Mutex<BTreeMap<u64, (String, oneshot::Sender<pb::DigestReply>)>>,
+    next_request: std::sync::atomic::AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -62,26 +80,72 @@ impl SyncStatus {
 
     /// Starts a session for `child`, ending any earlier session of the same child (a
     /// reconnect after a half-dead connection).
-    pub fn open_session(&self, child: &str) -> (u64, CancellationToken) {
+    pub fn open_session(
+        &self,
+        child: &str,
+        downlink: Downlink,
+        reconcile: bool,
+    ) -> (u64, CancellationToken) {
         let id = self
             .next_session
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let token = CancellationToken::new();
-        if let Some((_, old)) = lock(&self.sessions).insert(child.to_string(), (id, token.clone()))
-        {
-            old.cancel();
+        let session = Session {
+            id,
+            token: token.clone(),
+            downlink,
+            reconcile,
+        };
+        if let Some(old) = lock(&self.sessions).insert(child.to_string(), session) {
+            old.token.cancel();
         }
         (id, token)
+    }
+
+    /// The open session of `child`: where to send it messages, and whether it takes part in
+    /// reconciliation.
+    pub fn session(&self, child: &str) -> Option<(Downlink, bool)> {
+        lock(&self.sessions)
+            .get(child)
+            .map(|s| (s.downlink.clone(), s.reconcile))
+    }
+
+    /// Registers a digest request to `child`: its id, and where the reply will arrive.
+    pub fn expect_digest(&self, child: &str) -> (u64, oneshot::Receiver<pb::DigestReply>) {
+        let id = self
+            .next_request
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        let (tx, rx) = oneshot::channel();
+        lock(&self.digests).insert(id, (child.to_string(), tx));
+        (id, rx)
+    }
+
+    /// Hands a digest reply from `child` to whoever asked; a reply nobody awaits, or one
+    /// that answers another child's request, is dropped.
+    pub fn deliver_digest(&self, child: &str, reply: pb::DigestReply) {
+        let mut pending = lock(&self.digests);
+        if pending
+            .get(&reply.request_id)
+            .is_some_and(|(asked, _)| asked == child)
+            && let Some((_, waiter)) = pending.remove(&reply.request_id)
+        {
+            let _ = waiter.send(reply);
+        }
+    }
+
+    /// Forgets a digest request that will not be waited for any longer.
+    pub fn forget_digest(&self, id: u64) {
+        lock(&self.digests).remove(&id);
     }
 
     /// Forgets `child`'s session `id` if it is still the current one; returns whether it was.
     pub fn close_session(&self, child: &str, id: u64) -> bool {
         let mut sessions = lock(&self.sessions);
-        if sessions
-            .get(child)
-            .is_some_and(|(current, _)| *current == id)
-        {
+        if sessions.get(child).is_some_and(|s| s.id == id) {
             sessions.remove(child);
+            // Nobody will answer the digest requests sent down that session.
+            lock(&self.digests).retain(|_, (asked, _)| asked != child);
             true
         } else {
             false

@@ -15,7 +15,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::{ClientTlsConfig, Endpoint};
 
 use super::journal;
-use super::link::{PROTOCOL_VERSION, SyncHub};
+use super::link::{FEATURE_RECONCILE, PROTOCOL_VERSION, SyncHub};
 use super::mail::Hop;
 use crate::node::MAX_MESSAGE_BYTES;
 use crate::wire;
@@ -110,7 +110,7 @@ pub async fn run(
     }
 }
 
-fn request(message: pb::link_request::Message) -> pb::LinkRequest {
+fn request_of(message: pb::link_request::Message) -> pb::LinkRequest {
     pb::LinkRequest {
         message: Some(message),
     }
@@ -163,8 +163,9 @@ async fn session(
         unit: Some(wire::unit(&me)),
         subtree,
         heads,
+        features: vec![FEATURE_RECONCILE.to_string()],
     };
-    tx.send(request(pb::link_request::Message::Hello(hello)))
+    tx.send(request_of(pb::link_request::Message::Hello(hello)))
         .await
         .map_err(|_| UplinkError::Protocol("link closed before Hello".into()))?;
     let mut inbound = client.link(ReceiverStream::new(rx)).await?.into_inner();
@@ -246,7 +247,7 @@ async fn session(
                 remaining,
                 units,
             };
-            tx.send(request(pb::link_request::Message::Batch(batch)))
+            tx.send(request_of(pb::link_request::Message::Batch(batch)))
                 .await
                 .map_err(|_| UplinkError::Protocol("link closed".into()))?;
             in_flight += 1;
@@ -256,7 +257,7 @@ async fn session(
                 continue;
             }
             mail_in_flight.insert(mail.id.clone());
-            tx.send(request(pb::link_request::Message::Mail(mail)))
+            tx.send(request_of(pb::link_request::Message::Mail(mail)))
                 .await
                 .map_err(|_| UplinkError::Protocol("link closed".into()))?;
         }
@@ -293,7 +294,7 @@ async fn session(
                     Some(pb::link_response::Message::Mail(mail)) => {
                         let id = mail.id.clone();
                         registry.receive_mail(mail, None).await?;
-                        tx.send(request(pb::link_request::Message::MailAck(pb::MailAck {
+                        tx.send(request_of(pb::link_request::Message::MailAck(pb::MailAck {
                             mail_id: id,
                         })))
                         .await
@@ -307,9 +308,33 @@ async fn session(
                             .collect();
                         registry.adopt_parent(&parent, &units).await?;
                     }
-                    Some(pb::link_response::Message::Welcome(_)) | None => {
+                    Some(pb::link_response::Message::DigestRequest(request)) => {
+                        let reply = digest_reply(hub, &origins, request).await?;
+                        tx.send(request_of(pb::link_request::Message::DigestReply(reply)))
+                            .await
+                            .map_err(|_| UplinkError::Protocol("link closed".into()))?;
+                    }
+                    Some(pb::link_response::Message::Resend(resend)) => {
+                        // The parent lacks events it had acknowledged (restored from a
+                        // backup, say): ship again from where it is.
+                        for p in resend.positions {
+                            if let Some(s) = sent.get_mut(&p.origin_unit)
+                                && p.sequence < *s
+                            {
+                                tracing::warn!(
+                                    origin = %p.origin_unit,
+                                    from = p.sequence,
+                                    "the parent asks for events again"
+                                );
+                                *s = p.sequence;
+                            }
+                        }
+                    }
+                    Some(pb::link_response::Message::Welcome(_)) => {
                         return Err(UplinkError::Protocol("unexpected message".into()));
                     }
+                    // A message of a newer release this one does not know.
+                    None => tracing::debug!("ignored an unknown message from the parent"),
                 }
             }
         }
@@ -328,4 +353,50 @@ async fn backlog(
         behind += head.saturating_sub(sent.get(origin).copied().unwrap_or(0));
     }
     Ok(behind)
+}
+
+/// The digests the parent asked for: heads only when it named no origin (every origin of
+/// this subtree), else each named origin of this subtree's head and day digests up to it.
+async fn digest_reply(
+    hub: &SyncHub,
+    origins: &[String],
+    request: pb::DigestRequest,
+) -> Result<pb::DigestReply, UplinkError> {
+    let db = hub.registry.store().reader();
+    let mut reply = pb::DigestReply {
+        request_id: request.request_id,
+        ..Default::default()
+    };
+    let heads_only = request.origin_units.is_empty();
+    let asked = if heads_only {
+        origins.to_vec()
+    } else {
+        request
+            .origin_units
+            .into_iter()
+            .filter(|o| origins.contains(o))
+            .take(origins.len())
+            .collect()
+    };
+    for origin in asked {
+        let head = journal::last_sequence(db, &origin).await?;
+        if !heads_only {
+            for d in journal::digest(db, &origin, head).await? {
+                reply.digests.push(pb::DayDigest {
+                    origin_unit: d.origin,
+                    day: d.day.format("%Y-%m-%d").to_string(),
+                    count: d.count,
+                    highest_sequence: d.highest_sequence,
+                    hash: d.hash,
+                });
+            }
+        }
+        if head > 0 || !heads_only {
+            reply.heads.push(pb::OriginPosition {
+                origin_unit: origin,
+                sequence: head,
+            });
+        }
+    }
+    Ok(reply)
 }
