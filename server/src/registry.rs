@@ -171,6 +171,7 @@ impl Registry {
             }),
         };
         registry.reload_tree().await?;
+        registry.ensure_sealing_key().await?;
         Ok(registry)
     }
 
@@ -750,11 +751,30 @@ impl Registry {
         repo::update_petition(&tx, &after).await?;
         self.log_petition(&tx, now, key.method, &after).await?;
         if let Some((destination, note)) = transfer_to {
-            let petitioner = repo::find_petitioner(&tx, &after.id).await?;
+            let mut petitioner = repo::find_petitioner(&tx, &after.id)
+                .await?
+                .as_ref()
+                .map(wire::petitioner);
+            // Sealed to the destination, so no node on the way can read it; in clear only
+            // to a node of an older release, which has no key.
+            let mut sealed_petitioner = Vec::new();
+            if let Some(person) = &petitioner {
+                match self.seal_for(&tx, &destination, person).await? {
+                    Some(sealed) => {
+                        sealed_petitioner = sealed;
+                        petitioner = None;
+                    }
+                    None => tracing::warn!(
+                        destination = %destination,
+                        "no sealing key known for the destination: personal details travel in clear"
+                    ),
+                }
+            }
             let content = pb::mail::Content::PetitionTransfer(pb::PetitionTransfer {
                 petition: Some(wire::petition(&after, self.deadlines(), None)),
-                petitioner: petitioner.as_ref().map(wire::petitioner),
+                petitioner,
                 note,
+                sealed_petitioner,
             });
             self.send_mail(&tx, &destination, now, content).await?;
         }

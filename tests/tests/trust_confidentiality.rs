@@ -229,3 +229,84 @@ async fn personal_details_stay_where_they_belong() {
         assert!(contains(&b_files, &m));
     }
 }
+
+/// A complaint transferred from a commune to the city crosses the town, where it waits while
+/// the town's link to the city is cut. Its personal details are sealed to the city's key: the
+/// town's database files never hold them, even while the envelope waits there; the city
+/// opens them once the link is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sealed_details_cross_the_town_unread() {
+    use tiepdan_server::demo::proxy::{Mode, Proxy};
+    let start = |db: TestDb, code: &'static str, level, parent: Option<String>| async move {
+        TestNode::start_with(db, unit(code, code, level, None), parent, |_| {}).await
+    };
+    let city = start(
+        TestDb::new(Backend::Sqlite).await,
+        "01",
+        UnitLevel::Province,
+        None,
+    )
+    .await;
+    let proxy = Proxy::start(city.running().addr).await.unwrap();
+    let town = start(
+        TestDb::new(Backend::Sqlite).await,
+        "269",
+        UnitLevel::District,
+        Some(proxy.url()),
+    )
+    .await;
+    let a = start(
+        TestDb::new(Backend::Sqlite).await,
+        "09574",
+        UnitLevel::Ward,
+        Some(town.url()),
+    )
+    .await;
+    for (child, parent) in [(&town, &city), (&a, &town)] {
+        wait_synced(child.running(), parent.running(), Duration::from_secs(30))
+            .await
+            .unwrap();
+    }
+    proxy.set(Mode::Drop);
+    let petition = receive(&a, "SEALEDTOCITY", pb::PetitionType::Complaint, false).await;
+    transfer(&a, &petition.id, "01").await;
+    // The town took the envelope (the commune's outbox is empty) and holds it for the city.
+    let mut sync = pb::sync_service_client::SyncServiceClient::new(town.channel().await);
+    let mut waiting = 0;
+    for _ in 0..400 {
+        let status = sync
+            .get_sync_status(pb::GetSyncStatusRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+        waiting = status.parent.map_or(0, |p| p.mail_pending);
+        if waiting > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(waiting, 1, "the envelope waits at the town");
+    let town_dir = town.db.dir().unwrap().to_path_buf();
+    let town_db = town.stop().await;
+    let town_files = files(&town_dir);
+    assert!(
+        contains(&town_files, &petition.id),
+        "the town's files hold the envelope"
+    );
+    for m in marker_fields("SEALEDTOCITY") {
+        assert!(!contains(&town_files, &m), "{m} is readable at the town");
+    }
+
+    let town = start(town_db, "269", UnitLevel::District, Some(proxy.url())).await;
+    proxy.set(Mode::Pass);
+    let at_city = arrived(&city, &petition.id).await;
+    let details = at_city.petitioner.unwrap();
+    assert_eq!(
+        details,
+        markers("SEALEDTOCITY"),
+        "the city opened the details"
+    );
+    for node in [a, town, city] {
+        node.stop().await;
+    }
+}

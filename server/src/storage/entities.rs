@@ -189,6 +189,13 @@ entity_module!(mail_outbox, "mail_outbox", {
     pub create_us: i64,
 });
 
+entity_module!(unit_key, "unit_key", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub unit_code: String,
+    pub public_key: Vec<u8>,
+    pub secret_key: Option<Vec<u8>>,
+});
+
 entity_module!(mail_seen, "mail_seen", {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,

@@ -11,7 +11,11 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001Initial), Box::new(M0002TierLink)]
+        vec![
+            Box::new(M0001Initial),
+            Box::new(M0002TierLink),
+            Box::new(M0004SealingKeys),
+        ]
     }
 }
 
@@ -332,5 +336,35 @@ impl MigrationTrait for M0002TierLink {
             .await?;
         }
         Ok(())
+    }
+}
+
+/// Sealing keys: each node's X25519 key pair (the secret only for itself) and the public
+/// keys of the units it learnt over its links, so a transfer's personal details can be
+/// sealed to the destination and read by no node on the way.
+pub struct M0004SealingKeys;
+
+impl MigrationName for M0004SealingKeys {
+    fn name(&self) -> &str {
+        "m0004_sealing_keys"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0004SealingKeys {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            table("unit_key")
+                .col(string("unit_code").primary_key())
+                .col(blob("public_key"))
+                .col(blob_null("secret_key"))
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(Table::drop().table("unit_key").if_exists().to_owned())
+            .await
     }
 }

@@ -174,8 +174,15 @@ impl SyncService for SyncApi {
             });
             return Err(status);
         }
+        let tree = registry.tree();
+        registry
+            .learn_keys(&hello.sealing_keys, |code| {
+                tree.is_within(code, &child.code)
+            })
+            .await?;
         let positions = registry.positions(&child.code).await?;
         let directory = directory_for(registry, &child.code).await?;
+        let sealing_keys = keys_of(registry, &directory).await?;
         let (tx, rx) = mpsc::channel(MAIL_WINDOW + 16);
         let welcome = pb::Welcome {
             protocol_version: PROTOCOL_VERSION,
@@ -188,6 +195,7 @@ impl SyncService for SyncApi {
                 })
                 .collect(),
             directory,
+            sealing_keys,
         };
         tx.send(Ok(response(pb::link_response::Message::Welcome(welcome))))
             .await
@@ -362,16 +370,27 @@ async fn session_loop(
     let mut changes = registry.subscribe();
     let mut mail_in_flight: HashSet<String> = HashSet::new();
     let hop = Hop::Down(child.to_string());
-    let mut directory_size = registry.known_units().await?.len();
+    let directory_signature = || async {
+        Ok::<_, Status>((
+            registry.known_units().await?.len(),
+            registry.sealing_key_count().await?,
+        ))
+    };
+    let mut directory_size = directory_signature().await?;
     loop {
-        // New units elsewhere in the tree: tell the child, so it can address them.
-        let known = registry.known_units().await?.len();
+        // New units (or their keys) elsewhere in the tree: tell the child, so it can
+        // address them.
+        let known = directory_signature().await?;
         if known != directory_size {
             directory_size = known;
             let units = directory_for(registry, child).await?;
+            let sealing_keys = keys_of(registry, &units).await?;
             send(
                 tx,
-                pb::link_response::Message::Directory(pb::Directory { units }),
+                pb::link_response::Message::Directory(pb::Directory {
+                    units,
+                    sealing_keys,
+                }),
             )
             .await?;
         }
@@ -475,6 +494,12 @@ async fn session_loop(
             }
         }
     }
+}
+
+/// The sealing keys known of `units`.
+async fn keys_of(registry: &Registry, units: &[pb::Unit]) -> Result<Vec<pb::UnitKey>, Status> {
+    let codes: Vec<String> = units.iter().map(|u| u.code.clone()).collect();
+    Ok(registry.sealing_keys(&codes).await?)
 }
 
 /// The units outside `child`'s subtree this node knows.

@@ -242,7 +242,12 @@ impl Registry {
                     result: None,
                 };
                 repo::insert_petition(tx, &petition).await?;
-                if let Some(person) = &t.petitioner {
+                let opened = if t.sealed_petitioner.is_empty() {
+                    t.petitioner.clone()
+                } else {
+                    Some(self.unseal(tx, &t.sealed_petitioner).await?)
+                };
+                if let Some(person) = &opened {
                     let person = crate::domain::model::Petitioner {
                         full_name: person.full_name.clone(),
                         address: person.address.clone(),

@@ -8,5 +8,6 @@ pub mod link;
 pub mod mail;
 pub mod metrics;
 pub mod reconcile;
+pub mod seal;
 pub mod status;
 pub mod uplink;

@@ -158,12 +158,14 @@ async fn session(
             });
         }
     }
+    let sealing_keys = registry.sealing_keys(&tree.subtree(&me.code)).await?;
     let hello = pb::Hello {
         protocol_version: PROTOCOL_VERSION,
         unit: Some(wire::unit(&me)),
         subtree,
         heads,
         features: vec![FEATURE_RECONCILE.to_string()],
+        sealing_keys,
     };
     tx.send(request_of(pb::link_request::Message::Hello(hello)))
         .await
@@ -192,6 +194,8 @@ async fn session(
         .filter_map(|u| wire::inbound::unit(u).ok())
         .collect::<Vec<_>>();
     registry.adopt_parent(&parent, &directory).await?;
+    let outside = |code: &str| !registry.tree().is_within(code, &me.code);
+    registry.learn_keys(&welcome.sealing_keys, outside).await?;
     let mut sent: BTreeMap<String, u64> = welcome
         .positions
         .iter()
@@ -307,6 +311,7 @@ async fn session(
                             .filter_map(|u| wire::inbound::unit(u).ok())
                             .collect();
                         registry.adopt_parent(&parent, &units).await?;
+                        registry.learn_keys(&d.sealing_keys, outside).await?;
                     }
                     Some(pb::link_response::Message::DigestRequest(request)) => {
                         let reply = digest_reply(hub, &origins, request).await?;

@@ -1,0 +1,205 @@
+//! Sealing: a transfer's personal details are sealed (an X25519 sealed box) to the node of
+//! the unit the petition is transferred to, so the nodes it crosses on the way hold and
+//! forward bytes they cannot read. Each node makes its key pair at its first start and keeps
+//! the secret in its own database; public keys travel over the tier links (Hello up; Welcome
+//! and Directory down), each accepted only from the side that speaks for that unit.
+
+use crypto_box::{PublicKey, SecretKey};
+use prost::Message;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use tiepdan_proto::v1 as pb;
+
+use crate::domain::DomainError;
+use crate::registry::Registry;
+use crate::storage::entities::unit_key;
+
+/// Bytes of an X25519 public or secret key.
+const KEY_BYTES: usize = 32;
+
+impl Registry {
+    /// Makes this node's key pair if it has none yet.
+    pub(crate) async fn ensure_sealing_key(&self) -> Result<(), DomainError> {
+        let me = self.code();
+        let mine = unit_key::Entity::find_by_id(me.clone())
+            .one(self.store().reader())
+            .await?;
+        if mine.as_ref().is_some_and(|k| k.secret_key.is_some()) {
+            return Ok(());
+        }
+        let secret = SecretKey::generate(&mut rand_core::OsRng);
+        let row = unit_key::ActiveModel {
+            unit_code: Set(me),
+            public_key: Set(secret.public_key().as_bytes().to_vec()),
+            secret_key: Set(Some(secret.to_bytes().to_vec())),
+        };
+        let tx = self.store().begin_write().await?;
+        unit_key::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(unit_key::Column::UnitCode)
+                    .update_columns([unit_key::Column::PublicKey, unit_key::Column::SecretKey])
+                    .to_owned(),
+            )
+            .exec(&tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The public keys known of `units`.
+    pub async fn sealing_keys(&self, units: &[String]) -> Result<Vec<pb::UnitKey>, DomainError> {
+        if units.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(unit_key::Entity::find()
+            .filter(unit_key::Column::UnitCode.is_in(units.iter().cloned()))
+            .all(self.store().reader())
+            .await?
+            .into_iter()
+            .map(|k| pb::UnitKey {
+                unit_code: k.unit_code,
+                public_key: k.public_key,
+            })
+            .collect())
+    }
+
+    /// Number of public keys known (directory updates follow it).
+    pub async fn sealing_key_count(&self) -> Result<u64, DomainError> {
+        use sea_orm::PaginatorTrait;
+        Ok(unit_key::Entity::find()
+            .count(self.store().reader())
+            .await?)
+    }
+
+    /// Learns the public keys a neighbour sent, keeping those of units `speaks_for` accepts;
+    /// this node's own key is never replaced. Malformed keys are refused.
+    pub async fn learn_keys(
+        &self,
+        keys: &[pb::UnitKey],
+        speaks_for: impl Fn(&str) -> bool,
+    ) -> Result<(), DomainError> {
+        let me = self.code();
+        let mut rows = Vec::new();
+        for (i, k) in keys.iter().enumerate() {
+            if k.public_key.len() != KEY_BYTES {
+                return Err(DomainError::invalid(
+                    format!("sealing_keys[{i}].public_key"),
+                    format!("an X25519 public key is {KEY_BYTES} bytes"),
+                ));
+            }
+            if k.unit_code == me || !speaks_for(&k.unit_code) {
+                continue;
+            }
+            rows.push(unit_key::ActiveModel {
+                unit_code: Set(k.unit_code.clone()),
+                public_key: Set(k.public_key.clone()),
+                secret_key: Set(None),
+            });
+        }
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let known = self.sealing_keys(&rows_codes(&rows)).await?;
+        rows.retain(|r| {
+            !known.iter().any(|k| {
+                Some(&k.unit_code) == r.unit_code.try_as_ref()
+                    && Some(&k.public_key) == r.public_key.try_as_ref()
+            })
+        });
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let tx = self.store().begin_write().await?;
+        unit_key::Entity::insert_many(rows)
+            .on_conflict(
+                OnConflict::column(unit_key::Column::UnitCode)
+                    .update_column(unit_key::Column::PublicKey)
+                    .to_owned(),
+            )
+            .exec(&tx)
+            .await?;
+        tx.commit().await?;
+        self.notify_changed();
+        Ok(())
+    }
+
+    /// Seals `petitioner` to `destination`'s key; None when that key is not known.
+    pub(crate) async fn seal_for(
+        &self,
+        db: &impl ConnectionTrait,
+        destination: &str,
+        petitioner: &pb::Petitioner,
+    ) -> Result<Option<Vec<u8>>, DomainError> {
+        let Some(key) = unit_key::Entity::find_by_id(destination.to_string())
+            .one(db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let key: [u8; KEY_BYTES] = key
+            .public_key
+            .as_slice()
+            .try_into()
+            .map_err(|_| DomainError::Storage(format!("sealing key of {destination}")))?;
+        let sealed = PublicKey::from(key)
+            .seal(&mut rand_core::OsRng, &petitioner.encode_to_vec())
+            .map_err(|_| DomainError::Storage("sealing failed".into()))?;
+        Ok(Some(sealed))
+    }
+
+    /// Opens personal details sealed to this node.
+    pub(crate) async fn unseal(
+        &self,
+        db: &impl ConnectionTrait,
+        sealed: &[u8],
+    ) -> Result<pb::Petitioner, DomainError> {
+        let secret = unit_key::Entity::find_by_id(self.code())
+            .one(db)
+            .await?
+            .and_then(|k| k.secret_key)
+            .ok_or_else(|| DomainError::Storage("this node has no sealing key".into()))?;
+        let secret: [u8; KEY_BYTES] = secret
+            .as_slice()
+            .try_into()
+            .map_err(|_| DomainError::Storage("this node's sealing key is malformed".into()))?;
+        let opened = SecretKey::from(secret).unseal(sealed).map_err(|_| {
+            DomainError::invalid(
+                "mail.petition_transfer.sealed_petitioner",
+                "not sealed to this node",
+            )
+        })?;
+        pb::Petitioner::decode(opened.as_slice()).map_err(|e| {
+            DomainError::invalid(
+                "mail.petition_transfer.sealed_petitioner",
+                format!("does not decode: {e}"),
+            )
+        })
+    }
+}
+
+fn rows_codes(rows: &[unit_key::ActiveModel]) -> Vec<String> {
+    rows.iter()
+        .filter_map(|r| r.unit_code.try_as_ref().cloned())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_secret_opens_a_sealed_box() {
+        let secret = SecretKey::generate(&mut rand_core::OsRng);
+        let other = SecretKey::generate(&mut rand_core::OsRng);
+        let sealed = secret
+            .public_key()
+            .seal(&mut rand_core::OsRng, b"Nguyen Van A")
+            .unwrap_or_default();
+        assert!(!sealed.windows(6).any(|w| w == b"Nguyen"));
+        assert_eq!(
+            secret.unseal(&sealed).ok().as_deref(),
+            Some(&b"Nguyen Van A"[..])
+        );
+        assert!(other.unseal(&sealed).is_err());
+    }
+}
