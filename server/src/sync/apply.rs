@@ -16,7 +16,7 @@ use crate::domain::model::{Case, Conclusion, Petition, ScheduleEntry, Visit};
 use crate::registry::Registry;
 use crate::report::tally::{self, Delta};
 use crate::report::tree::Tree;
-use crate::storage::entities::{journal_event, journal_head};
+use crate::storage::entities::{conclusion, journal_event, journal_head, schedule_entry};
 use crate::storage::records::{self as repo, to_us};
 use crate::wire;
 
@@ -366,6 +366,16 @@ impl Registry {
             Record::Case(c) => Some(c.id.as_str()),
             _ => None,
         });
+        let schedule_ids = ids(|r| match r {
+            Record::Schedule(e) => Some(e.id.as_str()),
+            _ => None,
+        });
+        let conclusion_ids = ids(|r| match r {
+            Record::Conclusion(c) => Some(c.id.as_str()),
+            _ => None,
+        });
+        let stored_schedules = owners(tx, schedule_entry::Entity, &schedule_ids).await?;
+        let stored_conclusions = owners(tx, conclusion::Entity, &conclusion_ids).await?;
         let mut stored_visits = repo::visits_by_id(tx, &visit_ids).await?;
         let mut stored_petitions = repo::petitions_by_id(tx, &petition_ids).await?;
         let mut stored_cases = repo::cases_by_id(tx, &case_ids).await?;
@@ -383,40 +393,45 @@ impl Registry {
                 }
                 Record::Visit(v) => {
                     let after = tally::visit(&v);
-                    let id = v.id.clone();
-                    let before = visits
-                        .put(&id, v)
-                        .or_else(|| stored_visits.remove(&id))
-                        .map(|b| tally::visit(&b))
-                        .unwrap_or_default();
+                    let (id, unit) = (v.id.clone(), v.unit_code.clone());
+                    let before = visits.put(&id, v).or_else(|| stored_visits.remove(&id));
+                    same_unit("visit", &id, &unit, before.as_ref().map(|b| &b.unit_code))?;
+                    let before = before.map(|b| tally::visit(&b)).unwrap_or_default();
                     delta.record(tree, &before, &after);
                 }
                 Record::Schedule(e) => {
-                    let id = e.id.clone();
-                    schedules.put(&id, e);
+                    let (id, unit) = (e.id.clone(), e.unit_code.clone());
+                    let before = schedules.put(&id, e).map(|b| b.unit_code);
+                    let before = before.as_ref().or_else(|| stored_schedules.get(&id));
+                    same_unit("schedule entry", &id, &unit, before)?;
                 }
                 Record::Conclusion(c) => {
-                    let id = c.id.clone();
-                    conclusions.put(&id, c);
+                    let (id, unit) = (c.id.clone(), c.unit_code.clone());
+                    let before = conclusions.put(&id, c).map(|b| b.unit_code);
+                    let before = before.as_ref().or_else(|| stored_conclusions.get(&id));
+                    same_unit("conclusion", &id, &unit, before)?;
                 }
                 Record::Petition(p) => {
                     let after = tally::petition(&p);
-                    let id = p.id.clone();
+                    let (id, unit) = (p.id.clone(), p.unit_code.clone());
                     let before = petitions
                         .put(&id, p)
-                        .or_else(|| stored_petitions.remove(&id))
-                        .map(|b| tally::petition(&b))
-                        .unwrap_or_default();
+                        .or_else(|| stored_petitions.remove(&id));
+                    same_unit(
+                        "petition",
+                        &id,
+                        &unit,
+                        before.as_ref().map(|b| &b.unit_code),
+                    )?;
+                    let before = before.map(|b| tally::petition(&b)).unwrap_or_default();
                     delta.record(tree, &before, &after);
                 }
                 Record::Case(c) => {
                     let after = tally::case(&c);
-                    let id = c.id.clone();
-                    let before = cases
-                        .put(&id, c)
-                        .or_else(|| stored_cases.remove(&id))
-                        .map(|b| tally::case(&b))
-                        .unwrap_or_default();
+                    let (id, unit) = (c.id.clone(), c.owner_unit.clone());
+                    let before = cases.put(&id, c).or_else(|| stored_cases.remove(&id));
+                    same_unit("case", &id, &unit, before.as_ref().map(|b| &b.owner_unit))?;
+                    let before = before.map(|b| tally::case(&b)).unwrap_or_default();
                     delta.record(tree, &before, &after);
                 }
             }
@@ -522,4 +537,57 @@ impl Registry {
         }
         Ok(out)
     }
+}
+
+/// A record never changes unit: an event that gives a record's id to another unit is forged
+/// (its id names a record of another subtree, or of this node).
+fn same_unit(what: &str, id: &str, unit: &str, before: Option<&String>) -> Result<(), ApplyError> {
+    match before {
+        Some(b) if b != unit => Err(ApplyError::Forged(format!(
+            "{what} {id} belongs to unit {b}, not {unit}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The unit of each stored record of `ids`, for an entity keyed by `id` with a `unit_code`.
+async fn owners<E>(
+    tx: &sea_orm::DatabaseTransaction,
+    _entity: E,
+    ids: &[String],
+) -> Result<HashMap<String, String>, ApplyError>
+where
+    E: EntityTrait,
+    E::Column: Owned,
+{
+    use sea_orm::QuerySelect;
+    let mut out = HashMap::new();
+    for chunk in ids.chunks(1000) {
+        let rows: Vec<(String, String)> = E::find()
+            .select_only()
+            .column(<E::Column as Owned>::ID)
+            .column(<E::Column as Owned>::UNIT)
+            .filter(<E::Column as Owned>::ID.is_in(chunk.iter().cloned()))
+            .into_tuple()
+            .all(tx)
+            .await?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// The id and unit columns of a record's table.
+trait Owned: ColumnTrait {
+    const ID: Self;
+    const UNIT: Self;
+}
+
+impl Owned for schedule_entry::Column {
+    const ID: Self = schedule_entry::Column::Id;
+    const UNIT: Self = schedule_entry::Column::UnitCode;
+}
+
+impl Owned for conclusion::Column {
+    const ID: Self = conclusion::Column::Id;
+    const UNIT: Self = conclusion::Column::UnitCode;
 }
