@@ -198,6 +198,11 @@ impl Registry {
                 .ok_or_else(|| ApplyError::Malformed("event_time missing".into()))?;
             let sequence = i64::try_from(event.sequence)
                 .map_err(|_| ApplyError::Malformed("sequence out of range".into()))?;
+            if event.action.chars().any(char::is_control) {
+                return Err(ApplyError::Malformed(
+                    "action: control characters are not allowed".into(),
+                ));
+            }
             records.push(self.check_change(&tree, child, event)?);
             journal_rows.push(journal_event::ActiveModel {
                 origin_unit: Set(origin.clone()),
