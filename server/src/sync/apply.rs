@@ -20,6 +20,13 @@ use crate::storage::entities::{conclusion, journal_event, journal_head, schedule
 use crate::storage::records::{self as repo, to_us};
 use crate::wire;
 
+/// Most units a Hello or a batch may place below a child at once.
+pub const MAX_UNITS: usize = 2000;
+/// Most levels of a tree, this node's included: the administrative tree has five at most
+/// (national, province, district, commune, and a unit below), and the tree's walks are
+/// quadratic in its depth.
+pub const MAX_DEPTH: usize = 16;
+
 /// Why a batch was refused. Nothing of it was stored.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
@@ -115,7 +122,8 @@ impl<T> Latest<T> {
 }
 
 impl Registry {
-    /// Applies one batch of encoded events received from `child`.
+    /// Applies one batch of encoded events received from `child`, with the units it places
+    /// below the child (registered in the batch's transaction: a refused batch leaves none).
     ///
     /// Checks run first, event by event, in order, without writing: sequence, chain,
     /// origin, and each record's form. The writes then go in a handful of statements a
@@ -125,9 +133,9 @@ impl Registry {
     pub async fn apply_batch(
         &self,
         child: &str,
+        units: &[crate::domain::model::Unit],
         events: &[Vec<u8>],
     ) -> Result<Applied, ApplyError> {
-        let tree = self.tree();
         let decoded: Vec<pb::JournalEvent> = events
             .iter()
             .map(|bytes| {
@@ -135,6 +143,13 @@ impl Registry {
                     .map_err(|e| ApplyError::Malformed(format!("event does not decode: {e}")))
             })
             .collect::<Result<_, _>>()?;
+        let tx = self.store().begin_write().await?;
+        let placed = self.place_units(&tx, child, units).await?;
+        let tree = if placed {
+            Tree::new(&self.code(), &repo::all_units(&tx).await?)
+        } else {
+            self.tree()
+        };
         for event in &decoded {
             if !tree.is_within(&event.origin_unit, child) || event.origin_unit == tree.root() {
                 return Err(ApplyError::Forged(format!(
@@ -143,7 +158,6 @@ impl Registry {
                 )));
             }
         }
-        let tx = self.store().begin_write().await?;
         let mut origins: Vec<String> = decoded.iter().map(|e| e.origin_unit.clone()).collect();
         origins.sort_unstable();
         origins.dedup();
@@ -249,7 +263,7 @@ impl Registry {
         }
         repo::flush_tally(&tx, delta).await?;
         tx.commit().await?;
-        if out.units_changed {
+        if out.units_changed || placed {
             self.reload_tree().await?;
         }
         if out.applied > 0 {
@@ -484,6 +498,28 @@ impl Registry {
         child: &str,
         units: &[crate::domain::model::Unit],
     ) -> Result<(), DomainError> {
+        let tx = self.store().begin_write().await?;
+        if self.place_units(&tx, child, units).await? {
+            tx.commit().await?;
+            self.reload_tree().await?;
+        }
+        Ok(())
+    }
+
+    /// Saves, in `tx`, the units of `units` this node does not yet place where they say;
+    /// returns whether it saved any. The tree is the caller's to reload after the commit.
+    async fn place_units(
+        &self,
+        tx: &sea_orm::DatabaseTransaction,
+        child: &str,
+        units: &[crate::domain::model::Unit],
+    ) -> Result<bool, DomainError> {
+        if units.len() > MAX_UNITS {
+            return Err(DomainError::invalid(
+                "units",
+                format!("at most {MAX_UNITS} units at once"),
+            ));
+        }
         let tree = self.tree();
         let fresh: Vec<&crate::domain::model::Unit> = units
             .iter()
@@ -493,11 +529,18 @@ impl Registry {
             })
             .collect();
         if fresh.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
         let root = self.code();
-        let mut known: Vec<String> = tree.subtree(child);
-        let tx = self.store().begin_write().await?;
+        // Each known unit of the child's subtree with its depth below this node.
+        let mut known: HashMap<String, usize> = tree
+            .subtree(child)
+            .into_iter()
+            .map(|u| {
+                let depth = tree.chain(&u).len();
+                (u, depth)
+            })
+            .collect();
         let mut pending = fresh;
         while !pending.is_empty() {
             let before = pending.len();
@@ -511,11 +554,16 @@ impl Registry {
                         format!("unit {} cannot lie below child {child}", u.code),
                     ));
                 }
-                if u.parent_code.as_ref().is_some_and(|p| known.contains(p)) {
-                    repo::save_unit(&tx, u, false).await?;
-                    if !known.contains(&u.code) {
-                        known.push(u.code.clone());
+                if let Some(depth) = u.parent_code.as_ref().and_then(|p| known.get(p)) {
+                    let depth = depth + 1;
+                    if depth > MAX_DEPTH {
+                        return Err(DomainError::invalid(
+                            "units",
+                            format!("unit {} lies deeper than {MAX_DEPTH} levels", u.code),
+                        ));
                     }
+                    repo::save_unit(tx, u, false).await?;
+                    known.insert(u.code.clone(), depth);
                 } else {
                     rest.push(u);
                 }
@@ -528,8 +576,7 @@ impl Registry {
             }
             pending = rest;
         }
-        tx.commit().await?;
-        self.reload_tree().await
+        Ok(true)
     }
 
     /// Positions of this node's journal for every origin in the subtree of `unit`.

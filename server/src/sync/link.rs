@@ -373,8 +373,7 @@ async fn session_loop(
                             .iter()
                             .map(wire::inbound::unit)
                             .collect::<Result<Vec<_>, _>>()?;
-                        registry.register_subtree(child, &units).await?;
-                        let applied = registry.apply_batch(child, &batch.events).await?;
+                        let applied = registry.apply_batch(child, &units, &batch.events).await?;
                         hub.status.child(child, |s| {
                             s.events_applied += applied.applied;
                             s.events_behind = batch.remaining;
