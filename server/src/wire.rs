@@ -429,6 +429,7 @@ pub mod inbound {
     pub fn visit(x: &pb::Visit) -> R<Visit> {
         let mut v = Violations::default();
         v.id("visit.id", &x.id, true);
+        v.id("visit.schedule_entry_id", &x.schedule_entry_id, false);
         code(&mut v, "visit.unit_code", &x.unit_code);
         v.text("visit.summary", &x.summary, MAX_TEXT, false);
         v.text("visit.receiver_name", &x.receiver_name, MAX_NAME, false);

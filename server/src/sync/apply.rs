@@ -16,9 +16,16 @@ use crate::domain::model::{Case, Conclusion, Petition, ScheduleEntry, Visit};
 use crate::registry::Registry;
 use crate::report::tally::{self, Delta};
 use crate::report::tree::Tree;
-use crate::storage::entities::{journal_event, journal_head};
+use crate::storage::entities::{conclusion, journal_event, journal_head, schedule_entry};
 use crate::storage::records::{self as repo, to_us};
 use crate::wire;
+
+/// Most units a Hello or a batch may place below a child at once.
+pub const MAX_UNITS: usize = 2000;
+/// Most levels of a tree, this node's included: the administrative tree has five at most
+/// (national, province, district, commune, and a unit below), and the tree's walks are
+/// quadratic in its depth.
+pub const MAX_DEPTH: usize = 16;
 
 /// Why a batch was refused. Nothing of it was stored.
 #[derive(Debug, thiserror::Error)]
@@ -115,7 +122,8 @@ impl<T> Latest<T> {
 }
 
 impl Registry {
-    /// Applies one batch of encoded events received from `child`.
+    /// Applies one batch of encoded events received from `child`, with the units it places
+    /// below the child (registered in the batch's transaction: a refused batch leaves none).
     ///
     /// Checks run first, event by event, in order, without writing: sequence, chain,
     /// origin, and each record's form. The writes then go in a handful of statements a
@@ -125,9 +133,9 @@ impl Registry {
     pub async fn apply_batch(
         &self,
         child: &str,
+        units: &[crate::domain::model::Unit],
         events: &[Vec<u8>],
     ) -> Result<Applied, ApplyError> {
-        let tree = self.tree();
         let decoded: Vec<pb::JournalEvent> = events
             .iter()
             .map(|bytes| {
@@ -135,6 +143,13 @@ impl Registry {
                     .map_err(|e| ApplyError::Malformed(format!("event does not decode: {e}")))
             })
             .collect::<Result<_, _>>()?;
+        let tx = self.store().begin_write().await?;
+        let placed = self.place_units(&tx, child, units).await?;
+        let tree = if placed {
+            Tree::new(&self.code(), &repo::all_units(&tx).await?)
+        } else {
+            self.tree()
+        };
         for event in &decoded {
             if !tree.is_within(&event.origin_unit, child) || event.origin_unit == tree.root() {
                 return Err(ApplyError::Forged(format!(
@@ -143,7 +158,6 @@ impl Registry {
                 )));
             }
         }
-        let tx = self.store().begin_write().await?;
         let mut origins: Vec<String> = decoded.iter().map(|e| e.origin_unit.clone()).collect();
         origins.sort_unstable();
         origins.dedup();
@@ -198,6 +212,11 @@ impl Registry {
                 .ok_or_else(|| ApplyError::Malformed("event_time missing".into()))?;
             let sequence = i64::try_from(event.sequence)
                 .map_err(|_| ApplyError::Malformed("sequence out of range".into()))?;
+            if event.action.chars().any(char::is_control) {
+                return Err(ApplyError::Malformed(
+                    "action: control characters are not allowed".into(),
+                ));
+            }
             records.push(self.check_change(&tree, child, event)?);
             journal_rows.push(journal_event::ActiveModel {
                 origin_unit: Set(origin.clone()),
@@ -244,7 +263,7 @@ impl Registry {
         }
         repo::flush_tally(&tx, delta).await?;
         tx.commit().await?;
-        if out.units_changed {
+        if out.units_changed || placed {
             self.reload_tree().await?;
         }
         if out.applied > 0 {
@@ -366,6 +385,16 @@ impl Registry {
             Record::Case(c) => Some(c.id.as_str()),
             _ => None,
         });
+        let schedule_ids = ids(|r| match r {
+            Record::Schedule(e) => Some(e.id.as_str()),
+            _ => None,
+        });
+        let conclusion_ids = ids(|r| match r {
+            Record::Conclusion(c) => Some(c.id.as_str()),
+            _ => None,
+        });
+        let stored_schedules = owners(tx, schedule_entry::Entity, &schedule_ids).await?;
+        let stored_conclusions = owners(tx, conclusion::Entity, &conclusion_ids).await?;
         let mut stored_visits = repo::visits_by_id(tx, &visit_ids).await?;
         let mut stored_petitions = repo::petitions_by_id(tx, &petition_ids).await?;
         let mut stored_cases = repo::cases_by_id(tx, &case_ids).await?;
@@ -383,40 +412,45 @@ impl Registry {
                 }
                 Record::Visit(v) => {
                     let after = tally::visit(&v);
-                    let id = v.id.clone();
-                    let before = visits
-                        .put(&id, v)
-                        .or_else(|| stored_visits.remove(&id))
-                        .map(|b| tally::visit(&b))
-                        .unwrap_or_default();
+                    let (id, unit) = (v.id.clone(), v.unit_code.clone());
+                    let before = visits.put(&id, v).or_else(|| stored_visits.remove(&id));
+                    same_unit("visit", &id, &unit, before.as_ref().map(|b| &b.unit_code))?;
+                    let before = before.map(|b| tally::visit(&b)).unwrap_or_default();
                     delta.record(tree, &before, &after);
                 }
                 Record::Schedule(e) => {
-                    let id = e.id.clone();
-                    schedules.put(&id, e);
+                    let (id, unit) = (e.id.clone(), e.unit_code.clone());
+                    let before = schedules.put(&id, e).map(|b| b.unit_code);
+                    let before = before.as_ref().or_else(|| stored_schedules.get(&id));
+                    same_unit("schedule entry", &id, &unit, before)?;
                 }
                 Record::Conclusion(c) => {
-                    let id = c.id.clone();
-                    conclusions.put(&id, c);
+                    let (id, unit) = (c.id.clone(), c.unit_code.clone());
+                    let before = conclusions.put(&id, c).map(|b| b.unit_code);
+                    let before = before.as_ref().or_else(|| stored_conclusions.get(&id));
+                    same_unit("conclusion", &id, &unit, before)?;
                 }
                 Record::Petition(p) => {
                     let after = tally::petition(&p);
-                    let id = p.id.clone();
+                    let (id, unit) = (p.id.clone(), p.unit_code.clone());
                     let before = petitions
                         .put(&id, p)
-                        .or_else(|| stored_petitions.remove(&id))
-                        .map(|b| tally::petition(&b))
-                        .unwrap_or_default();
+                        .or_else(|| stored_petitions.remove(&id));
+                    same_unit(
+                        "petition",
+                        &id,
+                        &unit,
+                        before.as_ref().map(|b| &b.unit_code),
+                    )?;
+                    let before = before.map(|b| tally::petition(&b)).unwrap_or_default();
                     delta.record(tree, &before, &after);
                 }
                 Record::Case(c) => {
                     let after = tally::case(&c);
-                    let id = c.id.clone();
-                    let before = cases
-                        .put(&id, c)
-                        .or_else(|| stored_cases.remove(&id))
-                        .map(|b| tally::case(&b))
-                        .unwrap_or_default();
+                    let (id, unit) = (c.id.clone(), c.owner_unit.clone());
+                    let before = cases.put(&id, c).or_else(|| stored_cases.remove(&id));
+                    same_unit("case", &id, &unit, before.as_ref().map(|b| &b.owner_unit))?;
+                    let before = before.map(|b| tally::case(&b)).unwrap_or_default();
                     delta.record(tree, &before, &after);
                 }
             }
@@ -464,6 +498,28 @@ impl Registry {
         child: &str,
         units: &[crate::domain::model::Unit],
     ) -> Result<(), DomainError> {
+        let tx = self.store().begin_write().await?;
+        if self.place_units(&tx, child, units).await? {
+            tx.commit().await?;
+            self.reload_tree().await?;
+        }
+        Ok(())
+    }
+
+    /// Saves, in `tx`, the units of `units` this node does not yet place where they say;
+    /// returns whether it saved any. The tree is the caller's to reload after the commit.
+    async fn place_units(
+        &self,
+        tx: &sea_orm::DatabaseTransaction,
+        child: &str,
+        units: &[crate::domain::model::Unit],
+    ) -> Result<bool, DomainError> {
+        if units.len() > MAX_UNITS {
+            return Err(DomainError::invalid(
+                "units",
+                format!("at most {MAX_UNITS} units at once"),
+            ));
+        }
         let tree = self.tree();
         let fresh: Vec<&crate::domain::model::Unit> = units
             .iter()
@@ -473,11 +529,18 @@ impl Registry {
             })
             .collect();
         if fresh.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
         let root = self.code();
-        let mut known: Vec<String> = tree.subtree(child);
-        let tx = self.store().begin_write().await?;
+        // Each known unit of the child's subtree with its depth below this node.
+        let mut known: HashMap<String, usize> = tree
+            .subtree(child)
+            .into_iter()
+            .map(|u| {
+                let depth = tree.chain(&u).len();
+                (u, depth)
+            })
+            .collect();
         let mut pending = fresh;
         while !pending.is_empty() {
             let before = pending.len();
@@ -491,11 +554,16 @@ impl Registry {
                         format!("unit {} cannot lie below child {child}", u.code),
                     ));
                 }
-                if u.parent_code.as_ref().is_some_and(|p| known.contains(p)) {
-                    repo::save_unit(&tx, u, false).await?;
-                    if !known.contains(&u.code) {
-                        known.push(u.code.clone());
+                if let Some(depth) = u.parent_code.as_ref().and_then(|p| known.get(p)) {
+                    let depth = depth + 1;
+                    if depth > MAX_DEPTH {
+                        return Err(DomainError::invalid(
+                            "units",
+                            format!("unit {} lies deeper than {MAX_DEPTH} levels", u.code),
+                        ));
                     }
+                    repo::save_unit(tx, u, false).await?;
+                    known.insert(u.code.clone(), depth);
                 } else {
                     rest.push(u);
                 }
@@ -508,8 +576,7 @@ impl Registry {
             }
             pending = rest;
         }
-        tx.commit().await?;
-        self.reload_tree().await
+        Ok(true)
     }
 
     /// Positions of this node's journal for every origin in the subtree of `unit`.
@@ -522,4 +589,57 @@ impl Registry {
         }
         Ok(out)
     }
+}
+
+/// A record never changes unit: an event that gives a record's id to another unit is forged
+/// (its id names a record of another subtree, or of this node).
+fn same_unit(what: &str, id: &str, unit: &str, before: Option<&String>) -> Result<(), ApplyError> {
+    match before {
+        Some(b) if b != unit => Err(ApplyError::Forged(format!(
+            "{what} {id} belongs to unit {b}, not {unit}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The unit of each stored record of `ids`, for an entity keyed by `id` with a `unit_code`.
+async fn owners<E>(
+    tx: &sea_orm::DatabaseTransaction,
+    _entity: E,
+    ids: &[String],
+) -> Result<HashMap<String, String>, ApplyError>
+where
+    E: EntityTrait,
+    E::Column: Owned,
+{
+    use sea_orm::QuerySelect;
+    let mut out = HashMap::new();
+    for chunk in ids.chunks(1000) {
+        let rows: Vec<(String, String)> = E::find()
+            .select_only()
+            .column(<E::Column as Owned>::ID)
+            .column(<E::Column as Owned>::UNIT)
+            .filter(<E::Column as Owned>::ID.is_in(chunk.iter().cloned()))
+            .into_tuple()
+            .all(tx)
+            .await?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// The id and unit columns of a record's table.
+trait Owned: ColumnTrait {
+    const ID: Self;
+    const UNIT: Self;
+}
+
+impl Owned for schedule_entry::Column {
+    const ID: Self = schedule_entry::Column::Id;
+    const UNIT: Self = schedule_entry::Column::UnitCode;
+}
+
+impl Owned for conclusion::Column {
+    const ID: Self = conclusion::Column::Id;
+    const UNIT: Self = conclusion::Column::UnitCode;
 }

@@ -99,6 +99,16 @@ impl SyncApi {
     }
 }
 
+/// A message that does not decode is the child's fault, not this node's: tonic reports it
+/// as INTERNAL (what a panic also becomes), the link as INVALID_ARGUMENT.
+fn malformed(status: Status) -> Status {
+    if status.code() == tonic::Code::Internal {
+        Status::invalid_argument(format!("malformed link message: {}", status.message()))
+    } else {
+        status
+    }
+}
+
 fn response(message: pb::link_response::Message) -> pb::LinkResponse {
     pb::LinkResponse {
         message: Some(message),
@@ -127,7 +137,8 @@ impl SyncService for SyncApi {
         let mut inbound = request.into_inner();
         let first = tokio::time::timeout(HELLO_TIMEOUT, inbound.message())
             .await
-            .map_err(|_| Status::deadline_exceeded("no Hello within 10 s"))??;
+            .map_err(|_| Status::deadline_exceeded("no Hello within 10 s"))?
+            .map_err(malformed)?;
         let Some(pb::LinkRequest {
             message: Some(pb::link_request::Message::Hello(hello)),
         }) = first
@@ -417,7 +428,7 @@ async fn session_loop(
             _ = changes.changed() => {}
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             message = inbound.message() => {
-                let Some(message) = message? else {
+                let Some(message) = message.map_err(malformed)? else {
                     return Ok(());
                 };
                 match message.message {
@@ -432,8 +443,7 @@ async fn session_loop(
                             .iter()
                             .map(wire::inbound::unit)
                             .collect::<Result<Vec<_>, _>>()?;
-                        registry.register_subtree(child, &units).await?;
-                        let applied = registry.apply_batch(child, &batch.events).await?;
+                        let applied = registry.apply_batch(child, &units, &batch.events).await?;
                         hub.status.child(child, |s| {
                             s.events_applied += applied.applied;
                             s.events_behind = batch.remaining;

@@ -214,6 +214,16 @@ impl Registry {
                     .map(wire::inbound::petition)
                     .transpose()?
                     .ok_or_else(|| DomainError::invalid("mail.petition", "required"))?;
+                if source.unit_code != mail.source_unit {
+                    // A unit transfers its own petitions only.
+                    return Err(DomainError::precondition(
+                        "FORGED_ORIGIN",
+                        format!(
+                            "unit {} cannot transfer a petition of unit {}",
+                            mail.source_unit, source.unit_code
+                        ),
+                    ));
+                }
                 // Received here when the source handed it over.
                 let received = source.processed_time.unwrap_or(now).min(now);
                 let (_, due_date) = self.deadlines().petition_due(received, None);
@@ -272,6 +282,17 @@ impl Registry {
                     tracing::warn!(petition = %r.source_petition_id, "result for an unknown petition");
                     return Ok(());
                 };
+                if p.unit_code != self.code()
+                    || p.transferred_to_unit.as_deref() != Some(mail.source_unit.as_str())
+                {
+                    // Only the unit this node transferred its petition to resolves it.
+                    tracing::warn!(
+                        petition = %p.id,
+                        from = %mail.source_unit,
+                        "result for a petition not transferred there; ignored"
+                    );
+                    return Ok(());
+                }
                 if let (Some(outcome), Some(decision_time)) = (case.outcome, case.decision_time) {
                     p.result = Some(PetitionResult {
                         case_id: case.id.clone(),

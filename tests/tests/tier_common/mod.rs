@@ -1812,6 +1812,92 @@ impl RawLink {
     }
 }
 
+/// A link whose messages go as the bytes given, so a test can send what no `LinkRequest`
+/// encodes to (garbage, truncated or extended encodings); the parent's answers decode as usual.
+pub struct ByteLink {
+    pub tx: mpsc::Sender<Vec<u8>>,
+    pub inbound: Streaming<pb::LinkResponse>,
+}
+
+/// The codec of a [`ByteLink`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BytesCodec;
+
+/// Writes each message's bytes as they are.
+#[derive(Debug)]
+pub struct BytesEncoder;
+
+/// Decodes the parent's `LinkResponse`s.
+#[derive(Debug)]
+pub struct LinkResponseDecoder;
+
+impl tonic::codec::Encoder for BytesEncoder {
+    type Item = Vec<u8>;
+    type Error = Status;
+
+    fn encode(
+        &mut self,
+        item: Vec<u8>,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), Status> {
+        use prost::bytes::BufMut;
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for LinkResponseDecoder {
+    type Item = pb::LinkResponse;
+    type Error = Status;
+
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<pb::LinkResponse>, Status> {
+        pb::LinkResponse::decode(src)
+            .map(Some)
+            .map_err(|e| Status::internal(format!("the parent's answer does not decode: {e}")))
+    }
+}
+
+impl tonic::codec::Codec for BytesCodec {
+    type Encode = Vec<u8>;
+    type Decode = pb::LinkResponse;
+    type Encoder = BytesEncoder;
+    type Decoder = LinkResponseDecoder;
+
+    fn encoder(&mut self) -> BytesEncoder {
+        BytesEncoder
+    }
+
+    fn decoder(&mut self) -> LinkResponseDecoder {
+        LinkResponseDecoder
+    }
+}
+
+impl ByteLink {
+    /// Opens a link over `ch` whose first message is `first`; the error is the call's.
+    pub async fn open(ch: &Channel, first: Vec<u8>) -> Result<ByteLink, Status> {
+        let (tx, rx) = mpsc::channel(16);
+        tx.send(first).await.unwrap();
+        let mut grpc = tonic::client::Grpc::new(ch.clone());
+        grpc.ready()
+            .await
+            .map_err(|e| Status::unavailable(format!("channel not ready: {e}")))?;
+        let path =
+            tonic::codegen::http::uri::PathAndQuery::from_static("/tiepdan.v1.SyncService/Link");
+        let inbound = grpc
+            .streaming(
+                tonic::Request::new(ReceiverStream::new(rx)),
+                path,
+                BytesCodec,
+            )
+            .await?
+            .into_inner();
+        Ok(ByteLink { tx, inbound })
+    }
+}
+
 /// Asserts that `result` is a refusal with `code`.
 pub fn assert_refused<T: std::fmt::Debug>(result: Result<T, Status>, code: Code, what: &str) {
     match result {
