@@ -459,6 +459,11 @@ async fn reply(link: &mut ByteLink) -> Result<Reply, TestCaseError> {
             Some(pb::link_response::Message::MailAck(_)) => return Ok(Reply::MailAck),
             Some(pb::link_response::Message::Mail(_))
             | Some(pb::link_response::Message::Directory(_)) => {}
+            // The fuzzed child does not announce the reconciliation feature.
+            Some(pb::link_response::Message::DigestRequest(_))
+            | Some(pb::link_response::Message::Resend(_)) => {
+                return fail("a reconciliation message to a child without the feature");
+            }
             None => return fail("an answer without a message"),
         }
     }
@@ -1400,6 +1405,7 @@ impl Fuzz {
                 petition,
                 petitioner: None,
                 note: "chuyển đơn".into(),
+                sealed_petitioner: Vec::new(),
             }))
         };
         let invalid = Expect::Refused(&[Code::InvalidArgument]);
