@@ -1,11 +1,15 @@
 //! A typed client of one tiepdan node: the five generated tonic clients behind one cheap-to-
-//! clone value, each call answering the record it is about and a refusal as [`Error`].
+//! clone value, each call answering the record it is about and a refusal as [`Error`]. With an
+//! operator token every call carries `authorization: Bearer <token>`.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tiepdan_proto::v1 as pb;
+use tonic::metadata::{AsciiMetadataValue, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 use crate::error::Error;
@@ -54,18 +58,55 @@ impl TlsFiles {
     }
 }
 
+/// Puts the operator token, if any, on every call.
+#[derive(Debug, Clone, Default)]
+pub struct Bearer(Option<AsciiMetadataValue>);
+
+impl Bearer {
+    /// `authorization: Bearer <token>`; the value is marked sensitive so that it is never
+    /// logged nor indexed by HPACK.
+    pub fn new(token: &str) -> Result<Bearer, Error> {
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(Error::InvalidToken);
+        }
+        let mut value: AsciiMetadataValue =
+            MetadataValue::try_from(format!("Bearer {token}")).map_err(|_| Error::InvalidToken)?;
+        value.set_sensitive(true);
+        Ok(Bearer(Some(value)))
+    }
+}
+
+impl Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// What the generated clients run on: the channel, with the token put on each call.
+pub type Transport = InterceptedService<Channel, Bearer>;
+
 /// Largest page the node serves.
 pub const MAX_PAGE_SIZE: usize = 1000;
 
 /// A connection to one node. Clones share the connection.
 #[derive(Debug, Clone)]
 pub struct Client {
-    units: pb::unit_service_client::UnitServiceClient<Channel>,
-    reception: pb::reception_service_client::ReceptionServiceClient<Channel>,
-    petitions: pb::petition_service_client::PetitionServiceClient<Channel>,
-    cases: pb::case_service_client::CaseServiceClient<Channel>,
-    journal: pb::journal_service_client::JournalServiceClient<Channel>,
-    channel: Channel,
+    units: pb::unit_service_client::UnitServiceClient<Transport>,
+    reception: pb::reception_service_client::ReceptionServiceClient<Transport>,
+    petitions: pb::petition_service_client::PetitionServiceClient<Transport>,
+    cases: pb::case_service_client::CaseServiceClient<Transport>,
+    journal: pb::journal_service_client::JournalServiceClient<Transport>,
+    channel: Transport,
+    raw: Channel,
 }
 
 /// Defines a unary call that answers one field of the response.
@@ -120,13 +161,24 @@ impl Client {
         Ok(Client::from_channel(channel))
     }
 
-    /// The channel, for services this client does not wrap (sync, reports).
-    pub fn channel(&self) -> Channel {
+    /// The channel with the token on each call, for services this client does not wrap
+    /// (sync, reports).
+    pub fn channel(&self) -> Transport {
         self.channel.clone()
     }
 
     /// A client over an existing channel.
     pub fn from_channel(channel: Channel) -> Client {
+        Client::over(channel, Bearer::default())
+    }
+
+    /// The same connection, with every call carrying the operator `token`.
+    pub fn with_token(self, token: &str) -> Result<Client, Error> {
+        Ok(Client::over(self.raw, Bearer::new(token)?))
+    }
+
+    fn over(raw: Channel, bearer: Bearer) -> Client {
+        let channel = InterceptedService::new(raw.clone(), bearer);
         Client {
             units: pb::unit_service_client::UnitServiceClient::new(channel.clone()),
             reception: pb::reception_service_client::ReceptionServiceClient::new(channel.clone()),
@@ -134,6 +186,7 @@ impl Client {
             cases: pb::case_service_client::CaseServiceClient::new(channel.clone()),
             journal: pb::journal_service_client::JournalServiceClient::new(channel.clone()),
             channel,
+            raw,
         }
     }
 

@@ -33,6 +33,9 @@ pub enum Error {
     /// TLS files were given for a plaintext URL.
     #[error("TLS files are given but {url} is not https://")]
     PlainWithTls { url: String },
+    /// The operator token cannot be sent in a header (it is never printed).
+    #[error("the token is not usable: a token is one line of ASCII text")]
+    InvalidToken,
     /// The node refused or failed the call.
     #[error(transparent)]
     Rpc(#[from] RpcError),

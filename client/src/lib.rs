@@ -11,5 +11,5 @@ pub mod table;
 pub mod time;
 pub mod words;
 
-pub use client::{Client, TlsFiles, collect_pages};
+pub use client::{Bearer, Client, TlsFiles, Transport, collect_pages};
 pub use error::{Error, RpcError, Violation};

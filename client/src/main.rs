@@ -30,11 +30,14 @@ fn describe(e: &anyhow::Error) -> String {
         }
     }
     let mut line = parts.join(": ");
-    let reused = e
+    let reason = e
         .downcast_ref::<tiepdan_client::Error>()
         .and_then(tiepdan_client::Error::rpc)
-        .is_some_and(|r| r.reason.as_deref() == Some("REQUEST_ID_REUSED"));
-    if reused {
+        .and_then(|r| r.reason.as_deref());
+    if matches!(reason, Some("TOKEN_MISSING" | "TOKEN_EXPIRED")) {
+        line.push_str("\n(the node needs a valid operator token: --token or TIEPDAN_TOKEN, from `tiepdan-node token issue`)");
+    }
+    if reason == Some("REQUEST_ID_REUSED") {
         line.push_str(
             "\n(a retry with --request-id must repeat the same arguments, --time included: \
              times default to now)",

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::Deserialize;
 
+use crate::auth::Secret;
 use crate::domain::deadlines::DeadlineTable;
 use crate::domain::model::{Unit, UnitLevel};
 use crate::domain::validate::is_unit_code;
@@ -53,6 +54,13 @@ pub struct ServeArgs {
     /// Serve and link without TLS: allowed on loopback addresses only.
     #[arg(long, env = "TIEPDAN_INSECURE_PLAINTEXT")]
     pub insecure_plaintext: bool,
+    /// File holding the node's secret (`tiepdan-node token secret`): every call then needs an
+    /// operator token signed with it (`tiepdan-node token issue`).
+    #[arg(long, env = "TIEPDAN_AUTH_SECRET_FILE")]
+    pub auth_secret_file: Option<PathBuf>,
+    /// Serve a non-loopback address without checking operator tokens.
+    #[arg(long, env = "TIEPDAN_INSECURE_NO_AUTH")]
+    pub insecure_no_auth: bool,
     /// Serve Prometheus metrics on this address.
     #[arg(long, env = "TIEPDAN_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
@@ -78,6 +86,8 @@ struct FileConfig {
     tls_key: Option<PathBuf>,
     tls_ca: Option<PathBuf>,
     insecure_plaintext: Option<bool>,
+    auth_secret_file: Option<PathBuf>,
+    insecure_no_auth: Option<bool>,
     deadlines: Option<DeadlineTable>,
 }
 
@@ -98,6 +108,8 @@ pub enum ConfigError {
     Invalid(String),
     #[error("tls: {0}")]
     Tls(#[from] crate::tls::TlsError),
+    #[error("auth: {0}")]
+    Auth(#[from] crate::auth::AuthError),
 }
 
 /// The resolved configuration of a node.
@@ -175,6 +187,20 @@ impl ServeArgs {
             ));
         }
         let tls = tls_files.as_ref().map(crate::tls::load).transpose()?;
+        let auth = self
+            .auth_secret_file
+            .clone()
+            .or(file.auth_secret_file)
+            .map(|path| Secret::read(&path))
+            .transpose()?;
+        let insecure_no_auth = self.insecure_no_auth || file.insecure_no_auth.unwrap_or(false);
+        if auth.is_none() && !insecure_no_auth && !listen.ip().is_loopback() {
+            return Err(ConfigError::Invalid(format!(
+                "--listen {listen} is reachable from other machines: give --auth-secret-file \
+                 (see `tiepdan-node token secret`), or --insecure-no-auth to serve it without \
+                 checking operator tokens"
+            )));
+        }
         Ok(Resolved {
             node: NodeConfig {
                 unit: Unit {
@@ -190,6 +216,8 @@ impl ServeArgs {
                 uplink: UplinkConfig::default(),
                 metrics_listen: self.metrics_listen.or(file.metrics_listen),
                 tls,
+                auth,
+                insecure_no_auth,
             },
             listen,
         })
@@ -257,6 +285,50 @@ mod tests {
             ..args
         };
         assert!(args.resolve().is_ok());
+    }
+
+    #[test]
+    fn serving_off_loopback_needs_tokens_or_asking_not_to() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let secret = dir.path().join("secret");
+        crate::auth::Secret::write_new(&secret).unwrap_or_else(|e| panic!("{e}"));
+        let args = ServeArgs {
+            unit: Some("269".into()),
+            name: Some("x".into()),
+            level: Some("district".into()),
+            listen: Some(SocketAddr::from(([0, 0, 0, 0], 50051))),
+            insecure_plaintext: true,
+            ..Default::default()
+        };
+        assert!(args.resolve().is_err());
+        let with_tokens = ServeArgs {
+            auth_secret_file: Some(secret.clone()),
+            ..args.clone()
+        };
+        assert!(with_tokens.resolve().is_ok_and(|r| r.node.auth.is_some()));
+        let asked = ServeArgs {
+            insecure_no_auth: true,
+            ..args.clone()
+        };
+        assert!(asked.resolve().is_ok_and(|r| r.node.auth.is_none()));
+        // From the file too.
+        let mut file = tempfile::NamedTempFile::new().unwrap_or_else(|e| panic!("{e}"));
+        writeln!(
+            file,
+            "auth_secret_file = {:?}",
+            secret.display().to_string()
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let from_file = ServeArgs {
+            config: Some(file.path().to_path_buf()),
+            ..args
+        };
+        assert!(from_file.resolve().is_ok_and(|r| r.node.auth.is_some()));
+        let missing = ServeArgs {
+            auth_secret_file: Some(dir.path().join("no such file")),
+            ..from_file
+        };
+        assert!(missing.resolve().is_err());
     }
 
     #[test]

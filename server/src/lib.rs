@@ -6,9 +6,11 @@
 //! - [`sync`]: the journal the tier link ships up the tree;
 //! - [`registry`]: the operations, each one write transaction;
 //! - [`api`]: thin tonic handlers;
+//! - [`auth`]: operator tokens and who may call what;
 //! - [`node`]: a running node.
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod domain;

@@ -2,10 +2,12 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
+use tiepdan_server::auth::{self, Claims, Role, Secret};
 use tiepdan_server::config::ServeArgs;
 use tiepdan_server::node;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 #[derive(Parser)]
 #[command(
@@ -40,6 +42,11 @@ enum Command {
     Certs {
         #[command(subcommand)]
         command: CertsCommand,
+    },
+    /// Make a node's auth secret and issue operator tokens signed with it.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
     },
     /// Run a whole tree on this machine: a city, a town, its communes; a 9-month register;
     /// one commune cut off and reconnected; the subtree totals.
@@ -81,6 +88,34 @@ enum CertsCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Write a new random secret (32 bytes, mode 0600) for `serve --auth-secret-file`.
+    Secret {
+        /// The file to create; an existing file is never overwritten.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Print a token for one person or program at one unit.
+    Issue {
+        /// The node's secret file.
+        #[arg(long)]
+        secret_file: std::path::PathBuf,
+        /// The unit whose node accepts the token.
+        #[arg(long)]
+        unit: String,
+        /// reception, head, auditor or reporter.
+        #[arg(long)]
+        role: Role,
+        /// Who holds the token (appears in the node's logs).
+        #[arg(long)]
+        subject: String,
+        /// Days until the token expires (1 to 366).
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u16).range(1..=366))]
+        days: u16,
+    },
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -88,13 +123,23 @@ async fn main() -> anyhow::Result<()> {
     let default = match cli.command {
         Command::Demo { .. } => "error",
         Command::Serve(_) | Command::Certs { .. } => "info",
+        Command::Token { .. } => "warn",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // `token issue` prints the token alone on stdout, for `TOKEN=$(…)`; its warnings go aside.
+    let writer = match cli.command {
+        Command::Token { .. } => BoxMakeWriter::new(std::io::stderr),
+        _ => BoxMakeWriter::new(std::io::stdout),
+    };
     match cli.log_format {
-        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(writer)
+            .init(),
         LogFormat::Json => tracing_subscriber::fmt()
             .json()
             .with_env_filter(filter)
+            .with_writer(writer)
             .init(),
     }
     match cli.command {
@@ -116,6 +161,7 @@ async fn main() -> anyhow::Result<()> {
                 Ok(())
             }
         },
+        Command::Token { command } => token(command),
         Command::Demo {
             data_dir,
             communes,
@@ -129,6 +175,42 @@ async fn main() -> anyhow::Result<()> {
             .await
         }
     }
+}
+
+fn token(command: TokenCommand) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Secret { out } => {
+            Secret::write_new(&out)?;
+            eprintln!(
+                "secret written to {}; serve with --auth-secret-file {0}",
+                out.display()
+            );
+        }
+        TokenCommand::Issue {
+            secret_file,
+            unit,
+            role,
+            subject,
+            days,
+        } => {
+            let secret = Secret::read(&secret_file)?;
+            let now = chrono::Utc::now();
+            let expires = now + chrono::Duration::days(i64::from(days));
+            let token = auth::issue(
+                &secret,
+                &Claims {
+                    subject,
+                    role,
+                    unit,
+                    issued_at: now.timestamp(),
+                    expires_at: expires.timestamp(),
+                },
+            )?;
+            eprintln!("expires {}", expires.format("%Y-%m-%d %H:%M UTC"));
+            println!("{token}");
+        }
+    }
+    Ok(())
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {

@@ -14,6 +14,8 @@ use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
 use crate::api::{CaseApi, JournalApi, PetitionApi, ReceptionApi, ReportApi, UnitApi};
+use crate::auth::layer::AuthLayer;
+use crate::auth::{Authorizer, Secret};
 use crate::domain::deadlines::DeadlineTable;
 use crate::domain::model::Unit;
 use crate::registry::Registry;
@@ -44,6 +46,12 @@ pub struct NodeConfig {
     pub metrics_listen: Option<SocketAddr>,
     /// Mutual TLS; without it the node serves and links in plaintext, on loopback only.
     pub tls: Option<NodeTls>,
+    /// The secret operator tokens are signed with; with it every call but health, reflection
+    /// and the tier link needs a token whose role may make it (see [`crate::auth`]). Without
+    /// it the node checks nothing, which is allowed on loopback only.
+    pub auth: Option<Secret>,
+    /// Serve a non-loopback address without checking tokens, asked for explicitly.
+    pub insecure_no_auth: bool,
 }
 
 impl NodeConfig {
@@ -57,6 +65,8 @@ impl NodeConfig {
             uplink: UplinkConfig::default(),
             metrics_listen: None,
             tls: None,
+            auth: None,
+            insecure_no_auth: false,
         }
     }
 }
@@ -131,6 +141,15 @@ pub async fn start(config: NodeConfig, listener: TcpListener) -> Result<RunningN
             )));
         }
     }
+    if config.auth.is_none() && !addr.ip().is_loopback() {
+        if !config.insecure_no_auth {
+            return Err(StartError::Insecure(format!(
+                "calls from other machines need operator tokens: give {addr} an auth secret \
+                 (see `tiepdan-node token`), or --insecure-no-auth"
+            )));
+        }
+        tracing::warn!(%addr, "serving off loopback without checking tokens (--insecure-no-auth)");
+    }
     let (health, health_service) = tonic_health::server::health_reporter();
     for service in SERVICES.iter().chain(std::iter::once(&"")) {
         health
@@ -171,7 +190,12 @@ pub async fn start(config: NodeConfig, listener: TcpListener) -> Result<RunningN
     if let Some(tls) = &config.tls {
         builder = builder.tls_config(tls.server.clone())?;
     }
+    let auth = config
+        .auth
+        .clone()
+        .map(|secret| Authorizer::new(secret, config.unit.code.clone()));
     let router = builder
+        .layer(AuthLayer::new(auth))
         .http2_keepalive_interval(Some(Duration::from_secs(10)))
         .http2_keepalive_timeout(Some(Duration::from_secs(5)))
         .timeout(Duration::from_secs(60))
@@ -236,7 +260,13 @@ pub async fn start(config: NodeConfig, listener: TcpListener) -> Result<RunningN
         metrics_addr = Some(listener.local_addr()?);
         background.push(tokio::spawn(metrics::serve(listener, hub.clone())));
     }
-    tracing::info!(unit = %config.unit.code, name = %config.unit.name, %addr, "node serving");
+    tracing::info!(
+        unit = %config.unit.code,
+        name = %config.unit.name,
+        %addr,
+        tokens = config.auth.is_some(),
+        "node serving"
+    );
     Ok(RunningNode {
         addr,
         registry,

@@ -38,6 +38,10 @@ pub struct Cli {
     /// The client certificate's private key (PEM).
     #[arg(long, global = true, env = "TIEPDAN_KEY", requires = "cert")]
     pub key: Option<PathBuf>,
+    /// Operator token (`tiepdan-node token issue`), sent as `authorization: Bearer …` on
+    /// every call.
+    #[arg(long, global = true, env = "TIEPDAN_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     /// Output: readable tables, or one JSON document for scripts.
     #[arg(long, global = true, value_enum, default_value_t = Output::Table)]
     pub format: Output,

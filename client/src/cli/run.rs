@@ -37,7 +37,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         cert: cli.cert.clone(),
         key: cli.key.clone(),
     };
-    let client = Client::connect_with(&cli.node, &tls).await?;
+    let mut client = Client::connect_with(&cli.node, &tls).await?;
+    if let Some(token) = &cli.token {
+        client = client.with_token(token)?;
+    }
     let format = cli.format;
     let request_id = || {
         cli.request_id
