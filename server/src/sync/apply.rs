@@ -182,13 +182,20 @@ impl Registry {
         let mut out = Applied::default();
         let mut journal_rows = Vec::new();
         let mut records = Vec::new();
+        let mut replays: Vec<(String, u64, Vec<u8>)> = Vec::new();
         for (event, bytes) in decoded.iter().zip(events) {
             let origin = &event.origin_unit;
             let Some((last, last_hash, _)) = heads.get_mut(origin) else {
                 continue;
             };
             if event.sequence <= *last {
-                continue; // redelivered: already applied
+                // Redelivered: already applied, and must be the very event applied.
+                replays.push((
+                    origin.clone(),
+                    event.sequence,
+                    Sha256::digest(bytes).to_vec(),
+                ));
+                continue;
             }
             if event.sequence != *last + 1 {
                 return Err(ApplyError::Gap {
@@ -229,6 +236,36 @@ impl Registry {
             *last = event.sequence;
             *last_hash = hash;
             out.applied += 1;
+        }
+        // A replay of an event of this very batch is held to that event; of an earlier one,
+        // to the stored event.
+        let fresh: HashMap<(&str, i64), &[u8]> = journal_rows
+            .iter()
+            .filter_map(|r: &journal_event::ActiveModel| {
+                Some((
+                    (
+                        r.origin_unit.try_as_ref()?.as_str(),
+                        *r.sequence.try_as_ref()?,
+                    ),
+                    r.hash.try_as_ref()?.as_slice(),
+                ))
+            })
+            .collect();
+        for (origin, sequence, hash) in &replays {
+            let key = (
+                origin.as_str(),
+                i64::try_from(*sequence).unwrap_or(i64::MAX),
+            );
+            let held = match fresh.get(&key) {
+                Some(h) => Some(h.to_vec()),
+                None => super::journal::hash_at(&tx, origin, *sequence).await?,
+            };
+            if held.as_ref() != Some(hash) {
+                return Err(ApplyError::Chain {
+                    origin: origin.clone(),
+                    sequence: *sequence,
+                });
+            }
         }
         let delta = self.write_records(&tx, &tree, records, &mut out).await?;
         let mut rows = journal_rows.into_iter().peekable();
