@@ -382,8 +382,9 @@ impl MigrationTrait for M0003TallyRollup {
 
 /// Fills the rollups from the day rows, one unit and scope at a time (a unit's day rows are
 /// a range of the primary key, and bounded by its days × metrics). Starts from an empty table
-/// so that a fill interrupted on SQLite (no transactional DDL there) is simply redone.
-async fn fill_rollups(db: &impl ConnectionTrait) -> Result<(), DbErr> {
+/// so that a fill interrupted on SQLite (no transactional DDL there) is simply redone; run
+/// inside a write transaction, it also repairs rollups that went astray.
+pub async fn fill_rollups(db: &impl ConnectionTrait) -> Result<(), DbErr> {
     use chrono::NaiveDate;
     db.execute(&Query::delete().from_table("tally_rollup").to_owned())
         .await?;
