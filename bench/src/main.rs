@@ -306,6 +306,22 @@ async fn run(args: &Args) -> Result<()> {
                 r.received,
                 verdict(r.latency.p99 <= Duration::from_millis(2)),
             );
+            println!(
+                "                   first request (cold) {}; statistical 2019 p50 {} p99 {}; range {} p50 {} p99 {}",
+                ms(r.cold),
+                ms(r.statistical.p50),
+                ms(r.statistical.p99),
+                report::EDGE_RANGE,
+                ms(r.edges.p50),
+                ms(r.edges.p99),
+            );
+            println!(
+                "                   in process p50 {} (units listing {}); from day rows only p50 {} ({:.1}x the rollups)",
+                ms(r.in_process.p50),
+                ms(r.units.p50),
+                ms(r.day_rows.p50),
+                r.day_rows.p50.as_secs_f64() / r.in_process.p50.as_secs_f64(),
+            );
         }
         if wants(args, Scenario::Fanin) {
             let f = fanin::fan_in(

@@ -15,6 +15,8 @@ use tiepdan_server::domain::model::{
     PetitionType, UnitLevel,
 };
 use tiepdan_server::registry::Registry;
+use tiepdan_server::report::build::Source;
+use tiepdan_server::report::period::{self, Calendar};
 use tiepdan_server::report::tally::{self, Delta};
 use tiepdan_server::storage::Store;
 use tiepdan_server::storage::records as repo;
@@ -144,9 +146,25 @@ async fn load(db: &Db, petitions: u64) -> Result<()> {
 pub struct ReportLatency {
     pub petitions: u64,
     pub load: Duration,
+    /// The calendar year 2019 over gRPC (the figure).
     pub latency: Percentiles,
+    /// The first request of the run, before any statement is cached.
+    pub cold: Duration,
+    /// The statistical year 2019 (15 Dec 2018 – 14 Dec 2019) over gRPC.
+    pub statistical: Percentiles,
+    /// A range with edge days at both ends over gRPC.
+    pub edges: Percentiles,
+    /// The calendar year in process, read from the rollups.
+    pub in_process: Percentiles,
+    /// The same read from the day rows alone (the reading before the rollups): the baseline.
+    pub day_rows: Percentiles,
+    /// Listing the known units, which every report does.
+    pub units: Percentiles,
     pub received: u64,
 }
+
+/// The range the edge figure reads: 16 edge days at each end.
+pub const EDGE_RANGE: &str = "2019-02-16..2019-11-30";
 
 pub async fn report(
     backend: Backend,
@@ -168,35 +186,87 @@ pub async fn report(
     )
     .await?;
     let channel = Endpoint::from_shared(city.url())?.connect().await?;
-    let mut client = pb::report_service_client::ReportServiceClient::new(channel);
-    let request = pb::GetReportRequest {
+    let client = pb::report_service_client::ReportServiceClient::new(channel);
+    let request = |period: &str, calendar: pb::PeriodCalendar| pb::GetReportRequest {
         unit_code: CITY.into(),
-        period: "2019".into(),
+        period: period.into(),
         scope: pb::ReportScope::Subtree as i32,
-        calendar: pb::PeriodCalendar::Calendar as i32,
+        calendar: calendar as i32,
     };
-    let mut sample = Vec::with_capacity(requests);
-    let mut received = 0;
-    for i in 0..requests + 5 {
-        let t = Instant::now();
-        let report = client.get_report(request.clone()).await?.into_inner();
-        let elapsed = t.elapsed();
-        // The first few warm the caches and the connection.
-        if i >= 5 {
-            sample.push(elapsed);
+    let year = request("2019", pb::PeriodCalendar::Calendar);
+    let timed = |request: pb::GetReportRequest, warm: usize| {
+        let mut client = client.clone();
+        async move {
+            let mut sample = Vec::with_capacity(requests);
+            let mut first = Duration::ZERO;
+            let mut received = 0;
+            for i in 0..requests + warm {
+                let t = Instant::now();
+                let report = client.get_report(request.clone()).await?.into_inner();
+                let elapsed = t.elapsed();
+                if i == 0 {
+                    first = elapsed;
+                }
+                // The first few warm the caches and the connection.
+                if i >= warm {
+                    sample.push(elapsed);
+                }
+                received = report
+                    .report
+                    .and_then(|r| r.totals)
+                    .context("a report without totals")?
+                    .petitions_received;
+            }
+            anyhow::Ok((Percentiles::of(sample), first, received))
         }
-        received = report
-            .report
-            .and_then(|r| r.totals)
-            .context("a report without totals")?
-            .petitions_received;
+    };
+    let (latency, cold, received) = timed(year, 5).await?;
+    let (statistical, _, _) = timed(request("2019", pb::PeriodCalendar::Statistical), 5).await?;
+    let (edges, _, _) = timed(request(EDGE_RANGE, pb::PeriodCalendar::Calendar), 5).await?;
+
+    // In process: the same report from the rollups and from the day rows alone, and the
+    // units listing every report starts with.
+    let registry = &city.registry;
+    let period = period::parse("2019", Calendar::Plain)?;
+    let now = chrono::Utc::now();
+    let mut in_process = Vec::new();
+    let mut day_rows = Vec::new();
+    let mut units = Vec::new();
+    for i in 0..requests.min(50) + 2 {
+        let t = Instant::now();
+        registry
+            .report_from(CITY, period, true, now, Source::Rollups)
+            .await?;
+        let rolled = t.elapsed();
+        let t = Instant::now();
+        registry.known_units().await?;
+        let listed = t.elapsed();
+        if i >= 2 {
+            in_process.push(rolled);
+            units.push(listed);
+        }
+    }
+    for i in 0..requests.min(10) + 1 {
+        let t = Instant::now();
+        registry
+            .report_from(CITY, period, true, now, Source::DayRows)
+            .await?;
+        if i >= 1 {
+            day_rows.push(t.elapsed());
+        }
     }
     let _ = city.stop().await;
     db.remove().await;
     Ok(ReportLatency {
         petitions,
         load: load_time,
-        latency: Percentiles::of(sample),
+        latency,
+        cold,
+        statistical,
+        edges,
+        in_process: Percentiles::of(in_process),
+        day_rows: Percentiles::of(day_rows),
+        units: Percentiles::of(units),
         received,
     })
 }

@@ -1,12 +1,17 @@
-//! Building a report from the maintained totals: a few grouped sums per unit, so the cost
-//! grows with the number of children and days, not with the number of records.
+//! Building a report from the maintained totals: a few grouped sums per unit over whole
+//! years and half-months (the rollups) and edge days, so the cost grows with the number of
+//! children and metrics, not with the number of records, days or the length of the period.
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use sea_orm::ConnectionTrait;
+use sea_orm::sea_query::{Condition, Expr, Func, Query, SelectStatement, UnionType};
 
 use super::period::Period;
-use super::totals::{Totals, assemble};
+use super::span::{self, Piece};
+use super::tally::RollupKey;
+use super::totals::{CARRY_OVER_METRICS, OVERDUE_METRICS, Totals, assemble};
 use crate::domain::DomainError;
 use crate::domain::deadlines::local_date;
 use crate::domain::model::{PetitionType, Unit};
@@ -37,64 +42,110 @@ struct Sums3 {
     overdue: BTreeMap<String, i64>,
 }
 
+/// Where a report reads its sums from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Source {
+    /// Whole years and half-months from the rollups, the edge days from the day rows: the
+    /// rows read do not grow with the length of the period, and grow with the history only
+    /// by one year row per year (sums from the beginning, for carried-over and overdue cases).
+    #[default]
+    Rollups,
+    /// The day rows alone: what the rollups must reproduce.
+    DayRows,
+}
+
+/// One sum of rows: which of the three it adds to, and the rows.
+fn piece_query(
+    piece: Piece,
+    part: usize,
+    subtree: bool,
+    units: &[String],
+    metrics: &[&str],
+) -> SelectStatement {
+    use sea_orm::sea_query::ExprTrait;
+    let mut filter = Condition::all()
+        .add(Expr::col("subtree").eq(subtree))
+        .add(Expr::col("unit_code").is_in(units.iter().cloned()));
+    if let Some(span) = piece.span {
+        filter = filter.add(Expr::col("span").eq(span.as_str()));
+    }
+    if let Some(from) = piece.from {
+        filter = filter.add(Expr::col("day").gte(from));
+    }
+    filter = filter.add(Expr::col("day").lte(piece.to));
+    if !metrics.is_empty() {
+        filter = filter.add(metrics.iter().fold(Condition::any(), |any, prefix| {
+            any.add(Expr::col("metric").like(format!("{prefix}%")))
+        }));
+    }
+    Query::select()
+        .column("unit_code")
+        .column("metric")
+        .expr_as(Expr::cust(part.to_string()), "part")
+        .expr_as(
+            Func::cast_as(Func::sum(Expr::col("value")), "BIGINT"),
+            "total",
+        )
+        .from(if piece.span.is_some() {
+            "tally_rollup"
+        } else {
+            "tally"
+        })
+        .cond_where(filter)
+        .group_by_col("unit_code")
+        .group_by_col("metric")
+        .to_owned()
+}
+
 impl Registry {
-    /// The sums of each of `units` (their subtrees when `subtree`) in one grouped query:
-    /// within the period, before it, and up to the last day an open case is not yet overdue.
+    /// The sums of each of `units` (their subtrees when `subtree`) in one query: within the
+    /// period, before it, and up to the last day an open case is not yet overdue. Each range
+    /// is covered by a few pieces (`span::cover`), each a grouped sum, joined by UNION ALL.
+    /// Before the period and up to the last due day, only the metrics `assemble` reads there.
     async fn sums_of(
         &self,
         units: &[String],
         subtree: bool,
         period: Period,
         now: DateTime<Utc>,
+        source: Source,
     ) -> Result<HashMap<String, Sums3>, DomainError> {
-        use crate::storage::entities::tally;
-        use sea_orm::sea_query::{Expr, Func};
-        use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect};
         let day_before = period.day_before();
         // An open case is overdue once the day after its due date begins.
         let last_due = period.end.min(local_date(now) - Duration::days(1));
-        let upto = period.end.max(day_before).max(last_due);
-        // SUM(CASE WHEN condition THEN value ELSE 0 END), as BIGINT on either backend.
-        let sum_if = |condition: sea_orm::Condition| {
-            Expr::from(Func::cast_as(
-                Func::sum(Expr::case(condition, Expr::col(tally::Column::Value)).finally(0)),
-                "BIGINT",
-            ))
-        };
-        let rows: Vec<(String, String, i64, i64, i64)> = tally::Entity::find()
-            .select_only()
-            .column(tally::Column::UnitCode)
-            .column(tally::Column::Metric)
-            .column_as(
-                sum_if(
-                    Condition::all()
-                        .add(tally::Column::Day.gte(period.start))
-                        .add(tally::Column::Day.lte(period.end)),
-                ),
-                "within",
-            )
-            .column_as(
-                sum_if(Condition::all().add(tally::Column::Day.lte(day_before))),
-                "before",
-            )
-            .column_as(
-                sum_if(Condition::all().add(tally::Column::Day.lte(last_due))),
-                "overdue",
-            )
-            .filter(tally::Column::Subtree.eq(subtree))
-            .filter(tally::Column::UnitCode.is_in(units.iter().cloned()))
-            .filter(tally::Column::Day.lte(upto))
-            .group_by(tally::Column::UnitCode)
-            .group_by(tally::Column::Metric)
-            .into_tuple()
-            .all(self.store().reader())
-            .await?;
+        let ranges: [(Option<NaiveDate>, NaiveDate, &[&str]); 3] = [
+            (Some(period.start), period.end, &[]),
+            (None, day_before, &CARRY_OVER_METRICS),
+            (None, last_due, &OVERDUE_METRICS),
+        ];
+        let mut selects = Vec::new();
+        for (part, (from, to, metrics)) in ranges.into_iter().enumerate() {
+            let pieces = match source {
+                Source::Rollups => span::cover(from, to),
+                Source::DayRows => span::days_only(from, to),
+            };
+            for piece in pieces {
+                selects.push(piece_query(piece, part, subtree, units, metrics));
+            }
+        }
         let mut out: HashMap<String, Sums3> = HashMap::new();
-        for (unit, metric, within, before, overdue) in rows {
+        let mut selects = selects.into_iter();
+        let Some(mut query) = selects.next() else {
+            return Ok(out);
+        };
+        query.unions(selects.map(|s| (UnionType::All, s)));
+        for row in self.store().reader().query_all(&query).await? {
+            let unit: String = row.try_get_by_index(0)?;
+            let metric: String = row.try_get_by_index(1)?;
+            let part: i32 = row.try_get_by_index(2)?;
+            let total: i64 = row.try_get_by_index(3)?;
             let sums = out.entry(unit).or_default();
-            sums.within.insert(metric.clone(), within);
-            sums.before.insert(metric.clone(), before);
-            sums.overdue.insert(metric, overdue);
+            let map = match part {
+                0 => &mut sums.within,
+                1 => &mut sums.before,
+                _ => &mut sums.overdue,
+            };
+            *map.entry(metric).or_default() += total;
         }
         Ok(out)
     }
@@ -106,6 +157,19 @@ impl Registry {
         period: Period,
         subtree: bool,
         now: DateTime<Utc>,
+    ) -> Result<Report, DomainError> {
+        self.report_from(unit_code, period, subtree, now, Source::Rollups)
+            .await
+    }
+
+    /// The report of `unit_code` read from `source`.
+    pub async fn report_from(
+        &self,
+        unit_code: &str,
+        period: Period,
+        subtree: bool,
+        now: DateTime<Utc>,
+        source: Source,
     ) -> Result<Report, DomainError> {
         let tree = self.tree();
         if !tree.is_within(unit_code, tree.root()) {
@@ -136,7 +200,7 @@ impl Registry {
         // A subtree report sums the unit and its children alike: one query for all rows.
         let mut codes = children_codes.clone();
         codes.push(unit_code.to_string());
-        let mut sums = self.sums_of(&codes, subtree, period, now).await?;
+        let mut sums = self.sums_of(&codes, subtree, period, now, source).await?;
         let own = sums.remove(unit_code).unwrap_or_default();
         let mut all: Vec<Totals> = kinds
             .iter()
@@ -176,6 +240,25 @@ impl Registry {
             .filter(|r| r.value != 0)
             .map(|r| ((r.subtree, r.unit_code, r.day, r.metric), r.value))
             .collect())
+    }
+
+    /// The maintained rollups as stored, zero sums left out: each must equal
+    /// `tally::rollups_of` the maintained day totals.
+    pub async fn maintained_rollups(&self) -> Result<BTreeMap<RollupKey, i64>, DomainError> {
+        use crate::storage::entities::tally_rollup;
+        use sea_orm::EntityTrait;
+        let rows = tally_rollup::Entity::find()
+            .all(self.store().reader())
+            .await?;
+        rows.into_iter()
+            .filter(|r| r.value != 0)
+            .map(|r| {
+                let span = span::Span::parse(&r.span).ok_or_else(|| {
+                    DomainError::Storage(format!("bad stored span: {:?}", r.span))
+                })?;
+                Ok(((r.subtree, r.unit_code, span, r.day, r.metric), r.value))
+            })
+            .collect()
     }
 
     /// The totals recounted from every record this node holds, with today's tree: what the

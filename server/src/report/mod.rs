@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod period;
+pub mod span;
 pub mod tally;
 pub mod totals;
 pub mod tree;

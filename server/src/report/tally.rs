@@ -1,15 +1,17 @@
 //! What each record contributes to the totals, per unit, local day and metric; the store
-//! keeps the sums for each unit alone ("self") and for each unit's subtree ("tree"), so a
-//! report reads a handful of rows per unit and day instead of recounting records.
+//! keeps the sums for each unit alone ("self") and for each unit's subtree ("tree"), per day
+//! and rolled up over half-months and years (`span`), so a report reads a handful of rows
+//! per unit and metric instead of recounting records.
 //!
 //! The rules of DOMAIN.md live here: a visit counts at the unit where it happened; a petition
 //! counts once in every subtree that holds it (a petition transferred in from a unit of the
 //! same subtree is not received again there); a case counts at its owning unit.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
 
+use super::span::Span;
 use super::tree::Tree;
 use crate::domain::deadlines::local_date;
 use crate::domain::model::{
@@ -208,4 +210,33 @@ impl Delta {
     pub fn is_empty(&self) -> bool {
         self.sums.values().all(|v| *v == 0)
     }
+}
+
+/// Key of one stored rollup: whether it is a subtree sum, the unit, the span, the span's
+/// first day, the metric.
+pub type RollupKey = (bool, String, Span, NaiveDate, String);
+
+/// What day sums add to the rollups: each day's sum goes to every span holding the day.
+/// Zero sums are left out.
+pub fn rollups_of<'a>(
+    days: impl IntoIterator<Item = (&'a TallyKey, &'a i64)>,
+) -> BTreeMap<RollupKey, i64> {
+    let mut out: BTreeMap<RollupKey, i64> = BTreeMap::new();
+    for ((subtree, unit, day, metric), value) in days {
+        if *value == 0 {
+            continue;
+        }
+        for span in Span::ALL {
+            let key = (
+                *subtree,
+                unit.clone(),
+                span,
+                span.start_of(*day),
+                metric.clone(),
+            );
+            *out.entry(key).or_default() += value;
+        }
+    }
+    out.retain(|_, v| *v != 0);
+    out
 }

@@ -70,6 +70,13 @@ fn type_matches(kind: &str, filter: Option<PetitionType>) -> bool {
     filter.is_none_or(|t| t.as_str() == kind)
 }
 
+/// Prefixes of the metrics `assemble` reads from the sums before the period (carried-over
+/// cases); a report reads no other metric there.
+pub const CARRY_OVER_METRICS: [&str; 2] = ["case.accepted.", "case.closed."];
+
+/// Prefixes of the metrics `assemble` reads from the sums up to the last due day (overdue).
+pub const OVERDUE_METRICS: [&str; 1] = ["case.open_due."];
+
 /// Builds the totals of one row. `period`: sums over the period's days; `before`: sums over
 /// every day before it; `overdue`: sums up to the last day by which an open case counts as
 /// overdue. `only` restricts petitions and cases to one type (reception is then zero).
@@ -179,6 +186,37 @@ mod tests {
         assert_eq!(r(2, 3), 67);
         assert_eq!(r(0, 0), 0);
         assert_eq!(r(5, 5), 100);
+    }
+
+    #[test]
+    fn before_and_overdue_read_only_their_metrics() {
+        let all = BTreeMap::from([
+            ("case.accepted.complaint".to_string(), 10),
+            ("case.closed.complaint".to_string(), 4),
+            ("case.open_due.complaint".to_string(), 3),
+            ("case.on_time.complaint".to_string(), 2),
+            ("case.outcome.complaint.complaint_correct".to_string(), 2),
+            ("case.money_recovered_vnd.complaint".to_string(), 7),
+            ("petition.received.complaint".to_string(), 9),
+            ("visits".to_string(), 5),
+        ]);
+        let only = |prefixes: &[&str]| -> BTreeMap<String, i64> {
+            all.iter()
+                .filter(|(m, _)| prefixes.iter().any(|p| m.starts_with(p)))
+                .map(|(m, v)| (m.clone(), *v))
+                .collect()
+        };
+        for kind in std::iter::once(None).chain(PetitionType::ALL.iter().map(|t| Some(*t))) {
+            assert_eq!(
+                assemble(&all, &all, &all, kind),
+                assemble(
+                    &all,
+                    &only(&CARRY_OVER_METRICS),
+                    &only(&OVERDUE_METRICS),
+                    kind
+                )
+            );
+        }
     }
 
     #[test]

@@ -181,6 +181,21 @@ entity_module!(tally, "tally", {
     pub value: i64,
 });
 
+// Sums of `tally` rows over a span of days (`report::span`): `day` is the span's first day.
+entity_module!(tally_rollup, "tally_rollup", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub subtree: bool,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub unit_code: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub span: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub day: Date,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub metric: String,
+    pub value: i64,
+});
+
 entity_module!(mail_outbox, "mail_outbox", {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,

@@ -14,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(M0001Initial),
             Box::new(M0002TierLink),
+            Box::new(M0003TallyRollup),
             Box::new(M0004SealingKeys),
         ]
     }
@@ -337,6 +338,90 @@ impl MigrationTrait for M0002TierLink {
         }
         Ok(())
     }
+}
+
+/// Rollups of the maintained totals over half-months and both kinds of year
+/// (`report::span`), filled from the day rows already stored.
+pub struct M0003TallyRollup;
+
+impl MigrationName for M0003TallyRollup {
+    fn name(&self) -> &str {
+        "m0003_tally_rollup"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0003TallyRollup {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            table("tally_rollup")
+                .col(boolean("subtree"))
+                .col(string("unit_code"))
+                .col(string("span"))
+                .col(date("day"))
+                .col(string("metric"))
+                .col(big_integer("value"))
+                .primary_key(
+                    Index::create()
+                        .col("subtree")
+                        .col("unit_code")
+                        .col("span")
+                        .col("day")
+                        .col("metric"),
+                )
+                .to_owned(),
+        )
+        .await?;
+        fill_rollups(m.get_connection()).await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(Table::drop().table("tally_rollup").if_exists().to_owned())
+            .await
+    }
+}
+
+/// Fills the rollups from the day rows, one unit and scope at a time (a unit's day rows are
+/// a range of the primary key, and bounded by its days × metrics). Starts from an empty table
+/// so that a fill interrupted on SQLite (no transactional DDL there) is simply redone; run
+/// inside a write transaction, it also repairs rollups that went astray.
+pub async fn fill_rollups(db: &impl ConnectionTrait) -> Result<(), DbErr> {
+    use chrono::NaiveDate;
+    db.execute(&Query::delete().from_table("tally_rollup").to_owned())
+        .await?;
+    let scopes = db
+        .query_all(
+            &Query::select()
+                .distinct()
+                .columns(["subtree", "unit_code"])
+                .from("tally")
+                .to_owned(),
+        )
+        .await?;
+    for scope in scopes {
+        let subtree: bool = scope.try_get_by_index(0)?;
+        let unit: String = scope.try_get_by_index(1)?;
+        let rows = db
+            .query_all(
+                &Query::select()
+                    .columns(["day", "metric", "value"])
+                    .from("tally")
+                    .and_where(Expr::col("subtree").eq(subtree))
+                    .and_where(Expr::col("unit_code").eq(unit.as_str()))
+                    .to_owned(),
+            )
+            .await?;
+        let mut days = std::collections::BTreeMap::new();
+        for row in rows {
+            let day: NaiveDate = row.try_get_by_index(0)?;
+            let metric: String = row.try_get_by_index(1)?;
+            let value: i64 = row.try_get_by_index(2)?;
+            days.insert((subtree, unit.clone(), day, metric), value);
+        }
+        let rollups = crate::report::tally::rollups_of(&days);
+        crate::storage::records::add_to_rollups(db, rollups).await?;
+    }
+    Ok(())
 }
 
 /// Sealing keys: each node's X25519 key pair (the secret only for itself) and the public

@@ -930,13 +930,16 @@ pub async fn petitions_from_source(
 
 // ---- maintained totals ----
 
-/// Writes accumulated changes of the totals.
+/// Writes accumulated changes of the totals: the day rows and, in the same transaction, the
+/// rollups of the spans holding each day (`report::span`), so that every rollup row stays the
+/// sum of its day rows whoever writes.
 pub async fn flush_tally(
     db: &impl ConnectionTrait,
     delta: crate::report::tally::Delta,
 ) -> Result<(), DomainError> {
     use super::entities::tally;
     use sea_orm::sea_query::OnConflict;
+    let rollups = crate::report::tally::rollups_of(&delta.sums);
     let rows: Vec<tally::ActiveModel> = delta
         .sums
         .into_iter()
@@ -965,6 +968,51 @@ pub async fn flush_tally(
                 .value(
                     tally::Column::Value,
                     Expr::cust("tally.value + excluded.value"),
+                )
+                .to_owned(),
+            )
+            .exec(db)
+            .await?;
+    }
+    add_to_rollups(db, rollups).await?;
+    Ok(())
+}
+
+/// Adds sums to the rollup rows, creating those that are missing.
+pub async fn add_to_rollups(
+    db: &impl ConnectionTrait,
+    sums: std::collections::BTreeMap<crate::report::tally::RollupKey, i64>,
+) -> Result<(), sea_orm::DbErr> {
+    use super::entities::tally_rollup;
+    use sea_orm::sea_query::OnConflict;
+    let mut rows = sums
+        .into_iter()
+        .filter(|(_, v)| *v != 0)
+        .map(
+            |((subtree, unit_code, span, day, metric), value)| tally_rollup::ActiveModel {
+                subtree: Set(subtree),
+                unit_code: Set(unit_code),
+                span: Set(span.as_str().to_string()),
+                day: Set(day),
+                metric: Set(metric),
+                value: Set(value),
+            },
+        )
+        .peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<_> = rows.by_ref().take(500).collect();
+        tally_rollup::Entity::insert_many(chunk)
+            .on_conflict(
+                OnConflict::columns([
+                    tally_rollup::Column::Subtree,
+                    tally_rollup::Column::UnitCode,
+                    tally_rollup::Column::Span,
+                    tally_rollup::Column::Day,
+                    tally_rollup::Column::Metric,
+                ])
+                .value(
+                    tally_rollup::Column::Value,
+                    Expr::cust("tally_rollup.value + excluded.value"),
                 )
                 .to_owned(),
             )
