@@ -646,6 +646,21 @@ impl Cluster {
                 .await
                 .unwrap();
         }
+        // Each commune learns of its sibling from the town's directory, so it can transfer
+        // petitions across.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        for c in &communes {
+            for code in ["09574", "09577"] {
+                while !c.running().registry.tree().knows(code) {
+                    assert!(
+                        tokio::time::Instant::now() < deadline,
+                        "{} never learnt of {code}",
+                        c.unit.code
+                    );
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        }
         Cluster { town, communes }
     }
 
