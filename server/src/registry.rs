@@ -128,6 +128,38 @@ pub(crate) struct Inner {
     pub(crate) tree: RwLock<Tree>,
     /// Bumped after every commit that grew the journal or the outbox.
     pub(crate) changed: watch::Sender<u64>,
+    /// Bumped when the outbox grew: what the sessions of the children wait for. A journal
+    /// that grows does not concern them, and with many children, waking every session for
+    /// every applied batch costs more than the batches.
+    pub(crate) downlink: watch::Sender<u64>,
+    /// The known units, each with the version at which it last changed, kept in step with
+    /// the tree.
+    pub(crate) directory: RwLock<Directory>,
+}
+
+/// The known units in memory, versioned, so a child's session sends it only the units that
+/// changed since its last directory, and the uplink finds a unit without a query.
+#[derive(Debug, Default)]
+pub(crate) struct Directory {
+    version: u64,
+    units: std::collections::HashMap<String, (u64, Unit)>,
+    by_version: std::collections::BTreeMap<u64, String>,
+}
+
+impl Directory {
+    /// Takes the units as stored.
+    fn update(&mut self, units: &[Unit]) {
+        for u in units {
+            if self.units.get(&u.code).is_some_and(|(_, known)| known == u) {
+                continue;
+            }
+            self.version += 1;
+            if let Some((old, _)) = self.units.insert(u.code.clone(), (self.version, u.clone())) {
+                self.by_version.remove(&old);
+            }
+            self.by_version.insert(self.version, u.code.clone());
+        }
+    }
 }
 
 enum Begun<T> {
@@ -168,6 +200,8 @@ impl Registry {
                 deadlines,
                 tree: RwLock::new(Tree::default()),
                 changed: watch::channel(0).0,
+                downlink: watch::channel(0).0,
+                directory: RwLock::new(Directory::default()),
             }),
         };
         registry.reload_tree().await?;
@@ -200,7 +234,68 @@ impl Registry {
             Ok(mut t) => *t = tree,
             Err(poisoned) => *poisoned.into_inner() = tree,
         }
+        // The children's sessions pick new units up when they next wake (within a second):
+        // waking every session for every unit registered would cost, as a thousand children
+        // connect, a million wake-ups and a million one-unit directories.
+        match self.inner.directory.write() {
+            Ok(mut d) => d.update(&units),
+            Err(poisoned) => poisoned.into_inner().update(&units),
+        };
         Ok(())
+    }
+
+    /// The version of the known units: it grows whenever a unit is added or changed.
+    pub fn directory_version(&self) -> u64 {
+        match self.inner.directory.read() {
+            Ok(d) => d.version,
+            Err(poisoned) => poisoned.into_inner().version,
+        }
+    }
+
+    /// The units added or changed after `version` that lie outside `child`'s subtree, and
+    /// the version they bring a child's directory to.
+    pub fn directory_since(&self, version: u64, child: &str) -> (u64, Vec<Unit>) {
+        let tree = match self.inner.tree.read() {
+            Ok(t) => t,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let directory = match self.inner.directory.read() {
+            Ok(d) => d,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let units = directory
+            .by_version
+            .range(version.saturating_add(1)..)
+            .filter_map(|(_, code)| directory.units.get(code))
+            .map(|(_, u)| u)
+            .filter(|u| !tree.is_within(&u.code, child))
+            .cloned()
+            .collect();
+        (directory.version, units)
+    }
+
+    /// A known unit, without a query.
+    pub fn known_unit(&self, code: &str) -> Option<Unit> {
+        let directory = match self.inner.directory.read() {
+            Ok(d) => d,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        directory.units.get(code).map(|(_, u)| u.clone())
+    }
+
+    /// A receiver that sees every commit growing the outbox (not the journal's growth).
+    pub fn subscribe_downlink(&self) -> watch::Receiver<u64> {
+        self.inner.downlink.subscribe()
+    }
+
+    fn notify_downlink(&self) {
+        self.inner.downlink.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Tells subscribers the journal grew (a child's batch was applied; the outbox did not
+    /// change).
+    pub fn notify_journal(&self) {
+        self.inner.changed.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// A receiver that sees every commit growing the journal or the outbox; a change made
@@ -212,6 +307,7 @@ impl Registry {
     /// Tells subscribers the journal or the outbox grew.
     pub fn notify_changed(&self) {
         self.inner.changed.send_modify(|n| *n = n.wrapping_add(1));
+        self.notify_downlink();
     }
 
     /// The deadline table in force.
