@@ -128,8 +128,8 @@ pub(crate) struct Inner {
     pub(crate) tree: RwLock<Tree>,
     /// Bumped after every commit that grew the journal or the outbox.
     pub(crate) changed: watch::Sender<u64>,
-    /// Bumped when the outbox grew: what the sessions of the children wait for. A journal
-    /// that grows does not concern them, and with many children, waking every session for
+    /// Bumped when the outbox grew or the known units changed: what the sessions of the
+    /// children wait for. A journal that grows does not concern them, and with many children, waking every session for
     /// every applied batch costs more than the batches.
     pub(crate) downlink: watch::Sender<u64>,
     /// The known units, each with the version at which it last changed, kept in step with
@@ -147,8 +147,9 @@ pub(crate) struct Directory {
 }
 
 impl Directory {
-    /// Takes the units as stored.
-    fn update(&mut self, units: &[Unit]) {
+    /// Takes the units as stored; returns whether any was new or changed.
+    fn update(&mut self, units: &[Unit]) -> bool {
+        let mut changed = false;
         for u in units {
             if self.units.get(&u.code).is_some_and(|(_, known)| known == u) {
                 continue;
@@ -158,7 +159,9 @@ impl Directory {
                 self.by_version.remove(&old);
             }
             self.by_version.insert(self.version, u.code.clone());
+            changed = true;
         }
+        changed
     }
 }
 
@@ -234,13 +237,16 @@ impl Registry {
             Ok(mut t) => *t = tree,
             Err(poisoned) => *poisoned.into_inner() = tree,
         }
-        // The children's sessions pick new units up when they next wake (within a second):
-        // waking every session for every unit registered would cost, as a thousand children
-        // connect, a million wake-ups and a million one-unit directories.
-        match self.inner.directory.write() {
+        // The children's sessions send the new units at once: a child may address a transfer
+        // to a sibling as soon as both are synced. Each wakes for an in-memory look-up and a
+        // directory of the new units only.
+        let changed = match self.inner.directory.write() {
             Ok(mut d) => d.update(&units),
             Err(poisoned) => poisoned.into_inner().update(&units),
         };
+        if changed {
+            self.notify_downlink();
+        }
         Ok(())
     }
 
@@ -283,7 +289,8 @@ impl Registry {
         directory.units.get(code).map(|(_, u)| u.clone())
     }
 
-    /// A receiver that sees every commit growing the outbox (not the journal's growth).
+    /// A receiver that sees every commit growing the outbox and every change of the known
+    /// units (not the journal's growth).
     pub fn subscribe_downlink(&self) -> watch::Receiver<u64> {
         self.inner.downlink.subscribe()
     }

@@ -312,7 +312,8 @@ async fn session_loop(
     mut directory_version: u64,
 ) -> Result<(), Status> {
     let registry = &hub.registry;
-    // Mail, not the journal: a batch applied for one child wakes no other session.
+    // Mail and new units, not the journal: a batch applied for one child wakes no other
+    // session.
     let mut changes = registry.subscribe_downlink();
     let mut mail_in_flight: HashSet<String> = HashSet::new();
     let hop = Hop::Down(child.to_string());
