@@ -52,45 +52,72 @@ pub async fn storage(db: &Db, rows: &[journal_event::Model]) -> Result<StorageLi
     match db.backend {
         Backend::Sqlite => {
             let pool = conn.get_sqlite_connection_pool();
-            let t = Instant::now();
-            for (i, chunk) in rows.chunks(ROWS_PER_TX).enumerate() {
-                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                let sql = multi_row_sql(chunk.len(), |n| format!("?{n}"));
-                let mut q = sea_orm::sqlx::query(sea_orm::sqlx::AssertSqlSafe(sql));
-                for r in chunk {
-                    q = q
-                        .bind(format!("s{i}-{}", r.origin_unit))
-                        .bind(r.sequence)
-                        .bind(r.event_us)
-                        .bind(r.action.as_str())
-                        .bind(r.payload.as_slice())
-                        .bind(r.hash.as_slice());
+            // Every shape sqlx offers for a batch, each writing the same rows (under an origin
+            // of its own) 1,000 a transaction: multi-row statements of several sizes, with
+            // numbered or anonymous placeholders, and one cached single-row statement run once
+            // a row.
+            for (method, per_statement, numbered) in [
+                ("multi-row INSERT ?NNN, 1000 a statement", 1000, true),
+                ("multi-row INSERT ?, 1000 a statement", 1000, false),
+                ("multi-row INSERT ?, 500 a statement", 500, false),
+                ("multi-row INSERT ?, 100 a statement", 100, false),
+                ("multi-row INSERT ?, 20 a statement", 20, false),
+                ("prepared single-row INSERT", 1, false),
+            ] {
+                let t = Instant::now();
+                for (i, chunk) in rows.chunks(ROWS_PER_TX).enumerate() {
+                    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                    for part in chunk.chunks(per_statement) {
+                        let sql = if numbered {
+                            multi_row_sql(part.len(), |n| format!("?{n}"))
+                        } else {
+                            multi_row_sql(part.len(), |_| "?".to_string())
+                        };
+                        let mut q = sea_orm::sqlx::query(sea_orm::sqlx::AssertSqlSafe(sql));
+                        for r in part {
+                            q = q
+                                .bind(format!("{per_statement}{numbered}{i}-{}", r.origin_unit))
+                                .bind(r.sequence)
+                                .bind(r.event_us)
+                                .bind(r.action.as_str())
+                                .bind(r.payload.as_slice())
+                                .bind(r.hash.as_slice());
+                        }
+                        q.execute(&mut *tx).await?;
+                    }
+                    tx.commit().await?;
                 }
-                q.execute(&mut *tx).await?;
-                tx.commit().await?;
+                tried.push((method, rate(rows.len(), t.elapsed())));
             }
-            tried.push(("multi-row INSERT", rate(rows.len(), t.elapsed())));
         }
         Backend::Postgres => {
             let pool = conn.get_postgres_connection_pool();
-            let t = Instant::now();
-            for (i, chunk) in rows.chunks(ROWS_PER_TX).enumerate() {
-                let mut tx = pool.begin().await?;
-                let sql = multi_row_sql(chunk.len(), |n| format!("${n}"));
-                let mut q = sea_orm::sqlx::query(sea_orm::sqlx::AssertSqlSafe(sql));
-                for r in chunk {
-                    q = q
-                        .bind(format!("m{i}-{}", r.origin_unit))
-                        .bind(r.sequence)
-                        .bind(r.event_us)
-                        .bind(r.action.as_str())
-                        .bind(r.payload.as_slice())
-                        .bind(r.hash.as_slice());
+            for (method, per_statement) in [
+                ("multi-row INSERT, 1000 a statement", 1000),
+                ("multi-row INSERT, 100 a statement", 100),
+                ("prepared single-row INSERT", 1),
+            ] {
+                let t = Instant::now();
+                for (i, chunk) in rows.chunks(ROWS_PER_TX).enumerate() {
+                    let mut tx = pool.begin().await?;
+                    for part in chunk.chunks(per_statement) {
+                        let sql = multi_row_sql(part.len(), |n| format!("${n}"));
+                        let mut q = sea_orm::sqlx::query(sea_orm::sqlx::AssertSqlSafe(sql));
+                        for r in part {
+                            q = q
+                                .bind(format!("m{per_statement}-{i}-{}", r.origin_unit))
+                                .bind(r.sequence)
+                                .bind(r.event_us)
+                                .bind(r.action.as_str())
+                                .bind(r.payload.as_slice())
+                                .bind(r.hash.as_slice());
+                        }
+                        q.execute(&mut *tx).await?;
+                    }
+                    tx.commit().await?;
                 }
-                q.execute(&mut *tx).await?;
-                tx.commit().await?;
+                tried.push((method, rate(rows.len(), t.elapsed())));
             }
-            tried.push(("multi-row INSERT", rate(rows.len(), t.elapsed())));
             let t = Instant::now();
             for (i, chunk) in rows.chunks(ROWS_PER_TX).enumerate() {
                 let mut tx = pool.begin().await?;

@@ -128,6 +128,58 @@ pub(crate) struct Inner {
     pub(crate) tree: RwLock<Tree>,
     /// Bumped after every commit that grew the journal or the outbox.
     pub(crate) changed: watch::Sender<u64>,
+    /// Bumped when the outbox grew or the known units changed: what the sessions of the
+    /// children wait for. A journal that grows does not concern them, and with many children, waking every session for
+    /// every applied batch costs more than the batches.
+    pub(crate) downlink: watch::Sender<u64>,
+    /// The known units, each with the version at which it last changed, kept in step with
+    /// the tree.
+    pub(crate) directory: RwLock<Directory>,
+}
+
+/// The known units in memory, versioned, so a child's session sends it only the units that
+/// changed since its last directory, and the uplink finds a unit without a query.
+#[derive(Debug, Default)]
+pub(crate) struct Directory {
+    version: u64,
+    units: std::collections::HashMap<String, (u64, Unit)>,
+    by_version: std::collections::BTreeMap<u64, String>,
+}
+
+impl Directory {
+    /// Takes the units as stored; returns whether any was new or changed.
+    fn update(&mut self, units: &[Unit]) -> bool {
+        let mut changed = false;
+        for u in units {
+            if self.units.get(&u.code).is_some_and(|(_, known)| known == u) {
+                continue;
+            }
+            self.version += 1;
+            if let Some((old, _)) = self.units.insert(u.code.clone(), (self.version, u.clone())) {
+                self.by_version.remove(&old);
+            }
+            self.by_version.insert(self.version, u.code.clone());
+            changed = true;
+        }
+        changed
+    }
+
+    /// Marks known units to be sent again; returns whether any was known.
+    fn touch(&mut self, codes: &[String]) -> bool {
+        let mut changed = false;
+        for code in codes {
+            if let Some((old, _)) = self.units.get(code).cloned() {
+                self.version += 1;
+                self.by_version.remove(&old);
+                self.by_version.insert(self.version, code.clone());
+                if let Some(entry) = self.units.get_mut(code) {
+                    entry.0 = self.version;
+                }
+                changed = true;
+            }
+        }
+        changed
+    }
 }
 
 enum Begun<T> {
@@ -168,6 +220,8 @@ impl Registry {
                 deadlines,
                 tree: RwLock::new(Tree::default()),
                 changed: watch::channel(0).0,
+                downlink: watch::channel(0).0,
+                directory: RwLock::new(Directory::default()),
             }),
         };
         registry.reload_tree().await?;
@@ -201,7 +255,83 @@ impl Registry {
             Ok(mut t) => *t = tree,
             Err(poisoned) => *poisoned.into_inner() = tree,
         }
+        // The children's sessions send the new units at once: a child may address a transfer
+        // to a sibling as soon as both are synced. Each wakes for an in-memory look-up and a
+        // directory of the new units only.
+        let changed = match self.inner.directory.write() {
+            Ok(mut d) => d.update(&units),
+            Err(poisoned) => poisoned.into_inner().update(&units),
+        };
+        if changed {
+            self.notify_downlink();
+        }
         Ok(())
+    }
+
+    /// Sends `codes` to the children again (their sealing keys became known).
+    pub(crate) fn resend_units(&self, codes: &[String]) {
+        let changed = match self.inner.directory.write() {
+            Ok(mut d) => d.touch(codes),
+            Err(poisoned) => poisoned.into_inner().touch(codes),
+        };
+        if changed {
+            self.notify_downlink();
+        }
+    }
+
+    /// The version of the known units: it grows whenever a unit is added or changed.
+    pub fn directory_version(&self) -> u64 {
+        match self.inner.directory.read() {
+            Ok(d) => d.version,
+            Err(poisoned) => poisoned.into_inner().version,
+        }
+    }
+
+    /// The units added or changed after `version` that lie outside `child`'s subtree, and
+    /// the version they bring a child's directory to.
+    pub fn directory_since(&self, version: u64, child: &str) -> (u64, Vec<Unit>) {
+        let tree = match self.inner.tree.read() {
+            Ok(t) => t,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let directory = match self.inner.directory.read() {
+            Ok(d) => d,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let units = directory
+            .by_version
+            .range(version.saturating_add(1)..)
+            .filter_map(|(_, code)| directory.units.get(code))
+            .map(|(_, u)| u)
+            .filter(|u| !tree.is_within(&u.code, child))
+            .cloned()
+            .collect();
+        (directory.version, units)
+    }
+
+    /// A known unit, without a query.
+    pub fn known_unit(&self, code: &str) -> Option<Unit> {
+        let directory = match self.inner.directory.read() {
+            Ok(d) => d,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        directory.units.get(code).map(|(_, u)| u.clone())
+    }
+
+    /// A receiver that sees every commit growing the outbox and every change of the known
+    /// units (not the journal's growth).
+    pub fn subscribe_downlink(&self) -> watch::Receiver<u64> {
+        self.inner.downlink.subscribe()
+    }
+
+    fn notify_downlink(&self) {
+        self.inner.downlink.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Tells subscribers the journal grew (a child's batch was applied; the outbox did not
+    /// change).
+    pub fn notify_journal(&self) {
+        self.inner.changed.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// A receiver that sees every commit growing the journal or the outbox; a change made
@@ -213,6 +343,7 @@ impl Registry {
     /// Tells subscribers the journal or the outbox grew.
     pub fn notify_changed(&self) {
         self.inner.changed.send_modify(|n| *n = n.wrapping_add(1));
+        self.notify_downlink();
     }
 
     /// The deadline table in force.

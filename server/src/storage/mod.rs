@@ -67,6 +67,9 @@ impl Store {
             .min_connections(if postgres { 0 } else { 1 })
             .connect_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(30))
+            // A SQLite connection is a local file: pinging it before every use only adds a
+            // round trip to its thread to every query.
+            .test_before_acquire(postgres)
             .sqlx_logging(false)
             .map_sqlx_sqlite_opts(|o| {
                 o.journal_mode(SqliteJournalMode::Wal)

@@ -304,7 +304,7 @@ impl Registry {
             self.reload_tree().await?;
         }
         if out.applied > 0 {
-            self.notify_changed();
+            self.notify_journal();
         }
         Ok(out)
     }

@@ -75,6 +75,23 @@ pub async fn last_sequence(db: &impl ConnectionTrait, origin: &str) -> Result<u6
     Ok(head.map_or(0, |h| u64::try_from(h.last_sequence).unwrap_or(0)))
 }
 
+/// The highest sequence of every origin in this journal, in one query.
+pub async fn last_sequences(
+    db: &impl ConnectionTrait,
+) -> Result<std::collections::BTreeMap<String, u64>, DomainError> {
+    let rows: Vec<(String, i64)> = journal_head::Entity::find()
+        .select_only()
+        .column(journal_head::Column::OriginUnit)
+        .column(journal_head::Column::LastSequence)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(origin, last)| (origin, u64::try_from(last).unwrap_or(0)))
+        .collect())
+}
+
 /// Up to `limit` events of `origin` after `after`, in sequence order, decoded.
 pub async fn read(
     db: &impl ConnectionTrait,
@@ -124,22 +141,30 @@ pub struct StoredEvent {
 }
 
 /// The next events to ship: for each origin of `origins` in turn, the events after its
-/// position in `after`, until `max_events` or `max_bytes` is reached.
+/// position in `after` (up to its head in `heads`), until `max_events` or `max_bytes` is
+/// reached.
 pub async fn next_batch(
     db: &impl ConnectionTrait,
     origins: &[String],
     after: &std::collections::BTreeMap<String, u64>,
+    heads: &std::collections::BTreeMap<String, u64>,
     max_events: u64,
     max_bytes: usize,
 ) -> Result<Vec<StoredEvent>, DomainError> {
     let mut out = Vec::new();
     let mut bytes = 0usize;
+    // Only the origins whose head (read by the caller, in one query) is past the position are
+    // asked: a town holding the journals of many communes does not query each for every batch.
     for origin in origins {
         let left = max_events.saturating_sub(out.len() as u64);
         if left == 0 || bytes >= max_bytes {
             break;
         }
-        let from = i64::try_from(after.get(origin).copied().unwrap_or(0)).unwrap_or(i64::MAX);
+        let position = after.get(origin).copied().unwrap_or(0);
+        if heads.get(origin).copied().unwrap_or(0) <= position {
+            continue;
+        }
+        let from = i64::try_from(position).unwrap_or(i64::MAX);
         let rows = journal_event::Entity::find()
             .filter(journal_event::Column::OriginUnit.eq(origin.as_str()))
             .filter(journal_event::Column::Sequence.gt(from))

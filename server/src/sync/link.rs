@@ -192,6 +192,8 @@ impl SyncService for SyncApi {
             })
             .await?;
         let positions = registry.positions(&child.code).await?;
+        // Taken before the directory is read: a unit learnt meanwhile is sent again, not lost.
+        let directory_version = registry.directory_version();
         let directory = directory_for(registry, &child.code).await?;
         let sealing_keys = keys_of(registry, &directory).await?;
         let (tx, rx) = mpsc::channel(MAIL_WINDOW + 16);
@@ -222,7 +224,8 @@ impl SyncService for SyncApi {
                 s.last_error.clear();
             });
             tracing::info!(child = %code, "child link open");
-            let result = session_loop(&hub, &code, &mut inbound, &tx, &token).await;
+            let result =
+                session_loop(&hub, &code, &mut inbound, &tx, &token, directory_version).await;
             if let Err(status) = &result {
                 tracing::warn!(child = %code, error = %status.message(), "child link refused input");
                 let _ = tx.send(Err(status.clone())).await;
@@ -376,25 +379,23 @@ async fn session_loop(
     inbound: &mut Streaming<pb::LinkRequest>,
     tx: &mpsc::Sender<Result<pb::LinkResponse, Status>>,
     token: &CancellationToken,
+    mut directory_version: u64,
 ) -> Result<(), Status> {
     let registry = &hub.registry;
-    let mut changes = registry.subscribe();
+    // Mail and new units, not the journal: a batch applied for one child wakes no other
+    // session.
+    let mut changes = registry.subscribe_downlink();
     let mut mail_in_flight: HashSet<String> = HashSet::new();
     let hop = Hop::Down(child.to_string());
-    let directory_signature = || async {
-        Ok::<_, Status>((
-            registry.known_units().await?.len(),
-            registry.sealing_key_count().await?,
-        ))
-    };
-    let mut directory_size = directory_signature().await?;
+    let mut mail_due = true;
     loop {
-        // New units (or their keys) elsewhere in the tree: tell the child, so it can
-        // address them.
-        let known = directory_signature().await?;
-        if known != directory_size {
-            directory_size = known;
-            let units = directory_for(registry, child).await?;
+        // New units elsewhere in the tree (or units whose sealing keys became known): tell
+        // the child, so it can address them. Only those learnt since its last directory go:
+        // the child adds them to the ones it holds.
+        let (version, units) = registry.directory_since(directory_version, child);
+        directory_version = version;
+        if !units.is_empty() {
+            let units: Vec<pb::Unit> = units.iter().map(wire::unit).collect();
             let sealing_keys = keys_of(registry, &units).await?;
             send(
                 tx,
@@ -405,8 +406,8 @@ async fn session_loop(
             )
             .await?;
         }
-        // Mail for the child's subtree, within the window.
-        if mail_in_flight.len() < MAIL_WINDOW {
+        // Mail for the child's subtree, within the window, when the outbox may hold some.
+        if std::mem::take(&mut mail_due) && mail_in_flight.len() < MAIL_WINDOW {
             let room = (MAIL_WINDOW - mail_in_flight.len()) as u64;
             for mail in registry
                 .outbox(&hop, room + mail_in_flight.len() as u64)
@@ -416,6 +417,7 @@ async fn session_loop(
                     continue;
                 }
                 let Ok(permit) = tx.try_reserve() else {
+                    mail_due = true;
                     break;
                 };
                 mail_in_flight.insert(mail.id.clone());
@@ -425,8 +427,8 @@ async fn session_loop(
         tokio::select! {
             _ = token.cancelled() => return Ok(()),
             _ = hub.shutdown.cancelled() => return Ok(()),
-            _ = changes.changed() => {}
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = changes.changed() => mail_due = true,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => mail_due = true,
             message = inbound.message() => {
                 let Some(message) = message.map_err(malformed)? else {
                     return Ok(());
@@ -473,6 +475,7 @@ async fn session_loop(
                             .await?;
                     }
                     Some(pb::link_request::Message::MailAck(ack)) => {
+                        mail_due = true;
                         if mail_in_flight.remove(&ack.mail_id) {
                             registry.mail_delivered(&ack.mail_id).await?;
                         }

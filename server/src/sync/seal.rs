@@ -63,14 +63,6 @@ impl Registry {
             .collect())
     }
 
-    /// Number of public keys known (directory updates follow it).
-    pub async fn sealing_key_count(&self) -> Result<u64, DomainError> {
-        use sea_orm::PaginatorTrait;
-        Ok(unit_key::Entity::find()
-            .count(self.store().reader())
-            .await?)
-    }
-
     /// Learns the public keys a neighbour sent, keeping those of units `speaks_for` accepts;
     /// this node's own key is never replaced. Malformed keys are refused.
     pub async fn learn_keys(
@@ -109,6 +101,7 @@ impl Registry {
         if rows.is_empty() {
             return Ok(());
         }
+        let learnt = rows_codes(&rows);
         let tx = self.store().begin_write().await?;
         unit_key::Entity::insert_many(rows)
             .on_conflict(
@@ -119,7 +112,7 @@ impl Registry {
             .exec(&tx)
             .await?;
         tx.commit().await?;
-        self.notify_changed();
+        self.resend_units(&learnt);
         Ok(())
     }
 

@@ -210,16 +210,28 @@ async fn session(
     tracing::info!(parent = %parent.code, "parent link open");
 
     let mut changes = registry.subscribe();
+    let mut mail_changes = registry.subscribe_downlink();
+    let mut mail_due = true;
     let mut in_flight = 0usize;
     let mut mail_in_flight: HashSet<String> = HashSet::new();
     loop {
         // Ship what the parent lacks, within the window.
         let origins = registry.tree().subtree(&me.code);
         while in_flight < config.window {
+            // While a batch is unacknowledged, only a full one goes: live events that come
+            // meanwhile travel together in the next batch, instead of queueing at the parent
+            // in batches of one or two, each a commit of its own.
+            let heads = journal::last_sequences(registry.store().reader()).await?;
+            let behind = backlog(&heads, &origins, &sent);
+            hub.status.parent(|s| s.events_behind = behind);
+            if behind == 0 || (in_flight > 0 && behind < config.batch_events) {
+                break;
+            }
             let events = journal::next_batch(
                 registry.store().reader(),
                 &origins,
                 &sent,
+                &heads,
                 config.batch_events,
                 config.batch_bytes,
             )
@@ -230,8 +242,7 @@ async fn session(
             for e in &events {
                 sent.insert(e.origin.clone(), e.sequence);
             }
-            let remaining = backlog(hub, &origins, &sent).await?;
-            let known = registry.known_units().await?;
+            let remaining = behind.saturating_sub(events.len() as u64);
             let mut units: Vec<pb::Unit> = Vec::new();
             for e in &events {
                 if e.origin != me.code && !units.iter().any(|u| u.code == e.origin) {
@@ -240,8 +251,8 @@ async fn session(
                         if *code == me.code || units.iter().any(|u| u.code == *code) {
                             continue;
                         }
-                        if let Some(u) = known.iter().find(|u| u.code == *code) {
-                            units.push(wire::unit(u));
+                        if let Some(u) = registry.known_unit(code) {
+                            units.push(wire::unit(&u));
                         }
                     }
                 }
@@ -255,8 +266,19 @@ async fn session(
                 .await
                 .map_err(|_| UplinkError::Protocol("link closed".into()))?;
             in_flight += 1;
+            if remaining < config.batch_events {
+                break;
+            }
         }
-        for mail in registry.outbox(&Hop::Up, 16).await? {
+        // The outbox is read when it may hold something new, not for every batch.
+        let waiting = if std::mem::take(&mut mail_due) || mail_changes.has_changed().unwrap_or(true)
+        {
+            let _ = mail_changes.borrow_and_update();
+            registry.outbox(&Hop::Up, 16).await?
+        } else {
+            Vec::new()
+        };
+        for mail in waiting {
             if mail_in_flight.len() >= 16 || mail_in_flight.contains(&mail.id) {
                 continue;
             }
@@ -268,7 +290,7 @@ async fn session(
         tokio::select! {
             _ = hub.shutdown.cancelled() => return Ok(()),
             _ = changes.changed(), if in_flight < config.window => {}
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => mail_due = true,
             message = inbound.message() => {
                 let Some(message) = message? else {
                     return Ok(());
@@ -276,11 +298,7 @@ async fn session(
                 match message.message {
                     Some(pb::link_response::Message::BatchAck(ack)) => {
                         in_flight = in_flight.saturating_sub(1);
-                        let behind = backlog(hub, &origins, &sent).await?;
-                        hub.status.parent(|s| {
-                            s.events_behind = behind;
-                            s.last_event = Some(Utc::now());
-                        });
+                        hub.status.parent(|s| s.last_event = Some(Utc::now()));
                         for p in ack.positions {
                             if sent.get(&p.origin_unit).is_some_and(|s| p.sequence > *s) {
                                 return Err(UplinkError::Protocol(format!(
@@ -291,6 +309,7 @@ async fn session(
                         }
                     }
                     Some(pb::link_response::Message::MailAck(ack)) => {
+                        mail_due = true;
                         if mail_in_flight.remove(&ack.mail_id) {
                             registry.mail_delivered(&ack.mail_id).await?;
                         }
@@ -346,18 +365,14 @@ async fn session(
     }
 }
 
-/// Events held here that the parent has not been sent yet.
-async fn backlog(
-    hub: &SyncHub,
-    origins: &[String],
-    sent: &BTreeMap<String, u64>,
-) -> Result<u64, UplinkError> {
+/// Events held here (up to `heads`) that the parent has not been sent yet.
+fn backlog(heads: &BTreeMap<String, u64>, origins: &[String], sent: &BTreeMap<String, u64>) -> u64 {
     let mut behind = 0;
     for origin in origins {
-        let head = journal::last_sequence(hub.registry.store().reader(), origin).await?;
+        let head = heads.get(origin).copied().unwrap_or(0);
         behind += head.saturating_sub(sent.get(origin).copied().unwrap_or(0));
     }
-    Ok(behind)
+    behind
 }
 
 /// The digests the parent asked for: heads only when it named no origin (every origin of
