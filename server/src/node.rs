@@ -324,6 +324,11 @@ impl RunningNode {
         for task in self.background {
             task.abort();
         }
+        // A process that dies loses its database handles; an in-process node must drop them
+        // too, or a write transaction cut off mid-flight keeps SQLite's write lock in an idle
+        // pooled connection and the restarted node waits on it.
+        let registry = self.registry;
+        tokio::spawn(async move { registry.store().release().await });
     }
 
     /// Waits until the node stops (its token was cancelled elsewhere).

@@ -135,6 +135,15 @@ impl Store {
         }
     }
 
+    /// Closes the pool's connections without taking the store: what a crashed process's exit
+    /// does to its database handles (a transaction cut off mid-flight is rolled back and its
+    /// locks released, instead of lingering in an idle pooled connection).
+    pub async fn release(&self) {
+        if let Err(e) = self.db.close_by_ref().await {
+            tracing::debug!(error = %e, "closing the pool");
+        }
+    }
+
     /// Closes the pool, checkpointing SQLite's write-ahead log.
     pub async fn close(self) -> Result<(), DbErr> {
         self.db.close().await
