@@ -14,7 +14,6 @@ use chrono::NaiveDate;
 use prost::Message;
 use sea_orm::ConnectionTrait;
 use sha2::{Digest, Sha256};
-use tiepdan_server::domain::model::UnitLevel;
 use tier_common::*;
 use tokio::net::TcpListener;
 use tonic::transport::Channel;
@@ -270,19 +269,6 @@ async fn rewritten_copy_is_detected(backend: Backend) {
     assert!(link.last_error.contains(commune), "{link:?}");
     tree.stop().await;
 }
-
-const TOWN: Spec = Spec {
-    code: "269",
-    name: "Thị xã Sơn Tây",
-    level: UnitLevel::District,
-    parent: None,
-};
-const CHILD: Spec = Spec {
-    code: "09574",
-    name: "Phường Lê Lợi",
-    level: UnitLevel::Ward,
-    parent: None,
-};
 
 /// The reconciliation exchange, step by step, with a child played by the test: the town asks
 /// for heads, then for the digests of each origin; it names exactly the days it lacks, asks

@@ -7,30 +7,10 @@
 mod tier_common;
 
 use prost::Message;
-use tiepdan_server::domain::model::UnitLevel;
 use tiepdan_tests::{TestDb, TestNode};
 use tier_common::*;
 use tokio::net::TcpListener;
 use tonic::Code;
-
-const TOWN: Spec = Spec {
-    code: "269",
-    name: "Thị xã Sơn Tây",
-    level: UnitLevel::District,
-    parent: None,
-};
-const CHILD: Spec = Spec {
-    code: "09574",
-    name: "Phường Lê Lợi",
-    level: UnitLevel::Ward,
-    parent: None,
-};
-const OTHER: Spec = Spec {
-    code: "09577",
-    name: "Phường Phú Thịnh",
-    level: UnitLevel::Ward,
-    parent: None,
-};
 
 /// A town and two communes that never linked, each with records of its own.
 struct Setup {

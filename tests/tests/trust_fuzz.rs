@@ -33,7 +33,6 @@ use proptest::sample::Index;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 use prost::Message;
 use sha2::{Digest, Sha256};
-use tiepdan_server::domain::model::UnitLevel;
 use tiepdan_server::node::MAX_MESSAGE_BYTES;
 use tiepdan_server::sync::link::MAX_BATCH_EVENTS;
 use tiepdan_tests::{TestDb, TestNode};
@@ -44,25 +43,6 @@ use tonic::{Code, Status};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-
-const TOWN: Spec = Spec {
-    code: "269",
-    name: "Thị xã Sơn Tây",
-    level: UnitLevel::District,
-    parent: None,
-};
-const CHILD: Spec = Spec {
-    code: "09574",
-    name: "Phường Lê Lợi",
-    level: UnitLevel::Ward,
-    parent: None,
-};
-const OTHER: Spec = Spec {
-    code: "09577",
-    name: "Phường Phú Thịnh",
-    level: UnitLevel::Ward,
-    parent: None,
-};
 
 /// The generator's seed: every run generates the same cases.
 const SEED: [u8; 32] = *b"tiepdan/issue-5/trust-fuzz/seed1";

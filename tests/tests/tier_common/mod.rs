@@ -1723,6 +1723,12 @@ pub async fn wait_result(ch: &Channel, id: &str, case: &pb::Case) -> pb::Petitio
 
 // ---- the raw link ----
 
+/// A town and two communes that are not linked by a tree: the raw-link suites drive the
+/// town's link by hand, as `CHILD` (or as its sibling `OTHER`).
+pub const TOWN: Spec = spec("269", "Thị xã Sơn Tây", UnitLevel::District, None);
+pub const CHILD: Spec = spec("09574", "Phường Lê Lợi", UnitLevel::Ward, None);
+pub const OTHER: Spec = spec("09577", "Phường Phú Thịnh", UnitLevel::Ward, None);
+
 /// One end of a link opened by hand, as a child would.
 pub struct RawLink {
     pub tx: mpsc::Sender<pb::LinkRequest>,
