@@ -55,7 +55,18 @@ pub async fn fan_in(
     let db = Db::create(backend, dir, "fanin-town", pg_admin).await?;
     fixtures::migrate(&db).await?;
     let exe = std::env::current_exe()?;
-    let mut child = tokio::process::Command::new(exe)
+    // TIEPDAN_BENCH_TOWN_WRAPPER runs the town under a profiler, e.g. "heaptrack -o /tmp/town".
+    let wrapper = std::env::var("TIEPDAN_BENCH_TOWN_WRAPPER").unwrap_or_default();
+    let mut words = wrapper.split_whitespace();
+    let mut command = match words.next() {
+        Some(program) => {
+            let mut c = tokio::process::Command::new(program);
+            c.args(words).arg(exe);
+            c
+        }
+        None => tokio::process::Command::new(exe),
+    };
+    let mut child = command
         .arg("serve-town")
         .arg("--database")
         .arg(&db.url)
@@ -66,11 +77,15 @@ pub async fn fan_in(
     let pid = child.id().context("town process id")?;
     let stdout = child.stdout.take().context("town stdout")?;
     let mut lines = BufReader::new(stdout).lines();
-    let addr = lines
-        .next_line()
-        .await?
-        .and_then(|l| l.strip_prefix("listening ").map(str::to_string))
-        .context("the town process did not say where it listens")?;
+    // (A profiler wrapping the town may print lines of its own first.)
+    let mut addr = None;
+    while let Some(line) = lines.next_line().await? {
+        if let Some(a) = line.strip_prefix("listening ") {
+            addr = Some(a.to_string());
+            break;
+        }
+    }
+    let addr = addr.context("the town process did not say where it listens")?;
     let url = format!("http://{addr}");
     let idle_rss_kb = status_kb(pid, "VmRSS:")?;
 
@@ -181,11 +196,11 @@ async fn commune_stream(
         }
         tokio::time::sleep(pace).await;
     }
-    Ok((done, (tx, inbound)))
+    // A commune keeps reading its link (directories of the units that joined after it):
+    // a stream left unread would make the town buffer what it sends.
+    let reader = tokio::spawn(async move { while let Ok(Some(_)) = inbound.message().await {} });
+    Ok((done, (tx, reader)))
 }
 
-/// The two halves of a link, held to keep it open.
-type OpenLink = (
-    mpsc::Sender<pb::LinkRequest>,
-    tonic::Streaming<pb::LinkResponse>,
-);
+/// A link held open: its sending half, and the task reading what the town sends.
+type OpenLink = (mpsc::Sender<pb::LinkRequest>, tokio::task::JoinHandle<()>);

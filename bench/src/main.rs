@@ -5,6 +5,14 @@
 //! `cargo run --release -p tiepdan-bench` runs everything at full size (several minutes);
 //! `--quick` is the smoke run CI uses; `--scenarios` and the size flags pick what to run.
 
+/// mimalloc rather than glibc's malloc: applying a batch allocates and frees many small
+/// strings, and glibc spent a quarter of an apply in malloc, free and consolidation (perf;
+/// BENCHMARKS.md).
+/// (`--features system-alloc` keeps the system's, for heap profilers such as heaptrack.)
+#[cfg(not(feature = "system-alloc"))]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod fanin;
 mod fixtures;
 mod ingest;

@@ -9,6 +9,12 @@ use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
+/// mimalloc rather than glibc's malloc: applying a batch allocates and frees many small
+/// strings, and glibc spent a quarter of an apply in malloc, free and consolidation (perf;
+/// BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "tiepdan-node",

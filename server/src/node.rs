@@ -184,6 +184,9 @@ pub async fn start(config: NodeConfig, listener: TcpListener) -> Result<RunningN
         status: status.clone(),
         shutdown: shutdown.clone(),
         require_certificate: config.tls.is_some(),
+        directories: Arc::new(tokio::sync::Semaphore::new(
+            crate::sync::link::DIRECTORY_BUILDERS,
+        )),
     };
     let r = || registry.clone();
     let mut builder = Server::builder();

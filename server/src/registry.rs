@@ -125,13 +125,16 @@ pub(crate) struct Inner {
     pub(crate) unit: RwLock<Unit>,
     pub(crate) deadlines: DeadlineTable,
     /// The known tree, reloaded whenever a unit is registered.
-    pub(crate) tree: RwLock<Tree>,
+    pub(crate) tree: RwLock<Arc<Tree>>,
     /// Bumped after every commit that grew the journal or the outbox.
     pub(crate) changed: watch::Sender<u64>,
     /// Bumped when the outbox grew or the known units changed: what the sessions of the
     /// children wait for. A journal that grows does not concern them, and with many children, waking every session for
     /// every applied batch costs more than the batches.
     pub(crate) downlink: watch::Sender<u64>,
+    /// Bumped with `downlink` when the outbox may have grown (not when units changed): a
+    /// session reads the outbox only when this moved.
+    pub(crate) mail: std::sync::atomic::AtomicU64,
     /// The known units, each with the version at which it last changed, kept in step with
     /// the tree.
     pub(crate) directory: RwLock<Directory>,
@@ -218,9 +221,10 @@ impl Registry {
                 store,
                 unit: RwLock::new(unit.clone()),
                 deadlines,
-                tree: RwLock::new(Tree::default()),
+                tree: RwLock::new(Arc::new(Tree::default())),
                 changed: watch::channel(0).0,
                 downlink: watch::channel(0).0,
+                mail: std::sync::atomic::AtomicU64::new(0),
                 directory: RwLock::new(Directory::default()),
             }),
         };
@@ -238,8 +242,8 @@ impl Registry {
             .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
     }
 
-    /// The known tree.
-    pub fn tree(&self) -> Tree {
+    /// The known tree (shared: reloading replaces it, readers keep the one they took).
+    pub fn tree(&self) -> Arc<Tree> {
         self.inner
             .tree
             .read()
@@ -250,7 +254,7 @@ impl Registry {
     /// Reloads the known tree from the store.
     pub async fn reload_tree(&self) -> Result<(), DomainError> {
         let units = repo::all_units(self.store().reader()).await?;
-        let tree = Tree::new(&self.code(), &units);
+        let tree = Arc::new(Tree::new(&self.code(), &units));
         match self.inner.tree.write() {
             Ok(mut t) => *t = tree,
             Err(poisoned) => *poisoned.into_inner() = tree,
@@ -343,7 +347,15 @@ impl Registry {
     /// Tells subscribers the journal or the outbox grew.
     pub fn notify_changed(&self) {
         self.inner.changed.send_modify(|n| *n = n.wrapping_add(1));
+        self.inner
+            .mail
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         self.notify_downlink();
+    }
+
+    /// A number that moves whenever the outbox may have grown.
+    pub fn mail_generation(&self) -> u64 {
+        self.inner.mail.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The deadline table in force.
@@ -1314,12 +1326,21 @@ impl Registry {
         let me = self.unit();
         let tree = self.tree();
         let tx = self.store().begin_write().await?;
+        // Only what is new or changed is written: a directory repeats units already held.
+        let mut saved = false;
         for u in std::iter::once(parent).chain(directory) {
-            if u.code != me.code && !tree.is_within(&u.code, &me.code) {
+            if u.code != me.code
+                && !tree.is_within(&u.code, &me.code)
+                && self.known_unit(&u.code).as_ref() != Some(u)
+            {
                 repo::save_unit(&tx, u, false).await?;
+                saved = true;
             }
         }
         let reparented = me.parent_code.as_deref() != Some(parent.code.as_str());
+        if !saved && !reparented {
+            return Ok(());
+        }
         if reparented {
             let mut moved = me.clone();
             moved.parent_code = Some(parent.code.clone());

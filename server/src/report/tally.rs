@@ -7,7 +7,7 @@
 //! counts once in every subtree that holds it (a petition transferred in from a unit of the
 //! same subtree is not received again there); a case counts at its owning unit.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
@@ -172,37 +172,70 @@ fn to_dm2(m2: f64) -> i64 {
 /// Key of one stored sum: whether it is a subtree sum, the unit, the day, the metric.
 pub type TallyKey = (bool, String, NaiveDate, String);
 
+/// A key looked up without building its strings (it hashes as the key it stands for).
+#[derive(Hash)]
+struct KeyRef<'a>(bool, &'a str, NaiveDate, &'a str);
+
+impl hashbrown::Equivalent<TallyKey> for KeyRef<'_> {
+    fn equivalent(&self, key: &TallyKey) -> bool {
+        self.0 == key.0 && self.1 == key.1 && self.2 == key.2 && self.3 == key.3
+    }
+}
+
 /// Sums of changes, accumulated over a transaction and written once.
 #[derive(Debug, Default)]
 pub struct Delta {
-    pub sums: HashMap<TallyKey, i64>,
+    pub sums: hashbrown::HashMap<TallyKey, i64>,
 }
 
 impl Delta {
     /// Adds `after` and takes away `before`, for every scope each contribution counts in.
+    /// The scopes of a unit are walked once per distinct unit and source, not per item.
     pub fn record(&mut self, tree: &Tree, before: &[Contribution], after: &[Contribution]) {
+        let mut scopes: Option<(&str, Option<&str>, Vec<String>)> = None;
         for (sign, list) in [(-1, before), (1, after)] {
             for item in list {
-                self.add(tree, item, sign);
+                let source = item.source_unit.as_deref();
+                let known = scopes
+                    .as_ref()
+                    .is_some_and(|(u, s, _)| *u == item.unit && *s == source);
+                if !known {
+                    scopes = Some((&item.unit, source, Self::scopes(tree, item)));
+                }
+                if let Some((_, _, list)) = &scopes {
+                    self.bump(false, &item.unit, item, sign);
+                    for scope in list {
+                        self.bump(true, scope, item, sign);
+                    }
+                }
             }
         }
     }
 
-    fn add(&mut self, tree: &Tree, item: &Contribution, sign: i64) {
-        let mut bump = |tree_scope: bool, unit: &str| {
-            let key = (tree_scope, unit.to_string(), item.day, item.metric.clone());
-            *self.sums.entry(key).or_default() += sign * item.value;
-        };
-        bump(false, &item.unit);
+    /// The subtrees a contribution counts in: every unit on the way up from its unit, less
+    /// those that already hold its source.
+    fn scopes(tree: &Tree, item: &Contribution) -> Vec<String> {
         let source_chain = item
             .source_unit
             .as_deref()
             .map(|s| tree.chain(s))
             .unwrap_or_default();
-        for scope in tree.chain(&item.unit) {
-            if !source_chain.contains(&scope) {
-                bump(true, &scope);
-            }
+        tree.chain(&item.unit)
+            .into_iter()
+            .filter(|scope| !source_chain.contains(scope))
+            .collect()
+    }
+
+    fn bump(&mut self, subtree: bool, unit: &str, item: &Contribution, sign: i64) {
+        let change = sign * item.value;
+        let key = KeyRef(subtree, unit, item.day, &item.metric);
+        if let Some(sum) = self.sums.get_mut(&key) {
+            *sum += change;
+        } else {
+            self.sums.insert(
+                (subtree, unit.to_string(), item.day, item.metric.clone()),
+                change,
+            );
         }
     }
 

@@ -50,9 +50,30 @@ impl Tree {
         unit == self.root || self.parents.contains_key(unit)
     }
 
-    /// Whether `unit` lies in the subtree of `ancestor` (itself included).
+    /// Whether `unit` lies in the subtree of `ancestor` (itself included): whether
+    /// `ancestor` is on `unit`'s chain, walked without building it (this runs for every
+    /// event of every batch).
     pub fn is_within(&self, unit: &str, ancestor: &str) -> bool {
-        self.chain(unit).iter().any(|u| u == ancestor)
+        if unit == ancestor {
+            return true;
+        }
+        let mut found = false;
+        let mut current = unit;
+        // A chain visits each known unit once; a longer walk is a cycle, which `chain`
+        // also treats as a unit outside the tree.
+        for _ in 0..=self.parents.len() {
+            if current == self.root {
+                return found;
+            }
+            match self.parents.get(current) {
+                Some(Some(parent)) => {
+                    found |= parent == ancestor;
+                    current = parent;
+                }
+                _ => return false,
+            }
+        }
+        false
     }
 
     /// The child of the root whose subtree holds `unit`, if any.
@@ -121,5 +142,46 @@ mod tests {
         assert_eq!(t.child_towards("01"), None);
         assert_eq!(t.subtree("269"), ["269", "09574", "09577"]);
         assert_eq!(t.chain("99999"), ["99999"]);
+    }
+
+    #[test]
+    fn is_within_agrees_with_the_chain() {
+        let units = [
+            u("town", None),
+            u("a", Some("town")),
+            u("b", Some("a")),
+            u("c", Some("b")),
+            u("loop1", Some("loop2")),
+            u("loop2", Some("loop1")),
+            u("orphan", Some("nowhere")),
+            u("cut", None),
+            u("below_cut", Some("cut")),
+        ];
+        let tree = Tree::new("town", &units);
+        let names = [
+            "town",
+            "a",
+            "b",
+            "c",
+            "loop1",
+            "loop2",
+            "orphan",
+            "nowhere",
+            "cut",
+            "below_cut",
+            "x",
+        ];
+        for unit in names {
+            for ancestor in names {
+                assert_eq!(
+                    tree.is_within(unit, ancestor),
+                    tree.chain(unit).iter().any(|x| x == ancestor),
+                    "{unit} within {ancestor}"
+                );
+            }
+        }
+        assert!(tree.is_within("c", "a"));
+        assert!(!tree.is_within("a", "c"));
+        assert!(!tree.is_within("loop1", "loop2"));
     }
 }

@@ -102,15 +102,21 @@ pub async fn save_unit(
     u: &Unit,
     is_self: bool,
 ) -> Result<(), DomainError> {
-    if unit::Entity::find_by_id(u.code.clone())
-        .one(db)
-        .await?
-        .is_some()
-    {
-        unit::Entity::update(unit_row(u, is_self)).exec(db).await?;
-    } else {
-        unit::Entity::insert(unit_row(u, is_self)).exec(db).await?;
-    }
+    use sea_orm::sea_query::OnConflict;
+    unit::Entity::insert(unit_row(u, is_self))
+        .on_conflict(
+            OnConflict::column(unit::Column::Code)
+                .update_columns([
+                    unit::Column::Name,
+                    unit::Column::Level,
+                    unit::Column::ParentCode,
+                    unit::Column::Remote,
+                    unit::Column::IsSelf,
+                ])
+                .to_owned(),
+        )
+        .exec(db)
+        .await?;
     Ok(())
 }
 

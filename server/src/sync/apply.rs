@@ -146,7 +146,7 @@ impl Registry {
         let tx = self.store().begin_write().await?;
         let placed = self.place_units(&tx, child, units).await?;
         let tree = if placed {
-            Tree::new(&self.code(), &repo::all_units(&tx).await?)
+            std::sync::Arc::new(Tree::new(&self.code(), &repo::all_units(&tx).await?))
         } else {
             self.tree()
         };

@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use tiepdan_proto::v1::{self as pb, sync_service_server::SyncService};
@@ -33,6 +33,16 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_RECONCILE_WAIT_SECONDS: u32 = 120;
 /// Mail sent down and not yet acknowledged, per child.
 const MAIL_WINDOW: usize = 16;
+/// The shortest time between two directories sent to a child. A unit learnt after a quiet
+/// spell goes at once; when a whole district connects, each child gets the units of the
+/// storm in a few directories instead of one per unit (n children × n units messages, each
+/// a transaction at the child).
+const DIRECTORY_PACE: Duration = Duration::from_millis(200);
+/// How many children's directories are built at once. A Welcome carries every unit outside
+/// the child's subtree with its sealing key: when a thousand communes connect together, a
+/// thousand such lists built at once were most of the town's peak memory (heaptrack:
+/// 230 of 342 MB), while the writer serializes the handshakes anyway.
+pub const DIRECTORY_BUILDERS: usize = 4;
 
 /// Shared by the link service and the uplink.
 #[derive(Clone)]
@@ -42,6 +52,8 @@ pub struct SyncHub {
     pub shutdown: CancellationToken,
     /// Whether a child must present a certificate naming its unit (mutual TLS is on).
     pub require_certificate: bool,
+    /// Permits to build a directory for a child (`DIRECTORY_BUILDERS`).
+    pub directories: Arc<tokio::sync::Semaphore>,
 }
 
 /// The link service.
@@ -109,10 +121,10 @@ fn malformed(status: Status) -> Status {
     }
 }
 
-fn response(message: pb::link_response::Message) -> pb::LinkResponse {
-    pb::LinkResponse {
+fn response(message: pb::link_response::Message) -> Box<pb::LinkResponse> {
+    Box::new(pb::LinkResponse {
         message: Some(message),
-    }
+    })
 }
 
 #[tonic::async_trait]
@@ -174,6 +186,12 @@ impl SyncService for SyncApi {
                 child.code
             )));
         }
+        let building = self
+            .hub
+            .directories
+            .acquire()
+            .await
+            .map_err(|_| Status::unavailable("the node is shutting down"))?;
         registry.register_child(&child, &subtree).await?;
         if let Err(status) = self.check_heads(&child.code, &hello.heads).await {
             tracing::error!(child = %child.code, error = %status.message(), "tampered journal refused");
@@ -213,6 +231,7 @@ impl SyncService for SyncApi {
         tx.send(Ok(response(pb::link_response::Message::Welcome(welcome))))
             .await
             .map_err(|_| Status::cancelled("child went away"))?;
+        drop(building);
         let hub = self.hub.clone();
         let reconcile = hello.features.iter().any(|f| f == FEATURE_RECONCILE);
         tokio::spawn(async move {
@@ -241,7 +260,10 @@ impl SyncService for SyncApi {
             }
             tracing::info!(child = %code, "child link closed");
         });
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        Ok(Response::new(Box::pin(tokio_stream::StreamExt::map(
+            ReceiverStream::new(rx),
+            |item| item.map(|boxed| *boxed),
+        ))))
     }
 
     async fn get_journal_digest(
@@ -377,7 +399,7 @@ async fn session_loop(
     hub: &SyncHub,
     child: &str,
     inbound: &mut Streaming<pb::LinkRequest>,
-    tx: &mpsc::Sender<Result<pb::LinkResponse, Status>>,
+    tx: &super::status::Downlink,
     token: &CancellationToken,
     mut directory_version: u64,
 ) -> Result<(), Status> {
@@ -388,23 +410,44 @@ async fn session_loop(
     let mut mail_in_flight: HashSet<String> = HashSet::new();
     let hop = Hop::Down(child.to_string());
     let mut mail_due = true;
+    let mut mail_seen = registry.mail_generation();
+    let mut directory_sent: Option<Instant> = None;
     loop {
         // New units elsewhere in the tree (or units whose sealing keys became known): tell
         // the child, so it can address them. Only those learnt since its last directory go:
-        // the child adds them to the ones it holds.
-        let (version, units) = registry.directory_since(directory_version, child);
-        directory_version = version;
-        if !units.is_empty() {
-            let units: Vec<pb::Unit> = units.iter().map(wire::unit).collect();
-            let sealing_keys = keys_of(registry, &units).await?;
-            send(
-                tx,
-                pb::link_response::Message::Directory(pb::Directory {
-                    units,
-                    sealing_keys,
-                }),
-            )
-            .await?;
+        // the child adds them to the ones it holds. At most one directory a pace.
+        let mut directory_wait = None;
+        if registry.directory_version() > directory_version {
+            match directory_sent.map(|at| at.elapsed()) {
+                Some(since) if since < DIRECTORY_PACE => {
+                    directory_wait = Some(DIRECTORY_PACE - since);
+                }
+                _ => {
+                    let building = hub
+                        .directories
+                        .acquire()
+                        .await
+                        .map_err(|_| Status::unavailable("the node is shutting down"))?;
+                    let (version, units) = registry.directory_since(directory_version, child);
+                    directory_version = version;
+                    if !units.is_empty() {
+                        let units: Vec<pb::Unit> = units.iter().map(wire::unit).collect();
+                        let sealing_keys = keys_of(registry, &units).await?;
+                        // The permit covers the building, not the sending: a child that
+                        // does not read must not hold up the others.
+                        drop(building);
+                        send(
+                            tx,
+                            pb::link_response::Message::Directory(pb::Directory {
+                                units,
+                                sealing_keys,
+                            }),
+                        )
+                        .await?;
+                        directory_sent = Some(Instant::now());
+                    }
+                }
+            }
         }
         // Mail for the child's subtree, within the window, when the outbox may hold some.
         if std::mem::take(&mut mail_due) && mail_in_flight.len() < MAIL_WINDOW {
@@ -427,8 +470,16 @@ async fn session_loop(
         tokio::select! {
             _ = token.cancelled() => return Ok(()),
             _ = hub.shutdown.cancelled() => return Ok(()),
-            _ = changes.changed() => mail_due = true,
-            _ = tokio::time::sleep(Duration::from_secs(1)) => mail_due = true,
+            _ = changes.changed() => {
+                let generation = registry.mail_generation();
+                if generation != mail_seen {
+                    mail_seen = generation;
+                    mail_due = true;
+                }
+            }
+            _ = tokio::time::sleep(directory_wait.unwrap_or(Duration::from_secs(1))) => {
+                mail_due |= directory_wait.is_none();
+            }
             message = inbound.message() => {
                 let Some(message) = message.map_err(malformed)? else {
                     return Ok(());
@@ -445,7 +496,9 @@ async fn session_loop(
                             .iter()
                             .map(wire::inbound::unit)
                             .collect::<Result<Vec<_>, _>>()?;
-                        let applied = registry.apply_batch(child, &units, &batch.events).await?;
+                        // Boxed: an idle session's task holds only a pointer to this large future.
+                        let applied =
+                            Box::pin(registry.apply_batch(child, &units, &batch.events)).await?;
                         hub.status.child(child, |s| {
                             s.events_applied += applied.applied;
                             s.events_behind = batch.remaining;
@@ -467,8 +520,7 @@ async fn session_loop(
                     }
                     Some(pb::link_request::Message::Mail(mail)) => {
                         let id = mail.id.clone();
-                        registry
-                            .receive_mail(mail, Some(child))
+                        Box::pin(registry.receive_mail(mail, Some(child)))
                             .await
                             .map_err(Status::from)?;
                         send(tx, pb::link_response::Message::MailAck(pb::MailAck { mail_id: id }))
@@ -528,7 +580,7 @@ async fn directory_for(registry: &Registry, child: &str) -> Result<Vec<pb::Unit>
 }
 
 async fn send(
-    tx: &mpsc::Sender<Result<pb::LinkResponse, Status>>,
+    tx: &super::status::Downlink,
     message: pb::link_response::Message,
 ) -> Result<(), Status> {
     tx.send(Ok(response(message)))

@@ -101,14 +101,14 @@ async fn ask(
     origins: Vec<String>,
 ) -> Result<pb::DigestReply, Unreached> {
     let (id, reply) = hub.status.expect_digest(child);
-    let request = pb::LinkResponse {
+    let request = Box::new(pb::LinkResponse {
         message: Some(pb::link_response::Message::DigestRequest(
             pb::DigestRequest {
                 request_id: id,
                 origin_units: origins,
             },
         )),
-    };
+    });
     let answer = async {
         downlink
             .send(Ok(request))
@@ -234,11 +234,11 @@ async fn run(
 
     if !pulls.is_empty() {
         out.pulled_after = pulls.clone();
-        let resend = pb::LinkResponse {
+        let resend = Box::new(pb::LinkResponse {
             message: Some(pb::link_response::Message::Resend(pb::Resend {
                 positions: pulls.clone(),
             })),
-        };
+        });
         if downlink.send(Ok(resend)).await.is_err() {
             return Ok(Err(Unreached::Closed));
         }

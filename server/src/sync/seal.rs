@@ -51,16 +51,30 @@ impl Registry {
         if units.is_empty() {
             return Ok(Vec::new());
         }
-        Ok(unit_key::Entity::find()
-            .filter(unit_key::Column::UnitCode.is_in(units.iter().cloned()))
-            .all(self.store().reader())
-            .await?
-            .into_iter()
-            .map(|k| pb::UnitKey {
-                unit_code: k.unit_code,
-                public_key: k.public_key,
-            })
-            .collect())
+        // Fixed-size lists (the last padded with a repeat): one statement shape, not one
+        // prepared and cached per list length, each holding an opcode per parameter.
+        const CHUNK: usize = 64;
+        let mut out = Vec::new();
+        for chunk in units.chunks(CHUNK) {
+            let last = chunk.last().cloned().unwrap_or_default();
+            let padded = chunk
+                .iter()
+                .cloned()
+                .chain(std::iter::repeat(last))
+                .take(CHUNK);
+            out.extend(
+                unit_key::Entity::find()
+                    .filter(unit_key::Column::UnitCode.is_in(padded))
+                    .all(self.store().reader())
+                    .await?
+                    .into_iter()
+                    .map(|k| pb::UnitKey {
+                        unit_code: k.unit_code,
+                        public_key: k.public_key,
+                    }),
+            );
+        }
+        Ok(out)
     }
 
     /// Learns the public keys a neighbour sent, keeping those of units `speaks_for` accepts;
