@@ -149,6 +149,15 @@ impl Sizes {
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    // Silent unless asked: RUST_LOG=tiepdan_server=debug shows what the nodes under
+    // measurement do (reconnects, Hello and Welcome), with the time since the start.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_timer(tracing_subscriber::fmt::time::uptime())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

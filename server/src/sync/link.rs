@@ -43,6 +43,11 @@ const DIRECTORY_PACE: Duration = Duration::from_millis(200);
 /// thousand such lists built at once were most of the town's peak memory (heaptrack:
 /// 230 of 342 MB), while the writer serializes the handshakes anyway.
 pub const DIRECTORY_BUILDERS: usize = 4;
+/// Most units one Welcome or Directory carries; a longer directory goes in several messages.
+/// The gRPC encoder keeps a buffer the size of the largest message it ever sent on a stream:
+/// a town's whole directory in one Welcome (60 KB for 1,000 communes) stayed allocated on
+/// every child's link.
+pub const DIRECTORY_CHUNK: usize = 128;
 
 /// Shared by the link service and the uplink.
 #[derive(Clone)]
@@ -212,8 +217,10 @@ impl SyncService for SyncApi {
         let positions = registry.positions(&child.code).await?;
         // Taken before the directory is read: a unit learnt meanwhile is sent again, not lost.
         let directory_version = registry.directory_version();
-        let directory = directory_for(registry, &child.code).await?;
-        let sealing_keys = keys_of(registry, &directory).await?;
+        let mut directory = directory_chunks(registry, directory_for(registry, &child.code).await?)
+            .await?
+            .into_iter();
+        let first = directory.next().unwrap_or_default();
         let (tx, rx) = mpsc::channel(MAIL_WINDOW + 16);
         let welcome = pb::Welcome {
             protocol_version: PROTOCOL_VERSION,
@@ -225,13 +232,17 @@ impl SyncService for SyncApi {
                     sequence,
                 })
                 .collect(),
-            directory,
-            sealing_keys,
+            directory: first.units,
+            sealing_keys: first.sealing_keys,
         };
         tx.send(Ok(response(pb::link_response::Message::Welcome(welcome))))
             .await
             .map_err(|_| Status::cancelled("child went away"))?;
         drop(building);
+        // The rest of the directory follows from the session's task: the response stream
+        // is not read before this handler returns, so sending more here could fill the
+        // channel and wait forever.
+        let rest: Vec<pb::Directory> = directory.collect();
         let hub = self.hub.clone();
         let reconcile = hello.features.iter().any(|f| f == FEATURE_RECONCILE);
         tokio::spawn(async move {
@@ -243,8 +254,17 @@ impl SyncService for SyncApi {
                 s.last_error.clear();
             });
             tracing::info!(child = %code, "child link open");
-            let result =
-                session_loop(&hub, &code, &mut inbound, &tx, &token, directory_version).await;
+            let mut result = Ok(());
+            for part in rest {
+                result = send(&tx, pb::link_response::Message::Directory(part)).await;
+                if result.is_err() {
+                    break;
+                }
+            }
+            if result.is_ok() {
+                result =
+                    session_loop(&hub, &code, &mut inbound, &tx, &token, directory_version).await;
+            }
             if let Err(status) = &result {
                 tracing::warn!(child = %code, error = %status.message(), "child link refused input");
                 let _ = tx.send(Err(status.clone())).await;
@@ -431,19 +451,15 @@ async fn session_loop(
                     let (version, units) = registry.directory_since(directory_version, child);
                     directory_version = version;
                     if !units.is_empty() {
-                        let units: Vec<pb::Unit> = units.iter().map(wire::unit).collect();
-                        let sealing_keys = keys_of(registry, &units).await?;
+                        let parts =
+                            directory_chunks(registry, units.iter().map(wire::unit).collect())
+                                .await?;
                         // The permit covers the building, not the sending: a child that
                         // does not read must not hold up the others.
                         drop(building);
-                        send(
-                            tx,
-                            pb::link_response::Message::Directory(pb::Directory {
-                                units,
-                                sealing_keys,
-                            }),
-                        )
-                        .await?;
+                        for part in parts {
+                            send(tx, pb::link_response::Message::Directory(part)).await?;
+                        }
                         directory_sent = Some(Instant::now());
                     }
                 }
@@ -562,9 +578,22 @@ async fn session_loop(
 }
 
 /// The sealing keys known of `units`.
-async fn keys_of(registry: &Registry, units: &[pb::Unit]) -> Result<Vec<pb::UnitKey>, Status> {
-    let codes: Vec<String> = units.iter().map(|u| u.code.clone()).collect();
-    Ok(registry.sealing_keys(&codes).await?)
+/// `units` with their sealing keys, in directories of at most `DIRECTORY_CHUNK` units.
+async fn directory_chunks(
+    registry: &Registry,
+    mut units: Vec<pb::Unit>,
+) -> Result<Vec<pb::Directory>, Status> {
+    let mut parts = Vec::with_capacity(units.len().div_ceil(DIRECTORY_CHUNK));
+    while !units.is_empty() {
+        let rest = units.split_off(units.len().min(DIRECTORY_CHUNK));
+        let codes: Vec<String> = units.iter().map(|u| u.code.clone()).collect();
+        let sealing_keys = registry.sealing_keys(&codes).await?;
+        parts.push(pb::Directory {
+            units: std::mem::replace(&mut units, rest),
+            sealing_keys,
+        });
+    }
+    Ok(parts)
 }
 
 /// The units outside `child`'s subtree this node knows.
