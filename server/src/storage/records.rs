@@ -977,7 +977,7 @@ pub async fn flush_tally(
                 )
                 .to_owned(),
             )
-            .exec(db)
+            .exec_without_returning(db)
             .await?;
     }
     add_to_rollups(db, rollups).await?;
@@ -1022,7 +1022,7 @@ pub async fn add_to_rollups(
                 )
                 .to_owned(),
             )
-            .exec(db)
+            .exec_without_returning(db)
             .await?;
     }
     Ok(())
@@ -1068,7 +1068,7 @@ pub async fn insert_petitions(
     // 29 columns a row: 500 rows stay below both drivers' bind-parameter limits.
     for chunk in ps.chunks(500) {
         petition::Entity::insert_many(chunk.iter().map(petition_row))
-            .exec(db)
+            .exec_without_returning(db)
             .await?;
     }
     Ok(())
@@ -1131,7 +1131,10 @@ where
                     .update_columns(others.clone())
                     .to_owned(),
             )
-            .exec(db)
+            // Not `exec`: on SQLite it adds RETURNING and reads every row's key back, one
+            // row at a time from the connection's thread, to keep the last one — a third of
+            // a small batch's apply.
+            .exec_without_returning(db)
             .await?;
     }
     Ok(())

@@ -272,7 +272,9 @@ impl Registry {
         while rows.peek().is_some() {
             // Six columns a row: 1,000 rows stay below both drivers' parameter limits.
             let chunk: Vec<_> = rows.by_ref().take(1000).collect();
-            journal_event::Entity::insert_many(chunk).exec(&tx).await?;
+            journal_event::Entity::insert_many(chunk)
+                .exec_without_returning(&tx)
+                .await?;
         }
         let mut head_rows = Vec::new();
         for (origin, (last, hash, _)) in &heads {
@@ -295,7 +297,7 @@ impl Registry {
                         ])
                         .to_owned(),
                 )
-                .exec(&tx)
+                .exec_without_returning(&tx)
                 .await?;
         }
         repo::flush_tally(&tx, delta).await?;

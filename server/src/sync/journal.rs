@@ -52,7 +52,7 @@ pub async fn append(
         payload: Set(payload),
         hash: Set(hash.clone()),
     })
-    .exec(tx)
+    .exec_without_returning(tx)
     .await?;
     let row = journal_head::ActiveModel {
         origin_unit: Set(origin.to_string()),
