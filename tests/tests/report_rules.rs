@@ -384,6 +384,19 @@ async fn transfers_inside_and_across_subtrees(backend: Backend) {
         .petition(when, Some(class(pb::PetitionType::Complaint, false)))
         .await;
     settle().await;
+    // A destination is known from the directories that come down the tree (city → town →
+    // commune), not from the journals `settle` waits for.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    for (node, code) in [(&a, "09577"), (&b, "09700")] {
+        while !node.running().registry.tree().knows(code) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} never learnt of {code}",
+                node.unit.code
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
     api_a
         .transfer(&pa.id, "09577", local(2019, 3, 2, 9, 0))
         .await;
