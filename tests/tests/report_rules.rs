@@ -386,17 +386,7 @@ async fn transfers_inside_and_across_subtrees(backend: Backend) {
     settle().await;
     // A destination is known from the directories that come down the tree (city → town →
     // commune), not from the journals `settle` waits for.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    for (node, code) in [(&a, "09577"), (&b, "09700")] {
-        while !node.running().registry.tree().knows(code) {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{} never learnt of {code}",
-                node.unit.code
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
+    wait_knows(&[(&a, "09577"), (&b, "09700")]).await;
     api_a
         .transfer(&pa.id, "09577", local(2019, 3, 2, 9, 0))
         .await;
@@ -632,6 +622,22 @@ async fn watch_report_follows_changes(backend: Backend) {
     node.stop().await;
 }
 
+/// Waits (at most 60 s) until each node knows its unit: destinations come down the tree in
+/// directories, which the journals' sync does not wait for.
+async fn wait_knows(pairs: &[(&TestNode, &str)]) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    for (node, code) in pairs {
+        while !node.running().registry.tree().knows(code) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} never learnt of {code}",
+                node.unit.code
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
 /// A town with two communes, each on its own node.
 struct Cluster {
     town: TestNode,
@@ -661,19 +667,11 @@ impl Cluster {
         }
         // Each commune learns of its sibling from the town's directory, so it can transfer
         // petitions across.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        for c in &communes {
-            for code in ["09574", "09577"] {
-                while !c.running().registry.tree().knows(code) {
-                    assert!(
-                        tokio::time::Instant::now() < deadline,
-                        "{} never learnt of {code}",
-                        c.unit.code
-                    );
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-            }
-        }
+        let pairs: Vec<(&TestNode, &str)> = communes
+            .iter()
+            .flat_map(|c| ["09574", "09577"].map(|code| (c, code)))
+            .collect();
+        wait_knows(&pairs).await;
         Cluster { town, communes }
     }
 
