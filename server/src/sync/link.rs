@@ -43,10 +43,9 @@ const DIRECTORY_PACE: Duration = Duration::from_millis(200);
 /// thousand such lists built at once were most of the town's peak memory (heaptrack:
 /// 230 of 342 MB), while the writer serializes the handshakes anyway.
 pub const DIRECTORY_BUILDERS: usize = 4;
-/// Most units one Welcome or Directory carries; a longer directory goes in several messages.
-/// The gRPC encoder keeps a buffer the size of the largest message it ever sent on a stream:
-/// a town's whole directory in one Welcome (60 KB for 1,000 communes) stayed allocated on
-/// every child's link.
+/// Most units one Welcome or Directory carries; a longer directory goes in several messages,
+/// so no message grows with the tree (a province's directory in one Welcome would approach
+/// the message size limit). It did not change the fan-in's memory measurably (BENCHMARKS.md).
 pub const DIRECTORY_CHUNK: usize = 128;
 
 /// Shared by the link service and the uplink.
