@@ -10,7 +10,7 @@ use prost::Message;
 use tiepdan_tests::{TestDb, TestNode};
 use tier_common::*;
 use tokio::net::TcpListener;
-use tonic::Code;
+use tonic::{Code, Status};
 
 /// A town and two communes that never linked, each with records of its own.
 struct Setup {
@@ -286,9 +286,113 @@ async fn tampered_event_is_refused(backend: Backend) {
     s.stop().await;
 }
 
+/// The acknowledged position of the child in each BatchAck until the link ends; the status
+/// it ended with.
+async fn acks_until_end(link: &mut RawLink) -> (Vec<u64>, Status) {
+    let mut acks = Vec::new();
+    loop {
+        match link.next().await {
+            Ok(Some(pb::link_response::Message::BatchAck(ack))) => acks.push(
+                ack.positions
+                    .iter()
+                    .find(|p| p.origin_unit == CHILD.code)
+                    .map_or(0, |p| p.sequence),
+            ),
+            Ok(Some(
+                pb::link_response::Message::Mail(_) | pb::link_response::Message::Directory(_),
+            )) => {}
+            Ok(other) => panic!("expected BatchAck or the end, got {other:?}"),
+            Err(status) => return (acks, status),
+        }
+    }
+}
+
+/// Batches sent back to back, before any is acknowledged, may be applied together: each is
+/// still acknowledged, every event applied once, and a refused one leaves the batches before
+/// it applied and nothing of its own.
+async fn batches_back_to_back(backend: Backend) {
+    let s = Setup::start(backend).await;
+    let e = &s.child_events;
+    assert!(e.len() >= 12, "the child recorded too little");
+    let mut link = s.link().await;
+    for part in [&e[0..3], &e[3..6], &e[6..9], &e[10..12]] {
+        link.tx.send(batch(part)).await.unwrap();
+    }
+    let (acks, status) = acks_until_end(&mut link).await;
+    assert_refused(Err::<(), _>(status), Code::OutOfRange, "11, 12 after 9");
+    assert_eq!(
+        acks.len(),
+        3,
+        "one acknowledgement a genuine batch: {acks:?}"
+    );
+    for (i, at) in acks.iter().enumerate() {
+        let own = 3 * (i as u64 + 1);
+        assert!(
+            (own..=9).contains(at),
+            "acknowledgement {i} at {at}, before its batch or past what was sent"
+        );
+    }
+    let (child, ..) = s.held().await;
+    assert_eq!(
+        child,
+        e[..9],
+        "the batches before the refused one, and only they"
+    );
+
+    // Everything again, back to back in batches of four, the first nine redelivered.
+    let mut link = s.link().await;
+    let parts: Vec<&[Vec<u8>]> = e.chunks(4).collect();
+    for part in &parts {
+        link.tx.send(batch(part)).await.unwrap();
+    }
+    let mut acks = Vec::new();
+    while acks.len() < parts.len() {
+        match link.next().await {
+            Ok(Some(pb::link_response::Message::BatchAck(ack))) => acks.push(ack),
+            Ok(Some(
+                pb::link_response::Message::Mail(_) | pb::link_response::Message::Directory(_),
+            )) => {}
+            other => panic!("expected BatchAck, got {other:?}"),
+        }
+    }
+    let last = acks
+        .last()
+        .unwrap()
+        .positions
+        .iter()
+        .find(|p| p.origin_unit == CHILD.code);
+    assert_eq!(last.map(|p| p.sequence), Some(e.len() as u64));
+    let (child, _, records, _, totals) = s.held().await;
+    assert_eq!(child, *e, "each event applied once, in order");
+    let own_channel = s.nodes[1].channel().await;
+    assert_eq!(
+        records,
+        records_of(&own_channel, CHILD.code, CHILD.code).await
+    );
+    let own = reports(&own_channel)
+        .get_report(pb::GetReportRequest {
+            unit_code: String::new(),
+            period: PERIOD_ALL.into(),
+            scope: pb::ReportScope::Subtree as i32,
+            calendar: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .report
+        .unwrap();
+    assert_eq!(
+        Count::of(&totals),
+        Count::of(own.totals.as_ref().unwrap()),
+        "the town counts each event once"
+    );
+    s.stop().await;
+}
+
 backend_tests!(
     hello_comes_first,
     gap_is_refused,
     forged_origin_is_refused,
-    tampered_event_is_refused
+    tampered_event_is_refused,
+    batches_back_to_back
 );

@@ -134,12 +134,12 @@ impl Registry {
         &self,
         child: &str,
         units: &[crate::domain::model::Unit],
-        events: &[Vec<u8>],
+        events: &[&[u8]],
     ) -> Result<Applied, ApplyError> {
         let decoded: Vec<pb::JournalEvent> = events
             .iter()
             .map(|bytes| {
-                pb::JournalEvent::decode(bytes.as_slice())
+                pb::JournalEvent::decode(*bytes)
                     .map_err(|e| ApplyError::Malformed(format!("event does not decode: {e}")))
             })
             .collect::<Result<_, _>>()?;
@@ -230,7 +230,7 @@ impl Registry {
                 sequence: Set(sequence),
                 event_us: Set(event_us),
                 action: Set(event.action.chars().take(64).collect()),
-                payload: Set(bytes.clone()),
+                payload: Set(bytes.to_vec()),
                 hash: Set(hash.clone()),
             });
             *last = event.sequence;

@@ -165,22 +165,27 @@ pub async fn next_batch(
             continue;
         }
         let from = i64::try_from(position).unwrap_or(i64::MAX);
-        let rows = journal_event::Entity::find()
+        // The two columns shipped, not the whole row: the driver copies each value it reads.
+        let rows: Vec<(i64, Vec<u8>)> = journal_event::Entity::find()
+            .select_only()
+            .column(journal_event::Column::Sequence)
+            .column(journal_event::Column::Payload)
             .filter(journal_event::Column::OriginUnit.eq(origin.as_str()))
             .filter(journal_event::Column::Sequence.gt(from))
             .order_by_asc(journal_event::Column::Sequence)
             .limit(left)
+            .into_tuple()
             .all(db)
             .await?;
-        for row in rows {
-            if bytes + row.payload.len() > max_bytes && !out.is_empty() {
+        for (sequence, payload) in rows {
+            if bytes + payload.len() > max_bytes && !out.is_empty() {
                 return Ok(out);
             }
-            bytes += row.payload.len();
+            bytes += payload.len();
             out.push(StoredEvent {
-                origin: row.origin_unit,
-                sequence: u64::try_from(row.sequence).unwrap_or(0),
-                payload: row.payload,
+                origin: origin.clone(),
+                sequence: u64::try_from(sequence).unwrap_or(0),
+                payload,
             });
         }
     }

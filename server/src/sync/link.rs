@@ -1,7 +1,8 @@
 //! The parent's side of the tier link: `tiepdan.v1.SyncService`. A child opens one stream,
-//! introduces itself, and is told where to resume; then each batch is applied in one
-//! transaction and acknowledged after the commit, mail is taken durably and acknowledged,
-//! and mail for the child's subtree is sent down the same stream.
+//! introduces itself, and is told where to resume; then each batch, with those already
+//! waiting behind it, is applied in one transaction and acknowledged after the commit, mail
+//! is taken durably and acknowledged, and mail for the child's subtree is sent down the same
+//! stream.
 
 use std::collections::HashSet;
 use std::pin::Pin;
@@ -9,6 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use futures::FutureExt;
+use futures::stream::{Peekable, StreamExt};
 use tiepdan_proto::v1::{self as pb, sync_service_server::SyncService};
 use tokio::sync::mpsc;
 use tokio_stream::{Stream, wrappers::ReceiverStream};
@@ -261,6 +264,7 @@ impl SyncService for SyncApi {
                 }
             }
             if result.is_ok() {
+                let mut inbound = inbound.peekable();
                 result =
                     session_loop(&hub, &code, &mut inbound, &tx, &token, directory_version).await;
             }
@@ -417,7 +421,7 @@ impl SyncService for SyncApi {
 async fn session_loop(
     hub: &SyncHub,
     child: &str,
-    inbound: &mut Streaming<pb::LinkRequest>,
+    inbound: &mut Peekable<Streaming<pb::LinkRequest>>,
     tx: &super::status::Downlink,
     token: &CancellationToken,
     mut directory_version: u64,
@@ -495,43 +499,17 @@ async fn session_loop(
             _ = tokio::time::sleep(directory_wait.unwrap_or(Duration::from_secs(1))) => {
                 mail_due |= directory_wait.is_none();
             }
-            message = inbound.message() => {
-                let Some(message) = message.map_err(malformed)? else {
+            message = inbound.next() => {
+                let Some(message) = message.transpose().map_err(malformed)? else {
                     return Ok(());
                 };
                 match message.message {
                     Some(pb::link_request::Message::Batch(batch)) => {
-                        if batch.events.len() > MAX_BATCH_EVENTS {
-                            return Err(Status::invalid_argument(format!(
-                                "a batch carries at most {MAX_BATCH_EVENTS} events"
-                            )));
+                        let (queued, refused) = gather(inbound, Received::of(batch)?);
+                        apply_queued(hub, child, tx, queued).await?;
+                        if let Some(status) = refused {
+                            return Err(status);
                         }
-                        let units = batch
-                            .units
-                            .iter()
-                            .map(wire::inbound::unit)
-                            .collect::<Result<Vec<_>, _>>()?;
-                        // Boxed: an idle session's task holds only a pointer to this large future.
-                        let applied =
-                            Box::pin(registry.apply_batch(child, &units, &batch.events)).await?;
-                        hub.status.child(child, |s| {
-                            s.events_applied += applied.applied;
-                            s.events_behind = batch.remaining;
-                            if applied.applied > 0 {
-                                s.last_event = Some(Utc::now());
-                            }
-                        });
-                        let ack = pb::BatchAck {
-                            positions: applied
-                                .positions
-                                .into_iter()
-                                .map(|(origin_unit, sequence)| pb::OriginPosition {
-                                    origin_unit,
-                                    sequence,
-                                })
-                                .collect(),
-                        };
-                        send(tx, pb::link_response::Message::BatchAck(ack)).await?;
                     }
                     Some(pb::link_request::Message::Mail(mail)) => {
                         let id = mail.id.clone();
@@ -576,7 +554,147 @@ async fn session_loop(
     }
 }
 
-/// The sealing keys known of `units`.
+/// A batch received from a child: within the size limit, its units read.
+struct Received {
+    units: Vec<crate::domain::model::Unit>,
+    events: Vec<Vec<u8>>,
+    remaining: u64,
+}
+
+impl Received {
+    fn of(batch: pb::EventBatch) -> Result<Received, Status> {
+        if batch.events.len() > MAX_BATCH_EVENTS {
+            return Err(Status::invalid_argument(format!(
+                "a batch carries at most {MAX_BATCH_EVENTS} events"
+            )));
+        }
+        let units = batch
+            .units
+            .iter()
+            .map(wire::inbound::unit)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Received {
+            units,
+            events: batch.events,
+            remaining: batch.remaining,
+        })
+    }
+}
+
+/// `first` and the batches that already wait behind it on the link, as many as one batch
+/// may carry: the child sent them while the previous one was being applied, and they go in
+/// one transaction, one commit for all. A waiting batch that is refused ends the gathering;
+/// its status comes back to be returned once the batches before it are applied.
+fn gather(
+    inbound: &mut Peekable<Streaming<pb::LinkRequest>>,
+    first: Received,
+) -> (Vec<Received>, Option<Status>) {
+    let mut events = first.events.len();
+    let mut units = first.units.len();
+    let mut queued = vec![first];
+    loop {
+        let fits = |m: &Result<pb::LinkRequest, Status>| match m {
+            Ok(pb::LinkRequest {
+                message: Some(pb::link_request::Message::Batch(b)),
+            }) => {
+                events + b.events.len() <= MAX_BATCH_EVENTS
+                    && units + b.units.len() <= super::apply::MAX_UNITS
+            }
+            _ => false,
+        };
+        // Only what has arrived: the gathering never waits.
+        let Some(Some(Ok(pb::LinkRequest {
+            message: Some(pb::link_request::Message::Batch(batch)),
+        }))) = Pin::new(&mut *inbound).next_if(fits).now_or_never()
+        else {
+            return (queued, None);
+        };
+        match Received::of(batch) {
+            Ok(r) => {
+                events += r.events.len();
+                units += r.units.len();
+                queued.push(r);
+            }
+            Err(status) => return (queued, Some(status)),
+        }
+    }
+}
+
+/// Applies batches received back to back in one transaction and acknowledges each. When
+/// that is refused, they are applied one by one, so those before the refused one are kept
+/// and acknowledged, as if each had come alone.
+async fn apply_queued(
+    hub: &SyncHub,
+    child: &str,
+    tx: &super::status::Downlink,
+    queued: Vec<Received>,
+) -> Result<(), Status> {
+    let registry = &hub.registry;
+    if queued.len() > 1 {
+        // A unit the batches share goes once, where it first comes (its parents before it).
+        let mut seen = HashSet::new();
+        let units: Vec<crate::domain::model::Unit> = queued
+            .iter()
+            .flat_map(|r| &r.units)
+            .filter(|u| seen.insert(u.code.as_str()))
+            .cloned()
+            .collect();
+        let events: Vec<&[u8]> = queued
+            .iter()
+            .flat_map(|r| r.events.iter().map(Vec::as_slice))
+            .collect();
+        // Boxed: an idle session's task holds only a pointer to this large future.
+        match Box::pin(registry.apply_batch(child, &units, &events)).await {
+            Ok(applied) => {
+                let remaining = queued.last().map_or(0, |r| r.remaining);
+                return acknowledge(hub, child, tx, applied, remaining, queued.len()).await;
+            }
+            Err(e) => {
+                tracing::debug!(child, error = %e, batches = queued.len(), "batches applied one by one");
+            }
+        }
+    }
+    for r in queued {
+        let events: Vec<&[u8]> = r.events.iter().map(Vec::as_slice).collect();
+        let applied = Box::pin(registry.apply_batch(child, &r.units, &events)).await?;
+        acknowledge(hub, child, tx, applied, r.remaining, 1).await?;
+    }
+    Ok(())
+}
+
+/// Notes what was applied and sends `batches` acknowledgements of it.
+async fn acknowledge(
+    hub: &SyncHub,
+    child: &str,
+    tx: &super::status::Downlink,
+    applied: super::apply::Applied,
+    remaining: u64,
+    batches: usize,
+) -> Result<(), Status> {
+    hub.status.child(child, |s| {
+        s.events_applied += applied.applied;
+        s.events_behind = remaining;
+        if applied.applied > 0 {
+            s.last_event = Some(Utc::now());
+        }
+    });
+    let positions: Vec<pb::OriginPosition> = applied
+        .positions
+        .into_iter()
+        .map(|(origin_unit, sequence)| pb::OriginPosition {
+            origin_unit,
+            sequence,
+        })
+        .collect();
+    for _ in 0..batches {
+        let ack = pb::BatchAck {
+            positions: positions.clone(),
+        };
+        send(tx, pb::link_response::Message::BatchAck(ack)).await?;
+    }
+    Ok(())
+}
+
 /// `units` with their sealing keys, in directories of at most `DIRECTORY_CHUNK` units.
 async fn directory_chunks(
     registry: &Registry,

@@ -20,6 +20,10 @@ use super::mail::Hop;
 use crate::node::MAX_MESSAGE_BYTES;
 use crate::wire;
 
+/// Batches unacknowledged below which a batch goes that is not full: one being applied at
+/// the parent and one waiting behind it.
+const PARTIAL_IN_FLIGHT: usize = 2;
+
 /// Tunables of the uplink.
 #[derive(Debug, Clone)]
 pub struct UplinkConfig {
@@ -218,13 +222,15 @@ async fn session(
         // Ship what the parent lacks, within the window.
         let origins = registry.tree().subtree(&me.code);
         while in_flight < config.window {
-            // While a batch is unacknowledged, only a full one goes: live events that come
-            // meanwhile travel together in the next batch, instead of queueing at the parent
-            // in batches of one or two, each a commit of its own.
+            // Live events go while fewer than `PARTIAL_IN_FLIGHT` batches are unacknowledged:
+            // the next batch then waits at the parent while the one before it is applied, and
+            // is applied as soon as that commits (with any others waiting, in one commit);
+            // events that come meanwhile travel together in the batch after, instead of one
+            // message (and two journal reads here) each.
             let heads = journal::last_sequences(registry.store().reader()).await?;
             let behind = backlog(&heads, &origins, &sent);
             hub.status.parent(|s| s.events_behind = behind);
-            if behind == 0 || (in_flight > 0 && behind < config.batch_events) {
+            if behind == 0 || (in_flight >= PARTIAL_IN_FLIGHT && behind < config.batch_events) {
                 break;
             }
             let events = journal::next_batch(
