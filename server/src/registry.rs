@@ -255,6 +255,12 @@ impl Registry {
     pub async fn reload_tree(&self) -> Result<(), DomainError> {
         let units = repo::all_units(self.store().reader()).await?;
         let tree = Arc::new(Tree::new(&self.code(), &units));
+        // The known units first, then the tree: every unit of a tree a reader takes is known
+        // (units are never removed), so a report finds each one it names.
+        let changed = match self.inner.directory.write() {
+            Ok(mut d) => d.update(&units),
+            Err(poisoned) => poisoned.into_inner().update(&units),
+        };
         match self.inner.tree.write() {
             Ok(mut t) => *t = tree,
             Err(poisoned) => *poisoned.into_inner() = tree,
@@ -262,10 +268,6 @@ impl Registry {
         // The children's sessions send the new units at once: a child may address a transfer
         // to a sibling as soon as both are synced. Each wakes for an in-memory look-up and a
         // directory of the new units only.
-        let changed = match self.inner.directory.write() {
-            Ok(mut d) => d.update(&units),
-            Err(poisoned) => poisoned.into_inner().update(&units),
-        };
         if changed {
             self.notify_downlink();
         }
