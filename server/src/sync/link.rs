@@ -631,14 +631,17 @@ async fn apply_queued(
 ) -> Result<(), Status> {
     let registry = &hub.registry;
     if queued.len() > 1 {
-        // A unit the batches share goes once, where it first comes (its parents before it).
+        // A unit the batches share goes once, as the latest batch gives it: what applying
+        // them one by one would leave (the order does not matter, parents are found).
         let mut seen = HashSet::new();
-        let units: Vec<crate::domain::model::Unit> = queued
+        let mut units: Vec<crate::domain::model::Unit> = queued
             .iter()
-            .flat_map(|r| &r.units)
+            .rev()
+            .flat_map(|r| r.units.iter().rev())
             .filter(|u| seen.insert(u.code.as_str()))
             .cloned()
             .collect();
+        units.reverse();
         let events: Vec<&[u8]> = queued
             .iter()
             .flat_map(|r| r.events.iter().map(Vec::as_slice))
