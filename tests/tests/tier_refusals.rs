@@ -66,18 +66,7 @@ impl Setup {
     /// What the town holds of the child and the other commune, and its totals.
     async fn held(&self) -> (Vec<Vec<u8>>, Vec<Vec<u8>>, Records, Records, pb::Totals) {
         let ch = self.town().await;
-        let report = reports(&ch)
-            .get_report(pb::GetReportRequest {
-                unit_code: String::new(),
-                period: PERIOD_ALL.into(),
-                scope: pb::ReportScope::Subtree as i32,
-                calendar: 0,
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .report
-            .unwrap();
+        let report = subtree_report(&ch, "").await;
         (
             journal_bytes(&ch, CHILD.code).await,
             journal_bytes(&ch, OTHER.code).await,
@@ -369,18 +358,7 @@ async fn batches_back_to_back(backend: Backend) {
         records,
         records_of(&own_channel, CHILD.code, CHILD.code).await
     );
-    let own = reports(&own_channel)
-        .get_report(pb::GetReportRequest {
-            unit_code: String::new(),
-            period: PERIOD_ALL.into(),
-            scope: pb::ReportScope::Subtree as i32,
-            calendar: 0,
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .report
-        .unwrap();
+    let own = subtree_report(&own_channel, "").await;
     assert_eq!(
         Count::of(&totals),
         Count::of(own.totals.as_ref().unwrap()),

@@ -124,18 +124,7 @@ async fn same_batch_delivered_twice(backend: Backend, depth: Depth) {
         async move {
             let records = records_of(&ch, spec.code, town).await;
             let journal = journal_bytes(&ch, spec.code).await;
-            let report = reports(&ch)
-                .get_report(pb::GetReportRequest {
-                    unit_code: town.to_string(),
-                    period: PERIOD_ALL.into(),
-                    scope: pb::ReportScope::Subtree as i32,
-                    calendar: 0,
-                })
-                .await
-                .unwrap()
-                .into_inner()
-                .report
-                .unwrap();
+            let report = subtree_report(&ch, town).await;
             (records, journal, report.totals, report.by_type)
         }
     };

@@ -560,18 +560,7 @@ impl Snapshot {
             .await
             .unwrap()
             .into_inner();
-        let mut report = reports(ch)
-            .get_report(pb::GetReportRequest {
-                unit_code: String::new(),
-                period: PERIOD_ALL.into(),
-                scope: pb::ReportScope::Subtree as i32,
-                calendar: 0,
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .report
-            .unwrap();
+        let mut report = subtree_report(ch, "").await;
         // When the report was made, and how current each child's figures are: clocks.
         report.generate_time = None;
         for row in &mut report.children {

@@ -616,6 +616,22 @@ pub fn sync(ch: &Channel) -> pb::sync_service_client::SyncServiceClient<Channel>
     pb::sync_service_client::SyncServiceClient::new(ch.clone())
 }
 
+/// The subtree report of `unit` (the node's own unit when empty) over `PERIOD_ALL`.
+pub async fn subtree_report(ch: &Channel, unit: &str) -> pb::Report {
+    reports(ch)
+        .get_report(pb::GetReportRequest {
+            unit_code: unit.to_string(),
+            period: PERIOD_ALL.into(),
+            scope: pb::ReportScope::Subtree as i32,
+            calendar: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .report
+        .unwrap()
+}
+
 /// The node's link status.
 pub async fn sync_status(ch: &Channel) -> pb::GetSyncStatusResponse {
     sync(ch)
