@@ -1327,21 +1327,24 @@ impl Registry {
     pub async fn adopt_parent(&self, parent: &Unit, directory: &[Unit]) -> Result<(), DomainError> {
         let me = self.unit();
         let tree = self.tree();
-        let tx = self.store().begin_write().await?;
-        // Only what is new or changed is written: a directory repeats units already held.
-        let mut saved = false;
-        for u in std::iter::once(parent).chain(directory) {
-            if u.code != me.code
-                && !tree.is_within(&u.code, &me.code)
-                && self.known_unit(&u.code).as_ref() != Some(u)
-            {
-                repo::save_unit(&tx, u, false).await?;
-                saved = true;
-            }
-        }
+        // Only what is new or changed is written: a directory repeats units already held, and
+        // a returning parent is usually the same one, so the write lock (which a busy node's
+        // writers queue for) is taken only when something changed.
+        let fresh: Vec<&Unit> = std::iter::once(parent)
+            .chain(directory)
+            .filter(|u| {
+                u.code != me.code
+                    && !tree.is_within(&u.code, &me.code)
+                    && self.known_unit(&u.code).as_ref() != Some(*u)
+            })
+            .collect();
         let reparented = me.parent_code.as_deref() != Some(parent.code.as_str());
-        if !saved && !reparented {
+        if fresh.is_empty() && !reparented {
             return Ok(());
+        }
+        let tx = self.store().begin_write().await?;
+        for u in fresh {
+            repo::save_unit(&tx, u, false).await?;
         }
         if reparented {
             let mut moved = me.clone();

@@ -140,9 +140,11 @@ impl Registry {
 
     /// The next hop durably took `mail_id`: forget it.
     pub async fn mail_delivered(&self, mail_id: &str) -> Result<(), DomainError> {
+        let tx = self.store().begin_write().await?;
         mail_outbox::Entity::delete_by_id(mail_id.to_string())
-            .exec(self.store().reader())
+            .exec(&tx)
             .await?;
+        tx.commit().await?;
         // A transfer's personal details may have passed through here: leave no copy behind.
         self.store().truncate_log().await;
         Ok(())
