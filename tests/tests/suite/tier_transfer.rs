@@ -5,7 +5,7 @@
 //! back. The petitioner's details travel only to the unit that handles the petition.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod tier_common;
+use crate::tier_common;
 
 use tiepdan_server::domain::model::UnitLevel;
 use tiepdan_tests::TestDb;

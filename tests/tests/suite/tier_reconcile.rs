@@ -6,7 +6,7 @@
 //! nodes hold, by an implementation of the digest independent of the server's.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod tier_common;
+use crate::tier_common;
 
 use std::collections::BTreeMap;
 

@@ -5,7 +5,7 @@
 //! tier holds everything, once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod tier_common;
+use crate::tier_common;
 
 use tier_common::*;
 

@@ -3,7 +3,7 @@
 //! for it does not hold up the mail of the other communes or the mail going up.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod tier_common;
+use crate::tier_common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! larger than `DIRECTORY_CHUNK` units; the child learns every unit and key all the same.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod tier_common;
+use crate::tier_common;
 
 use std::collections::BTreeMap;
 

@@ -4,7 +4,7 @@
 //! each: no event lost, none applied twice, every tier's totals equal a recount.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod tier_common;
+use crate::tier_common;
 
 use tiepdan_server::demo::generator::{self, Shape, Target};
 use tiepdan_server::domain::model::UnitLevel;

@@ -5,7 +5,7 @@
 //! the sibling's mail — petitions with personal data — to it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod tier_common;
+use crate::tier_common;
 
 use tier_common::*;
 use tonic::transport::Channel;

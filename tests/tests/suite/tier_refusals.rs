@@ -4,7 +4,7 @@
 //! child's genuine journal is accepted afterwards.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod tier_common;
+use crate::tier_common;
 
 use prost::Message;
 use tiepdan_tests::{TestDb, TestNode};

@@ -4,7 +4,7 @@
 //! none is applied twice, and every tier's totals equal a recount.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod tier_common;
+use crate::tier_common;
 
 use tier_common::*;
 

@@ -4,7 +4,7 @@
 //! refused change stores nothing; health, reflection and the tier link need no token.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -21,7 +21,7 @@
 //! that the decoding and conversion of arbitrary bytes never panics.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod tier_common;
+use crate::tier_common;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

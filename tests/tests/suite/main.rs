@@ -1,0 +1,38 @@
+//! The integration suite, one test binary: real nodes on `127.0.0.1:0`, each with its own
+//! real database (a SQLite file, or a PostgreSQL database created for the test). Each module
+//! is a suite of its own; nextest still runs every test in a process of its own. One binary
+//! instead of one per suite: the shared helpers (`common`, `tier_common`) compile and link
+//! once, not once per suite.
+//!
+//! Run one suite with `cargo nextest run -p tiepdan-tests -E 'test(/^tier_sync::/)'`.
+
+mod common;
+mod tier_common;
+
+mod api_bad_input;
+mod api_deadlines;
+mod api_idempotency;
+mod api_lifecycle;
+mod api_pagination;
+mod api_reception;
+mod cli_import;
+mod health;
+mod python_interop;
+mod report_rules;
+mod report_seed;
+mod smoke;
+mod storage_writers;
+mod sync_smoke;
+mod tier_directory;
+mod tier_faults;
+mod tier_mail;
+mod tier_offline;
+mod tier_reconcile;
+mod tier_refusals;
+mod tier_subtree_claims;
+mod tier_sync;
+mod tier_transfer;
+mod trust_confidentiality;
+mod trust_fuzz;
+mod trust_tls;
+mod trust_tokens;
