@@ -5,7 +5,10 @@
 //! waited a while lost to every newcomer.
 //!
 //! Commit order is read from an autoincrement column written inside each write transaction
-//! (writers are serialized, so its order is theirs); no timing is asserted.
+//! (writers are serialized, so its order is theirs); no timing is asserted. A probe is counted
+//! from just before it asks for the lock, so a probe's task paused by a busy machine, or
+//! waiting for a new pooled connection, sees the steady writers go round a few times: the
+//! bound allows that, not the hundreds of overtakes of writers polling for the lock.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -19,6 +22,10 @@ use tiepdan_tests::{Backend, TestDb, on_every_backend};
 const STEADY: usize = 4;
 /// Probe writes, one after another.
 const PROBES: usize = 20;
+/// Most later writes a probe may see served first: ten rounds of the steady writers. In
+/// order, a probe waits for about one round; polling for the lock, probes were overtaken
+/// by up to 1,889.
+const OVERTAKEN: i64 = 10 * STEADY as i64;
 
 async fn highest(db: &DatabaseConnection, who: &str) -> i64 {
     let row = db
@@ -91,11 +98,9 @@ async fn writes_are_served_in_order(backend: Backend) {
         steady_during >= PROBES as i64,
         "only {steady_during} steady writes during {PROBES} probes"
     );
-    // Each probe waited at most for the writes queued before it: one of each steady writer,
-    // and one more each that a writer may queue between the probe's read and its request.
     let worst = overtaken.iter().copied().max().unwrap_or_default();
     assert!(
-        worst <= (2 * STEADY) as i64,
+        worst <= OVERTAKEN,
         "a write was overtaken by {worst} later ones (each probe: {overtaken:?})"
     );
     drop(store);
