@@ -187,6 +187,7 @@ pub async fn start(config: NodeConfig, listener: TcpListener) -> Result<RunningN
         directories: Arc::new(tokio::sync::Semaphore::new(
             crate::sync::link::DIRECTORY_BUILDERS,
         )),
+        appliers: Arc::new(tokio::sync::Semaphore::new(crate::sync::link::APPLIERS)),
     };
     let r = || registry.clone();
     let mut builder = Server::builder();

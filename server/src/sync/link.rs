@@ -13,7 +13,7 @@ use chrono::Utc;
 use futures::FutureExt;
 use futures::stream::{Peekable, StreamExt};
 use tiepdan_proto::v1::{self as pb, sync_service_server::SyncService};
-use tokio::sync::mpsc;
+use tokio::sync::{SemaphorePermit, mpsc};
 use tokio_stream::{Stream, wrappers::ReceiverStream};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status, Streaming};
@@ -50,6 +50,12 @@ pub const DIRECTORY_BUILDERS: usize = 4;
 /// so no message grows with the tree (a province's directory in one Welcome would approach
 /// the message size limit). It did not change the fan-in's memory measurably (BENCHMARKS.md).
 pub const DIRECTORY_CHUNK: usize = 128;
+/// How many children's batches are applied (decoded, checked, written) at once. Writes are
+/// serialized anyway; a second one is decoded while the first holds the write lock. A
+/// session waiting for its turn holds only the batches it received, not an apply in
+/// progress: with a thousand children sending together, their waiting applies (each a
+/// future of ~14 KB with its decoded events) were a tenth of the town's heap (heaptrack).
+pub const APPLIERS: usize = 2;
 
 /// Shared by the link service and the uplink.
 #[derive(Clone)]
@@ -61,6 +67,8 @@ pub struct SyncHub {
     pub require_certificate: bool,
     /// Permits to build a directory for a child (`DIRECTORY_BUILDERS`).
     pub directories: Arc<tokio::sync::Semaphore>,
+    /// Permits to apply a child's batches (`APPLIERS`).
+    pub appliers: Arc<tokio::sync::Semaphore>,
 }
 
 /// The link service.
@@ -505,8 +513,12 @@ async fn session_loop(
                 };
                 match message.message {
                     Some(pb::link_request::Message::Batch(batch)) => {
-                        let (queued, refused) = gather(inbound, Received::of(batch)?);
-                        apply_queued(hub, child, tx, queued).await?;
+                        let first = Received::of(batch)?;
+                        // Gathered once this session's turn has come: what arrived while it
+                        // waited goes in the same commit.
+                        let turn = applying(hub).await?;
+                        let (queued, refused) = gather(inbound, first);
+                        apply_queued(hub, child, tx, queued, turn).await?;
                         if let Some(status) = refused {
                             return Err(status);
                         }
@@ -620,16 +632,27 @@ fn gather(
     }
 }
 
+/// A turn to apply (`APPLIERS`).
+async fn applying(hub: &SyncHub) -> Result<SemaphorePermit<'_>, Status> {
+    hub.appliers
+        .acquire()
+        .await
+        .map_err(|_| Status::unavailable("the node is shutting down"))
+}
+
 /// Applies batches received back to back in one transaction and acknowledges each. When
 /// that is refused, they are applied one by one, so those before the refused one are kept
-/// and acknowledged, as if each had come alone.
-async fn apply_queued(
-    hub: &SyncHub,
+/// and acknowledged, as if each had come alone. `turn` is given back before each
+/// acknowledgement is sent: a child slow to read its responses holds up only its own link.
+async fn apply_queued<'h>(
+    hub: &'h SyncHub,
     child: &str,
     tx: &super::status::Downlink,
     queued: Vec<Received>,
+    turn: SemaphorePermit<'h>,
 ) -> Result<(), Status> {
     let registry = &hub.registry;
+    let mut turn = Some(turn);
     if queued.len() > 1 {
         // A unit the batches share goes once, as the latest batch gives it: what applying
         // them one by one would leave (the order does not matter, parents are found).
@@ -649,6 +672,7 @@ async fn apply_queued(
         // Boxed: an idle session's task holds only a pointer to this large future.
         match Box::pin(registry.apply_batch(child, &units, &events)).await {
             Ok(applied) => {
+                drop(turn);
                 let remaining = queued.last().map_or(0, |r| r.remaining);
                 return acknowledge(hub, child, tx, applied, remaining, queued.len()).await;
             }
@@ -658,9 +682,14 @@ async fn apply_queued(
         }
     }
     for r in queued {
+        let held = match turn.take() {
+            Some(t) => t,
+            None => applying(hub).await?,
+        };
         let events: Vec<&[u8]> = r.events.iter().map(Vec::as_slice).collect();
-        let applied = Box::pin(registry.apply_batch(child, &r.units, &events)).await?;
-        acknowledge(hub, child, tx, applied, r.remaining, 1).await?;
+        let applied = Box::pin(registry.apply_batch(child, &r.units, &events)).await;
+        drop(held);
+        acknowledge(hub, child, tx, applied?, r.remaining, 1).await?;
     }
     Ok(())
 }
