@@ -27,7 +27,7 @@ fn every_scenario_runs_on_both_backends() {
         out.status
     );
     // Each backend's section prints one line for each scenario (two ingest and two resume
-    // lines): a scenario that stopped printing, or a backend skipped, fails here.
+    // lines, and the storage limit of the rows an apply keeps): a scenario that stopped printing, or a backend skipped, fails here.
     let sections: Vec<&str> = stdout.split("\n== town and city on ").skip(1).collect();
     let backends: Vec<&str> = sections
         .iter()
@@ -37,6 +37,7 @@ fn every_scenario_runs_on_both_backends() {
     for section in sections {
         for (scenario, lines) in [
             ("1 storage limit", 1),
+            ("  applied rows", 1),
             ("2 transport limit", 1),
             ("3 durable ingest", 2),
             ("4 propagation", 1),
