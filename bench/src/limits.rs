@@ -123,27 +123,7 @@ pub async fn storage(db: &Db, rows: &[journal_event::Model]) -> Result<StorageLi
             let t = Instant::now();
             for (i, chunk) in rows.chunks(ROWS_PER_TX).enumerate() {
                 let mut tx = pool.begin().await?;
-                let origins: Vec<String> = chunk
-                    .iter()
-                    .map(|r| format!("u{i}-{}", r.origin_unit))
-                    .collect();
-                let sequences: Vec<i64> = chunk.iter().map(|r| r.sequence).collect();
-                let times: Vec<i64> = chunk.iter().map(|r| r.event_us).collect();
-                let actions: Vec<&str> = chunk.iter().map(|r| r.action.as_str()).collect();
-                let payloads: Vec<&[u8]> = chunk.iter().map(|r| r.payload.as_slice()).collect();
-                let hashes: Vec<&[u8]> = chunk.iter().map(|r| r.hash.as_slice()).collect();
-                sea_orm::sqlx::query(
-                    "INSERT INTO journal_event (origin_unit, sequence, event_us, action, payload, hash) \
-                     SELECT * FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::text[], $5::bytea[], $6::bytea[])",
-                )
-                .bind(origins)
-                .bind(sequences)
-                .bind(times)
-                .bind(actions)
-                .bind(payloads)
-                .bind(hashes)
-                .execute(&mut *tx)
-                .await?;
+                unnest_journal(&mut tx, chunk, |r| format!("u{i}-{}", r.origin_unit)).await?;
                 tx.commit().await?;
             }
             tried.push(("UNNEST INSERT", rate(rows.len(), t.elapsed())));
@@ -259,76 +239,25 @@ pub async fn storage_applied(db: &Db, rows: &[journal_event::Model]) -> Result<f
             let pool = conn.get_postgres_connection_pool();
             for (chunk, vchunk) in rows.chunks(ROWS_PER_TX).zip(visits.chunks(ROWS_PER_TX)) {
                 let mut tx = pool.begin().await?;
-                sea_orm::sqlx::query(
-                    "INSERT INTO journal_event (origin_unit, sequence, event_us, action, payload, hash) \
-                     SELECT * FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::text[], $5::bytea[], $6::bytea[])",
-                )
-                .bind(chunk.iter().map(|r| r.origin_unit.as_str()).collect::<Vec<_>>())
-                .bind(chunk.iter().map(|r| r.sequence).collect::<Vec<_>>())
-                .bind(chunk.iter().map(|r| r.event_us).collect::<Vec<_>>())
-                .bind(chunk.iter().map(|r| r.action.as_str()).collect::<Vec<_>>())
-                .bind(chunk.iter().map(|r| r.payload.as_slice()).collect::<Vec<_>>())
-                .bind(chunk.iter().map(|r| r.hash.as_slice()).collect::<Vec<_>>())
-                .execute(&mut *tx)
-                .await?;
+                unnest_journal(&mut tx, chunk, |r| r.origin_unit.clone()).await?;
                 sea_orm::sqlx::query(sea_orm::sqlx::AssertSqlSafe(format!(
                     "INSERT INTO visit ({VISIT_COLUMNS}) SELECT * FROM UNNEST($1::text[], \
                      $2::text[], $3::int8[], $4::text[], $5::text[], $6::text[], $7::int8[], \
                      $8::bool[], $9::text[], $10::text[], $11::text[], $12::text[], $13::int8[])"
                 )))
-                .bind(vchunk.iter().map(|v| v.id.as_str()).collect::<Vec<_>>())
-                .bind(
-                    vchunk
-                        .iter()
-                        .map(|v| v.unit_code.as_str())
-                        .collect::<Vec<_>>(),
-                )
-                .bind(
-                    vchunk
-                        .iter()
-                        .map(|v| to_us(v.visit_time))
-                        .collect::<Vec<_>>(),
-                )
-                .bind(vchunk.iter().map(|v| v.kind.as_str()).collect::<Vec<_>>())
-                .bind(
-                    vchunk
-                        .iter()
-                        .map(|v| v.receiver_role.as_str())
-                        .collect::<Vec<_>>(),
-                )
-                .bind(
-                    vchunk
-                        .iter()
-                        .map(|v| v.receiver_name.as_str())
-                        .collect::<Vec<_>>(),
-                )
-                .bind(
-                    vchunk
-                        .iter()
-                        .map(|v| i64::from(v.persons))
-                        .collect::<Vec<_>>(),
-                )
-                .bind(vchunk.iter().map(|v| v.crowd_group).collect::<Vec<_>>())
-                .bind(vchunk.iter().map(|v| v.matter.as_str()).collect::<Vec<_>>())
-                .bind(vchunk.iter().map(|v| v.action.as_str()).collect::<Vec<_>>())
-                .bind(
-                    vchunk
-                        .iter()
-                        .map(|v| v.summary.as_str())
-                        .collect::<Vec<_>>(),
-                )
-                .bind(
-                    vchunk
-                        .iter()
-                        .map(|v| v.schedule_entry_id.as_deref())
-                        .collect::<Vec<_>>(),
-                )
-                .bind(
-                    vchunk
-                        .iter()
-                        .map(|v| to_us(v.create_time))
-                        .collect::<Vec<_>>(),
-                )
+                .bind(column(vchunk, |v| v.id.as_str()))
+                .bind(column(vchunk, |v| v.unit_code.as_str()))
+                .bind(column(vchunk, |v| to_us(v.visit_time)))
+                .bind(column(vchunk, |v| v.kind.as_str()))
+                .bind(column(vchunk, |v| v.receiver_role.as_str()))
+                .bind(column(vchunk, |v| v.receiver_name.as_str()))
+                .bind(column(vchunk, |v| i64::from(v.persons)))
+                .bind(column(vchunk, |v| v.crowd_group))
+                .bind(column(vchunk, |v| v.matter.as_str()))
+                .bind(column(vchunk, |v| v.action.as_str()))
+                .bind(column(vchunk, |v| v.summary.as_str()))
+                .bind(column(vchunk, |v| v.schedule_entry_id.as_deref()))
+                .bind(column(vchunk, |v| to_us(v.create_time)))
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
@@ -338,6 +267,33 @@ pub async fn storage_applied(db: &Db, rows: &[journal_event::Model]) -> Result<f
     let events_per_s = rate(rows.len(), t.elapsed());
     store.close().await?;
     Ok(events_per_s)
+}
+
+/// Inserts `rows` into the journal in one UNNEST statement (PostgreSQL), each under the origin
+/// `origin` gives it.
+async fn unnest_journal(
+    tx: &mut sea_orm::sqlx::PgConnection,
+    rows: &[journal_event::Model],
+    origin: impl Fn(&journal_event::Model) -> String,
+) -> Result<()> {
+    sea_orm::sqlx::query(
+        "INSERT INTO journal_event (origin_unit, sequence, event_us, action, payload, hash) \
+         SELECT * FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::text[], $5::bytea[], $6::bytea[])",
+    )
+    .bind(column(rows, origin))
+    .bind(column(rows, |r| r.sequence))
+    .bind(column(rows, |r| r.event_us))
+    .bind(column(rows, |r| r.action.as_str()))
+    .bind(column(rows, |r| r.payload.as_slice()))
+    .bind(column(rows, |r| r.hash.as_slice()))
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// One column of `rows`, as an array to bind.
+fn column<'a, T, U>(rows: &'a [T], f: impl Fn(&'a T) -> U) -> Vec<U> {
+    rows.iter().map(f).collect()
 }
 
 /// The visit table's columns, in the order `storage_applied` binds them.
