@@ -87,6 +87,22 @@ enum Record {
     Case(Case),
 }
 
+/// A batch as far as it is checked without the store (`Registry::check_batch`).
+pub struct CheckedBatch {
+    decoded: Vec<pb::JournalEvent>,
+    checked: Vec<Checked>,
+    /// The tree it was checked against.
+    tree: std::sync::Arc<Tree>,
+}
+
+/// An event as far as it is checked without the store.
+struct Checked {
+    /// SHA-256 of the event's bytes: what the next event chains to.
+    hash: Vec<u8>,
+    /// Its record and journal row, or why it cannot be applied.
+    fresh: Result<(Record, journal_event::ActiveModel), ApplyError>,
+}
+
 /// Latest state of each record a batch touches, with its order of first appearance.
 struct Latest<T> {
     order: Vec<String>,
@@ -123,19 +139,22 @@ impl<T> Latest<T> {
 
 impl Registry {
     /// Applies one batch of encoded events received from `child`, with the units it places
-    /// below the child (registered in the batch's transaction: a refused batch leaves none).
-    ///
-    /// Checks run first, event by event, in order, without writing: sequence, chain,
-    /// origin, and each record's form. The writes then go in a handful of statements a
-    /// batch, whatever its size: one query for the heads of its origins, one for the records
-    /// it replaces, multi-row inserts of its journal rows, multi-row upserts of the latest
-    /// state of each record, one upsert of the heads and one of the totals.
+    /// below the child (registered in the batch's transaction: a refused batch leaves none):
+    /// `check_batch`, then `write_batch`.
     pub async fn apply_batch(
         &self,
         child: &str,
         units: &[crate::domain::model::Unit],
         events: &[&[u8]],
     ) -> Result<Applied, ApplyError> {
+        let checked = self.check_batch(child, events)?;
+        self.write_batch(child, units, events, checked).await
+    }
+
+    /// Decodes a batch and checks what needs no stored state, without the write lock: each
+    /// event's hash, fields and record, against the tree as it is now. Only an undecodable
+    /// event fails here; the other faults are reported by `write_batch`, in event order.
+    pub fn check_batch(&self, child: &str, events: &[&[u8]]) -> Result<CheckedBatch, ApplyError> {
         let decoded: Vec<pb::JournalEvent> = events
             .iter()
             .map(|bytes| {
@@ -143,6 +162,45 @@ impl Registry {
                     .map_err(|e| ApplyError::Malformed(format!("event does not decode: {e}")))
             })
             .collect::<Result<_, _>>()?;
+        let tree = self.tree();
+        let checked = decoded
+            .iter()
+            .zip(events)
+            .map(|(event, bytes)| self.check_event(&tree, child, event, bytes))
+            .collect();
+        Ok(CheckedBatch {
+            decoded,
+            checked,
+            tree,
+        })
+    }
+
+    /// Writes a batch `check_batch` made of `events`, in one transaction, and commits it.
+    ///
+    /// What depends on the store is checked first, event by event, in order, without
+    /// writing: sequence and chain against the stored heads, origin and records against the
+    /// tree the batch is written in (the checks are redone if units were placed since). The
+    /// writes then go in a handful of statements a batch, whatever its size: one query for
+    /// the heads of its origins, one for the records it replaces, multi-row inserts of its
+    /// journal rows, multi-row upserts of the latest state of each record, one upsert of the
+    /// heads and one of the totals.
+    pub async fn write_batch(
+        &self,
+        child: &str,
+        units: &[crate::domain::model::Unit],
+        events: &[&[u8]],
+        batch: CheckedBatch,
+    ) -> Result<Applied, ApplyError> {
+        let CheckedBatch {
+            decoded,
+            checked,
+            tree: before,
+        } = batch;
+        if decoded.len() != events.len() {
+            return Err(ApplyError::Storage(
+                "a checked batch written with other events".into(),
+            ));
+        }
         let tx = self.store().begin_write().await?;
         let placed = self.place_units(&tx, child, units).await?;
         let tree = if placed {
@@ -150,6 +208,9 @@ impl Registry {
         } else {
             self.tree()
         };
+        // Units placed since (by this batch or another child's): the checks are redone
+        // against the tree the batch is written in.
+        let stale = !std::sync::Arc::ptr_eq(&tree, &before);
         for event in &decoded {
             if !tree.is_within(&event.origin_unit, child) || event.origin_unit == tree.root() {
                 return Err(ApplyError::Forged(format!(
@@ -183,18 +244,14 @@ impl Registry {
         let mut journal_rows = Vec::new();
         let mut records = Vec::new();
         let mut replays: Vec<(String, u64, Vec<u8>)> = Vec::new();
-        for (event, bytes) in decoded.iter().zip(events) {
+        for ((event, bytes), checked) in decoded.iter().zip(events).zip(checked) {
             let origin = &event.origin_unit;
             let Some((last, last_hash, _)) = heads.get_mut(origin) else {
                 continue;
             };
             if event.sequence <= *last {
                 // Redelivered: already applied, and must be the very event applied.
-                replays.push((
-                    origin.clone(),
-                    event.sequence,
-                    Sha256::digest(bytes).to_vec(),
-                ));
+                replays.push((origin.clone(), event.sequence, checked.hash));
                 continue;
             }
             if event.sequence != *last + 1 {
@@ -210,31 +267,15 @@ impl Registry {
                     sequence: event.sequence,
                 });
             }
-            let hash = Sha256::digest(bytes).to_vec();
-            let event_us = event
-                .event_time
-                .as_ref()
-                .and_then(wire::instant)
-                .map(to_us)
-                .ok_or_else(|| ApplyError::Malformed("event_time missing".into()))?;
-            let sequence = i64::try_from(event.sequence)
-                .map_err(|_| ApplyError::Malformed("sequence out of range".into()))?;
-            if event.action.chars().any(char::is_control) {
-                return Err(ApplyError::Malformed(
-                    "action: control characters are not allowed".into(),
-                ));
-            }
-            records.push(self.check_change(&tree, child, event)?);
-            journal_rows.push(journal_event::ActiveModel {
-                origin_unit: Set(origin.clone()),
-                sequence: Set(sequence),
-                event_us: Set(event_us),
-                action: Set(event.action.chars().take(64).collect()),
-                payload: Set(bytes.to_vec()),
-                hash: Set(hash.clone()),
-            });
+            let (record, row) = if stale {
+                self.check_event(&tree, child, event, bytes).fresh?
+            } else {
+                checked.fresh?
+            };
+            records.push(record);
+            journal_rows.push(row);
             *last = event.sequence;
-            *last_hash = hash;
+            *last_hash = checked.hash;
             out.applied += 1;
         }
         // A replay of an event of this very batch is held to that event; of an earlier one,
@@ -309,6 +350,45 @@ impl Registry {
             self.notify_journal();
         }
         Ok(out)
+    }
+
+    /// Hashes an event and, for it to be applied, checks its fields and its change against
+    /// `tree` and makes its journal row; an error is the event's to report only if it is
+    /// new (a redelivered event is held to the stored one instead).
+    fn check_event(
+        &self,
+        tree: &Tree,
+        child: &str,
+        event: &pb::JournalEvent,
+        bytes: &[u8],
+    ) -> Checked {
+        let hash = Sha256::digest(bytes).to_vec();
+        let fresh = (|| {
+            let event_us = event
+                .event_time
+                .as_ref()
+                .and_then(wire::instant)
+                .map(to_us)
+                .ok_or_else(|| ApplyError::Malformed("event_time missing".into()))?;
+            let sequence = i64::try_from(event.sequence)
+                .map_err(|_| ApplyError::Malformed("sequence out of range".into()))?;
+            if event.action.chars().any(char::is_control) {
+                return Err(ApplyError::Malformed(
+                    "action: control characters are not allowed".into(),
+                ));
+            }
+            let record = self.check_change(tree, child, event)?;
+            let row = journal_event::ActiveModel {
+                origin_unit: Set(event.origin_unit.clone()),
+                sequence: Set(sequence),
+                event_us: Set(event_us),
+                action: Set(event.action.chars().take(64).collect()),
+                payload: Set(bytes.to_vec()),
+                hash: Set(hash.clone()),
+            };
+            Ok((record, row))
+        })();
+        Checked { hash, fresh }
     }
 
     /// Checks an event's change against the child's subtree and converts its record.

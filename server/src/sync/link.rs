@@ -18,7 +18,7 @@ use tokio_stream::{Stream, wrappers::ReceiverStream};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::apply::ApplyError;
+use super::apply::{ApplyError, CheckedBatch};
 use super::mail::Hop;
 use super::status::SyncStatus;
 use crate::registry::Registry;
@@ -56,6 +56,9 @@ pub const DIRECTORY_CHUNK: usize = 128;
 /// progress: with a thousand children sending together, their waiting applies (each a
 /// future of ~14 KB with its decoded events) were a tenth of the town's heap (heaptrack).
 pub const APPLIERS: usize = 2;
+/// Most writes a session makes in a row, checking each next batch while the one before is
+/// written, before it looks at its other work (mail, directories) again.
+const RUN_WRITES: usize = 8;
 
 /// Shared by the link service and the uplink.
 #[derive(Clone)]
@@ -514,14 +517,7 @@ async fn session_loop(
                 match message.message {
                     Some(pb::link_request::Message::Batch(batch)) => {
                         let first = Received::of(batch)?;
-                        // Gathered once this session's turn has come: what arrived while it
-                        // waited goes in the same commit.
-                        let turn = applying(hub).await?;
-                        let (queued, refused) = gather(inbound, first);
-                        apply_queued(hub, child, tx, queued, turn).await?;
-                        if let Some(status) = refused {
-                            return Err(status);
-                        }
+                        apply_run(hub, child, tx, inbound, first).await?;
                     }
                     Some(pb::link_request::Message::Mail(mail)) => {
                         let id = mail.id.clone();
@@ -599,11 +595,11 @@ impl Received {
 /// its status comes back to be returned once the batches before it are applied.
 fn gather(
     inbound: &mut Peekable<Streaming<pb::LinkRequest>>,
-    first: Received,
+    first: Option<Received>,
 ) -> (Vec<Received>, Option<Status>) {
-    let mut events = first.events.len();
-    let mut units = first.units.len();
-    let mut queued = vec![first];
+    let mut events = first.as_ref().map_or(0, |r| r.events.len());
+    let mut units = first.as_ref().map_or(0, |r| r.units.len());
+    let mut queued: Vec<Received> = first.into_iter().collect();
     loop {
         let fits = |m: &Result<pb::LinkRequest, Status>| match m {
             Ok(pb::LinkRequest {
@@ -632,6 +628,101 @@ fn gather(
     }
 }
 
+/// The units and events of batches applied together. A unit the batches share goes once,
+/// as the latest batch gives it: what applying them one by one would leave (the order does
+/// not matter, parents are found).
+fn merged(queued: &[Received]) -> (Vec<crate::domain::model::Unit>, Vec<&[u8]>) {
+    let mut seen = HashSet::new();
+    let mut units: Vec<crate::domain::model::Unit> = queued
+        .iter()
+        .rev()
+        .flat_map(|r| r.units.iter().rev())
+        .filter(|u| seen.insert(u.code.as_str()))
+        .cloned()
+        .collect();
+    units.reverse();
+    let events = queued
+        .iter()
+        .flat_map(|r| r.events.iter().map(Vec::as_slice))
+        .collect();
+    (units, events)
+}
+
+/// Applies `first` with the batches waiting behind it, then, while more keep arriving,
+/// those: the next ones are decoded and checked on a blocking thread while the ones before
+/// them are written, so a child streaming its backlog has one core checking and one
+/// writing. After `RUN_WRITES` writes the session looks at its other work again.
+async fn apply_run(
+    hub: &SyncHub,
+    child: &str,
+    tx: &super::status::Downlink,
+    inbound: &mut Peekable<Streaming<pb::LinkRequest>>,
+    first: Received,
+) -> Result<(), Status> {
+    // Gathered once this session's turn has come: what arrived while it waited goes in the
+    // same commit.
+    let mut turn = applying(hub).await?;
+    let (mut queued, mut refused) = gather(inbound, Some(first));
+    let mut checked = None;
+    for run in 1..=RUN_WRITES {
+        let next = if refused.is_none() && run < RUN_WRITES && !hub.shutdown.is_cancelled() {
+            let (next, next_refused) = gather(inbound, None);
+            (!next.is_empty() || next_refused.is_some())
+                .then(|| (check_later(hub, child, next), next_refused))
+        } else {
+            None
+        };
+        apply_queued(hub, child, tx, queued, checked.take(), turn).await?;
+        if let Some(status) = refused {
+            return Err(status);
+        }
+        let Some((checking, next_refused)) = next else {
+            return Ok(());
+        };
+        let (next, next_checked) = checking
+            .await
+            .map_err(|e| Status::internal(format!("checking a batch: {e}")))?;
+        if next.is_empty() {
+            // Only a refused batch was waiting.
+            return next_refused.map_or(Ok(()), Err);
+        }
+        turn = match hub.appliers.try_acquire() {
+            Ok(t) => {
+                checked = next_checked;
+                t
+            }
+            Err(tokio::sync::TryAcquireError::Closed) => {
+                return Err(Status::unavailable("the node is shutting down"));
+            }
+            // A session waiting for its turn holds its batches as received, not decoded
+            // (with a thousand children waiting, that is the town's memory): the checks
+            // are redone when the turn comes.
+            Err(tokio::sync::TryAcquireError::NoPermits) => applying(hub).await?,
+        };
+        (queued, refused) = (next, next_refused);
+    }
+    Ok(())
+}
+
+/// Decodes and checks `queued` on a blocking thread; `None` if that fails (the write
+/// checks again and reports why).
+fn check_later(
+    hub: &SyncHub,
+    child: &str,
+    queued: Vec<Received>,
+) -> tokio::task::JoinHandle<(Vec<Received>, Option<CheckedBatch>)> {
+    let registry = hub.registry.clone();
+    let child = child.to_string();
+    tokio::task::spawn_blocking(move || {
+        let checked = if queued.is_empty() {
+            None
+        } else {
+            registry.check_batch(&child, &merged(&queued).1).ok()
+        };
+        (queued, checked)
+    })
+}
+
 /// A turn to apply (`APPLIERS`).
 async fn applying(hub: &SyncHub) -> Result<SemaphorePermit<'_>, Status> {
     hub.appliers
@@ -640,45 +731,38 @@ async fn applying(hub: &SyncHub) -> Result<SemaphorePermit<'_>, Status> {
         .map_err(|_| Status::unavailable("the node is shutting down"))
 }
 
-/// Applies batches received back to back in one transaction and acknowledges each. When
-/// that is refused, they are applied one by one, so those before the refused one are kept
-/// and acknowledged, as if each had come alone. `turn` is given back before each
-/// acknowledgement is sent: a child slow to read its responses holds up only its own link.
+/// Applies batches received back to back in one transaction (with `checked`, what
+/// `check_batch` made of them, if it was made) and acknowledges each. When that is refused,
+/// they are applied one by one, so those before the refused one are kept and acknowledged,
+/// as if each had come alone. `turn` is given back before each acknowledgement is sent: a
+/// child slow to read its responses holds up only its own link.
 async fn apply_queued<'h>(
     hub: &'h SyncHub,
     child: &str,
     tx: &super::status::Downlink,
     queued: Vec<Received>,
+    checked: Option<CheckedBatch>,
     turn: SemaphorePermit<'h>,
 ) -> Result<(), Status> {
     let registry = &hub.registry;
     let mut turn = Some(turn);
-    if queued.len() > 1 {
-        // A unit the batches share goes once, as the latest batch gives it: what applying
-        // them one by one would leave (the order does not matter, parents are found).
-        let mut seen = HashSet::new();
-        let mut units: Vec<crate::domain::model::Unit> = queued
-            .iter()
-            .rev()
-            .flat_map(|r| r.units.iter().rev())
-            .filter(|u| seen.insert(u.code.as_str()))
-            .cloned()
-            .collect();
-        units.reverse();
-        let events: Vec<&[u8]> = queued
-            .iter()
-            .flat_map(|r| r.events.iter().map(Vec::as_slice))
-            .collect();
+    if queued.len() > 1 || checked.is_some() {
+        let (units, events) = merged(&queued);
         // Boxed: an idle session's task holds only a pointer to this large future.
-        match Box::pin(registry.apply_batch(child, &units, &events)).await {
+        let applied = match checked {
+            Some(checked) => Box::pin(registry.write_batch(child, &units, &events, checked)).await,
+            None => Box::pin(registry.apply_batch(child, &units, &events)).await,
+        };
+        match applied {
             Ok(applied) => {
                 drop(turn);
                 let remaining = queued.last().map_or(0, |r| r.remaining);
                 return acknowledge(hub, child, tx, applied, remaining, queued.len()).await;
             }
-            Err(e) => {
+            Err(e) if queued.len() > 1 => {
                 tracing::debug!(child, error = %e, batches = queued.len(), "batches applied one by one");
             }
+            Err(e) => return Err(e.into()),
         }
     }
     for r in queued {
