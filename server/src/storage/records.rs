@@ -944,7 +944,6 @@ pub async fn flush_tally(
     delta: crate::report::tally::Delta,
 ) -> Result<(), DomainError> {
     use super::entities::tally;
-    use sea_orm::sea_query::OnConflict;
     let rollups = crate::report::tally::rollups_of(&delta.sums);
     let rows: Vec<tally::ActiveModel> = delta
         .sums
@@ -960,26 +959,20 @@ pub async fn flush_tally(
             },
         )
         .collect();
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<_> = rows.by_ref().take(500).collect();
-        tally::Entity::insert_many(chunk)
-            .on_conflict(
-                OnConflict::columns([
-                    tally::Column::Subtree,
-                    tally::Column::UnitCode,
-                    tally::Column::Day,
-                    tally::Column::Metric,
-                ])
-                .value(
-                    tally::Column::Value,
-                    Expr::cust("tally.value + excluded.value"),
-                )
-                .to_owned(),
-            )
-            .exec_without_returning(db)
-            .await?;
-    }
+    insert_rows(
+        db,
+        rows,
+        OnKey::Add(
+            vec![
+                tally::Column::Subtree,
+                tally::Column::UnitCode,
+                tally::Column::Day,
+                tally::Column::Metric,
+            ],
+            tally::Column::Value,
+        ),
+    )
+    .await?;
     add_to_rollups(db, rollups).await?;
     Ok(())
 }
@@ -990,8 +983,7 @@ pub async fn add_to_rollups(
     sums: std::collections::BTreeMap<crate::report::tally::RollupKey, i64>,
 ) -> Result<(), sea_orm::DbErr> {
     use super::entities::tally_rollup;
-    use sea_orm::sea_query::OnConflict;
-    let mut rows = sums
+    let rows = sums
         .into_iter()
         .filter(|(_, v)| *v != 0)
         .map(
@@ -1004,28 +996,22 @@ pub async fn add_to_rollups(
                 value: Set(value),
             },
         )
-        .peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<_> = rows.by_ref().take(500).collect();
-        tally_rollup::Entity::insert_many(chunk)
-            .on_conflict(
-                OnConflict::columns([
-                    tally_rollup::Column::Subtree,
-                    tally_rollup::Column::UnitCode,
-                    tally_rollup::Column::Span,
-                    tally_rollup::Column::Day,
-                    tally_rollup::Column::Metric,
-                ])
-                .value(
-                    tally_rollup::Column::Value,
-                    Expr::cust("tally_rollup.value + excluded.value"),
-                )
-                .to_owned(),
-            )
-            .exec_without_returning(db)
-            .await?;
-    }
-    Ok(())
+        .collect();
+    insert_rows(
+        db,
+        rows,
+        OnKey::Add(
+            vec![
+                tally_rollup::Column::Subtree,
+                tally_rollup::Column::UnitCode,
+                tally_rollup::Column::Span,
+                tally_rollup::Column::Day,
+                tally_rollup::Column::Metric,
+            ],
+            tally_rollup::Column::Value,
+        ),
+    )
+    .await
 }
 
 /// Sums of the maintained totals of `unit` (its subtree when `subtree`) over the local days
@@ -1117,24 +1103,99 @@ async fn upsert_rows<A>(
 where
     A: sea_orm::ActiveModelTrait + Send,
 {
-    use sea_orm::sea_query::OnConflict;
-    use sea_orm::{IdenStatic, Iterable};
-    let others: Vec<_> = <A::Entity as EntityTrait>::Column::iter()
-        .filter(|c| c.as_str() != id.as_str())
-        .collect();
+    Ok(insert_rows(db, rows, OnKey::Replace(vec![id])).await?)
+}
+
+/// What a bulk insert does with a row whose key is stored already.
+pub enum OnKey<C> {
+    /// Refuses it: the rows are new.
+    Refuse,
+    /// The stored row takes every other column of the new one.
+    Replace(Vec<C>),
+    /// The stored row's column (the last) grows by the new row's.
+    Add(Vec<C>, C),
+}
+
+/// Inserts `rows`, every column set, in multi-row statements of `BULK_ROWS` rows whose SQL
+/// and values are written here, column by column in the entity's order. sea-orm's
+/// `insert_many` builds the same statement through its query builder, value by value, with
+/// copies: that was half of what a catch-up's apply did outside the database, while the
+/// writer waited for each statement (perf, BENCHMARKS.md). Keys of one call must be unique
+/// (PostgreSQL refuses to update a row twice in one statement).
+pub async fn insert_rows<A>(
+    db: &impl ConnectionTrait,
+    rows: Vec<A>,
+    on_key: OnKey<<A::Entity as EntityTrait>::Column>,
+) -> Result<(), sea_orm::DbErr>
+where
+    A: sea_orm::ActiveModelTrait + Send,
+{
+    use sea_orm::{ActiveValue, DbBackend, EntityName, IdenStatic, Iterable, Statement};
+    use std::fmt::Write;
+    let backend = db.get_database_backend();
+    let table = <A::Entity as Default>::default().table_name();
+    let columns: Vec<_> = <A::Entity as EntityTrait>::Column::iter().collect();
+    let list = |cs: &[<A::Entity as EntityTrait>::Column]| {
+        cs.iter()
+            .map(|c| format!("\"{}\"", c.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let head = format!("INSERT INTO \"{table}\" ({}) VALUES ", list(&columns));
+    let tail = match &on_key {
+        OnKey::Refuse => String::new(),
+        OnKey::Replace(key) => {
+            let others: Vec<String> = columns
+                .iter()
+                .filter(|c| !key.iter().any(|k| k.as_str() == c.as_str()))
+                .map(|c| format!("\"{0}\" = \"excluded\".\"{0}\"", c.as_str()))
+                .collect();
+            if others.is_empty() {
+                format!(" ON CONFLICT ({}) DO NOTHING", list(key))
+            } else {
+                format!(
+                    " ON CONFLICT ({}) DO UPDATE SET {}",
+                    list(key),
+                    others.join(", ")
+                )
+            }
+        }
+        OnKey::Add(key, column) => format!(
+            " ON CONFLICT ({}) DO UPDATE SET \"{c}\" = \"{table}\".\"{c}\" + \"excluded\".\"{c}\"",
+            list(key),
+            c = column.as_str()
+        ),
+    };
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
-        let chunk: Vec<A> = rows.by_ref().take(BULK_ROWS).collect();
-        <A::Entity as EntityTrait>::insert_many(chunk)
-            .on_conflict(
-                OnConflict::column(id)
-                    .update_columns(others.clone())
-                    .to_owned(),
-            )
-            // Not `exec`: on SQLite it adds RETURNING and reads every row's key back, one
-            // row at a time from the connection's thread, to keep the last one — a third of
-            // a small batch's apply.
-            .exec_without_returning(db)
+        let mut sql = head.clone();
+        let mut values = Vec::with_capacity(BULK_ROWS * columns.len());
+        for (i, mut row) in rows.by_ref().take(BULK_ROWS).enumerate() {
+            sql.push_str(if i == 0 { "(" } else { ", (" });
+            for (j, column) in columns.iter().enumerate() {
+                if j > 0 {
+                    sql.push_str(", ");
+                }
+                match row.take(*column) {
+                    ActiveValue::Set(v) | ActiveValue::Unchanged(v) => values.push(v),
+                    ActiveValue::NotSet => {
+                        return Err(sea_orm::DbErr::Custom(format!(
+                            "{table}.{}: not set in a bulk insert",
+                            column.as_str()
+                        )));
+                    }
+                }
+                match backend {
+                    DbBackend::Postgres => {
+                        let _ = write!(sql, "${}", values.len());
+                    }
+                    _ => sql.push('?'),
+                }
+            }
+            sql.push(')');
+        }
+        sql.push_str(&tail);
+        db.execute_raw(Statement::from_sql_and_values(backend, sql, values))
             .await?;
     }
     Ok(())

@@ -6,7 +6,6 @@
 use std::collections::{BTreeMap, HashMap};
 
 use prost::Message;
-use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use sha2::{Digest, Sha256};
 use tiepdan_proto::v1 as pb;
@@ -309,14 +308,7 @@ impl Registry {
             }
         }
         let delta = self.write_records(&tx, &tree, records, &mut out).await?;
-        let mut rows = journal_rows.into_iter().peekable();
-        while rows.peek().is_some() {
-            // Six columns a row: 1,000 rows stay below both drivers' parameter limits.
-            let chunk: Vec<_> = rows.by_ref().take(1000).collect();
-            journal_event::Entity::insert_many(chunk)
-                .exec_without_returning(&tx)
-                .await?;
-        }
+        repo::insert_rows(&tx, journal_rows, repo::OnKey::Refuse).await?;
         let mut head_rows = Vec::new();
         for (origin, (last, hash, _)) in &heads {
             if *last > 0 {
@@ -328,18 +320,13 @@ impl Registry {
             }
             out.positions.insert(origin.clone(), *last);
         }
-        if out.applied > 0 && !head_rows.is_empty() {
-            journal_head::Entity::insert_many(head_rows)
-                .on_conflict(
-                    OnConflict::column(journal_head::Column::OriginUnit)
-                        .update_columns([
-                            journal_head::Column::LastSequence,
-                            journal_head::Column::LastHash,
-                        ])
-                        .to_owned(),
-                )
-                .exec_without_returning(&tx)
-                .await?;
+        if out.applied > 0 {
+            repo::insert_rows(
+                &tx,
+                head_rows,
+                repo::OnKey::Replace(vec![journal_head::Column::OriginUnit]),
+            )
+            .await?;
         }
         repo::flush_tally(&tx, delta).await?;
         tx.commit().await?;

@@ -21,6 +21,7 @@ mod python_interop;
 mod report_rules;
 mod report_seed;
 mod smoke;
+mod storage_bulk;
 mod storage_writers;
 mod sync_smoke;
 mod tier_directory;

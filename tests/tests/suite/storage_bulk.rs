@@ -1,0 +1,164 @@
+//! The multi-row statements the apply writes with (`records::insert_rows`), on both
+//! backends: every row lands across statement boundaries with its values in their columns,
+//! a duplicate key is refused and leaves nothing, a replace takes the new row's columns, an
+//! add sums, and a row with a column not set is refused before anything is sent.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, EntityTrait, PaginatorTrait, QueryOrder};
+use tiepdan_server::storage::Store;
+use tiepdan_server::storage::entities::{journal_event, tally};
+use tiepdan_server::storage::records::{OnKey, insert_rows};
+use tiepdan_tests::{Backend, TestDb, on_every_backend};
+
+/// More rows than one statement carries (500), and not a multiple of it.
+const ROWS: i64 = 1203;
+
+fn journal_rows(range: std::ops::Range<i64>, action: &str) -> Vec<journal_event::ActiveModel> {
+    range
+        .map(|i| journal_event::ActiveModel {
+            origin_unit: Set(format!("u{}", i % 3)),
+            sequence: Set(i),
+            event_us: Set(i * 7 + 1),
+            action: Set(format!("{action}{i}")),
+            payload: Set(i.to_be_bytes().to_vec()),
+            hash: Set(vec![u8::try_from(i % 251).unwrap(); 32]),
+        })
+        .collect()
+}
+
+fn tally_row(unit: &str, day: u32, metric: &str, value: i64) -> tally::ActiveModel {
+    tally::ActiveModel {
+        subtree: Set(true),
+        unit_code: Set(unit.to_string()),
+        day: Set(chrono::NaiveDate::from_ymd_opt(2019, 3, day).unwrap()),
+        metric: Set(metric.to_string()),
+        value: Set(value),
+    }
+}
+
+async fn journal(store: &Store) -> Vec<journal_event::Model> {
+    journal_event::Entity::find()
+        .order_by_asc(journal_event::Column::Sequence)
+        .all(store.reader())
+        .await
+        .unwrap()
+}
+
+async fn bulk_rows_insert_replace_and_add(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = Store::open(&db.url).await.unwrap();
+    let key = || {
+        vec![
+            journal_event::Column::OriginUnit,
+            journal_event::Column::Sequence,
+        ]
+    };
+
+    let tx = store.begin_write().await.unwrap();
+    insert_rows(&tx, journal_rows(0..ROWS, "a"), OnKey::Refuse)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let rows = journal(&store).await;
+    assert_eq!(rows.len() as i64, ROWS);
+    for (i, row) in (0..ROWS).zip(&rows) {
+        assert_eq!(row.sequence, i);
+        assert_eq!(row.origin_unit, format!("u{}", i % 3));
+        assert_eq!(row.event_us, i * 7 + 1, "row {i}");
+        assert_eq!(row.action, format!("a{i}"));
+        assert_eq!(row.payload, i.to_be_bytes().to_vec());
+        assert_eq!(row.hash.len(), 32);
+    }
+
+    // A key stored already: the whole statement is refused, its new rows too.
+    let tx = store.begin_write().await.unwrap();
+    let refused = insert_rows(&tx, journal_rows(ROWS - 2..ROWS + 5, "b"), OnKey::Refuse).await;
+    assert!(refused.is_err(), "a duplicate key was accepted");
+    drop(tx);
+    assert_eq!(journal(&store).await.len() as i64, ROWS);
+
+    // Replace: the stored rows take the new columns, the new rows are added.
+    let tx = store.begin_write().await.unwrap();
+    insert_rows(
+        &tx,
+        journal_rows(ROWS - 2..ROWS + 5, "c"),
+        OnKey::Replace(key()),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let rows = journal(&store).await;
+    assert_eq!(rows.len() as i64, ROWS + 5);
+    for (i, row) in (0..ROWS + 5).zip(&rows) {
+        let action = if i >= ROWS - 2 { "c" } else { "a" };
+        assert_eq!(row.action, format!("{action}{i}"));
+    }
+
+    // Add: the stored value grows by the new one; a new key starts at its value.
+    let tx = store.begin_write().await.unwrap();
+    let add = || {
+        OnKey::Add(
+            vec![
+                tally::Column::Subtree,
+                tally::Column::UnitCode,
+                tally::Column::Day,
+                tally::Column::Metric,
+            ],
+            tally::Column::Value,
+        )
+    };
+    insert_rows(
+        &tx,
+        vec![
+            tally_row("x", 1, "visits", 2),
+            tally_row("x", 2, "visits", 3),
+        ],
+        add(),
+    )
+    .await
+    .unwrap();
+    insert_rows(
+        &tx,
+        vec![
+            tally_row("x", 1, "visits", 5),
+            tally_row("y", 1, "visits", -4),
+        ],
+        add(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let mut tallies: Vec<(String, u32, i64)> = tally::Entity::find()
+        .all(store.reader())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.unit_code, chrono::Datelike::day(&t.day), t.value))
+        .collect();
+    tallies.sort();
+    assert_eq!(
+        tallies,
+        vec![("x".into(), 1, 7), ("x".into(), 2, 3), ("y".into(), 1, -4)]
+    );
+
+    // A column not set: refused before anything is written.
+    let mut rows = journal_rows(ROWS + 5..ROWS + 8, "d");
+    rows[2].hash = NotSet;
+    let tx = store.begin_write().await.unwrap();
+    let refused = insert_rows(&tx, rows, OnKey::Refuse).await;
+    let message = refused
+        .expect_err("a row without its hash was accepted")
+        .to_string();
+    assert!(message.contains("journal_event.hash"), "{message}");
+    tx.commit().await.unwrap();
+    assert_eq!(
+        journal_event::Entity::find()
+            .count(store.reader())
+            .await
+            .unwrap() as i64,
+        ROWS + 5
+    );
+    drop(store);
+}
+
+on_every_backend!(bulk_rows_insert_replace_and_add);
