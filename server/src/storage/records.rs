@@ -959,20 +959,7 @@ pub async fn flush_tally(
             },
         )
         .collect();
-    insert_rows(
-        db,
-        rows,
-        OnKey::Add(
-            vec![
-                tally::Column::Subtree,
-                tally::Column::UnitCode,
-                tally::Column::Day,
-                tally::Column::Metric,
-            ],
-            tally::Column::Value,
-        ),
-    )
-    .await?;
+    insert_rows(db, rows, OnKey::Add(tally::Column::Value)).await?;
     add_to_rollups(db, rollups).await?;
     Ok(())
 }
@@ -997,21 +984,7 @@ pub async fn add_to_rollups(
             },
         )
         .collect();
-    insert_rows(
-        db,
-        rows,
-        OnKey::Add(
-            vec![
-                tally_rollup::Column::Subtree,
-                tally_rollup::Column::UnitCode,
-                tally_rollup::Column::Span,
-                tally_rollup::Column::Day,
-                tally_rollup::Column::Metric,
-            ],
-            tally_rollup::Column::Value,
-        ),
-    )
-    .await
+    insert_rows(db, rows, OnKey::Add(tally_rollup::Column::Value)).await
 }
 
 /// Sums of the maintained totals of `unit` (its subtree when `subtree`) over the local days
@@ -1094,26 +1067,22 @@ fn schedule_active(e: &ScheduleEntry) -> schedule_entry::ActiveModel {
 /// drivers' bind-parameter limits (SQLite 32,766; PostgreSQL 65,535).
 const BULK_ROWS: usize = 500;
 
-/// `INSERT … ON CONFLICT (id) DO UPDATE` of every other column, for the rows of `A`.
-async fn upsert_rows<A>(
-    db: &impl ConnectionTrait,
-    rows: Vec<A>,
-    id: <A::Entity as EntityTrait>::Column,
-) -> Result<(), DomainError>
+/// `INSERT … ON CONFLICT (primary key) DO UPDATE` of every other column, for the rows of `A`.
+async fn upsert_rows<A>(db: &impl ConnectionTrait, rows: Vec<A>) -> Result<(), DomainError>
 where
     A: sea_orm::ActiveModelTrait + Send,
 {
-    Ok(insert_rows(db, rows, OnKey::Replace(vec![id])).await?)
+    Ok(insert_rows(db, rows, OnKey::Replace).await?)
 }
 
-/// What a bulk insert does with a row whose key is stored already.
+/// What a bulk insert does with a row whose primary key is stored already.
 pub enum OnKey<C> {
     /// Refuses it: the rows are new.
     Refuse,
     /// The stored row takes every other column of the new one.
-    Replace(Vec<C>),
-    /// The stored row's column (the last) grows by the new row's.
-    Add(Vec<C>, C),
+    Replace,
+    /// The stored row's column grows by the new row's.
+    Add(C),
 }
 
 /// Inserts `rows`, every column set, in multi-row statements of `BULK_ROWS` rows whose SQL
@@ -1141,28 +1110,31 @@ where
             .collect::<Vec<_>>()
             .join(", ")
     };
+    let key: Vec<_> = <A::Entity as EntityTrait>::PrimaryKey::iter()
+        .map(sea_orm::PrimaryKeyToColumn::into_column)
+        .collect();
     let head = format!("INSERT INTO \"{table}\" ({}) VALUES ", list(&columns));
     let tail = match &on_key {
         OnKey::Refuse => String::new(),
-        OnKey::Replace(key) => {
+        OnKey::Replace => {
             let others: Vec<String> = columns
                 .iter()
                 .filter(|c| !key.iter().any(|k| k.as_str() == c.as_str()))
                 .map(|c| format!("\"{0}\" = \"excluded\".\"{0}\"", c.as_str()))
                 .collect();
             if others.is_empty() {
-                format!(" ON CONFLICT ({}) DO NOTHING", list(key))
+                format!(" ON CONFLICT ({}) DO NOTHING", list(&key))
             } else {
                 format!(
                     " ON CONFLICT ({}) DO UPDATE SET {}",
-                    list(key),
+                    list(&key),
                     others.join(", ")
                 )
             }
         }
-        OnKey::Add(key, column) => format!(
+        OnKey::Add(column) => format!(
             " ON CONFLICT ({}) DO UPDATE SET \"{c}\" = \"{table}\".\"{c}\" + \"excluded\".\"{c}\"",
-            list(key),
+            list(&key),
             c = column.as_str()
         ),
     };
@@ -1203,12 +1175,7 @@ where
 
 /// Inserts or replaces visits (ids unique within the call).
 pub async fn upsert_visits(db: &impl ConnectionTrait, vs: &[&Visit]) -> Result<(), DomainError> {
-    upsert_rows(
-        db,
-        vs.iter().map(|v| visit_active(v)).collect(),
-        visit::Column::Id,
-    )
-    .await
+    upsert_rows(db, vs.iter().map(|v| visit_active(v)).collect()).await
 }
 
 /// Inserts or replaces schedule entries (ids unique within the call).
@@ -1216,12 +1183,7 @@ pub async fn upsert_schedules(
     db: &impl ConnectionTrait,
     es: &[&ScheduleEntry],
 ) -> Result<(), DomainError> {
-    upsert_rows(
-        db,
-        es.iter().map(|e| schedule_active(e)).collect(),
-        schedule_entry::Column::Id,
-    )
-    .await
+    upsert_rows(db, es.iter().map(|e| schedule_active(e)).collect()).await
 }
 
 /// Inserts or replaces conclusions (ids unique within the call).
@@ -1229,12 +1191,7 @@ pub async fn upsert_conclusions(
     db: &impl ConnectionTrait,
     cs: &[&Conclusion],
 ) -> Result<(), DomainError> {
-    upsert_rows(
-        db,
-        cs.iter().map(|c| conclusion_row(c)).collect(),
-        conclusion::Column::Id,
-    )
-    .await
+    upsert_rows(db, cs.iter().map(|c| conclusion_row(c)).collect()).await
 }
 
 /// Inserts or replaces petitions (ids unique within the call).
@@ -1242,22 +1199,12 @@ pub async fn upsert_petitions(
     db: &impl ConnectionTrait,
     ps: &[&Petition],
 ) -> Result<(), DomainError> {
-    upsert_rows(
-        db,
-        ps.iter().map(|p| petition_row(p)).collect(),
-        petition::Column::Id,
-    )
-    .await
+    upsert_rows(db, ps.iter().map(|p| petition_row(p)).collect()).await
 }
 
 /// Inserts or replaces cases (ids unique within the call).
 pub async fn upsert_cases(db: &impl ConnectionTrait, cs: &[&Case]) -> Result<(), DomainError> {
-    upsert_rows(
-        db,
-        cs.iter().map(|c| case_row(c)).collect(),
-        case::Column::Id,
-    )
-    .await
+    upsert_rows(db, cs.iter().map(|c| case_row(c)).collect()).await
 }
 
 /// The visits of `ids` that exist, by id.

@@ -321,12 +321,7 @@ impl Registry {
             out.positions.insert(origin.clone(), *last);
         }
         if out.applied > 0 {
-            repo::insert_rows(
-                &tx,
-                head_rows,
-                repo::OnKey::Replace(vec![journal_head::Column::OriginUnit]),
-            )
-            .await?;
+            repo::insert_rows(&tx, head_rows, repo::OnKey::Replace).await?;
         }
         repo::flush_tally(&tx, delta).await?;
         tx.commit().await?;
