@@ -697,7 +697,10 @@ async fn apply_run(
             // A session waiting for its turn holds its batches as received, not decoded
             // (with a thousand children waiting, that is the town's memory): the checks
             // are redone when the turn comes.
-            Err(tokio::sync::TryAcquireError::NoPermits) => applying(hub).await?,
+            Err(tokio::sync::TryAcquireError::NoPermits) => {
+                drop(next_checked);
+                applying(hub).await?
+            }
         };
         (queued, refused) = (next, next_refused);
     }
