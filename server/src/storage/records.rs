@@ -943,6 +943,16 @@ pub async fn flush_tally(
     db: &impl ConnectionTrait,
     delta: crate::report::tally::Delta,
 ) -> Result<(), DomainError> {
+    let mut inserts = Inserts::new(db.get_database_backend());
+    add_tally(&mut inserts, delta)?;
+    Ok(inserts.run(db).await?)
+}
+
+/// `flush_tally` as inserts to send with others.
+pub fn add_tally(
+    inserts: &mut Inserts,
+    delta: crate::report::tally::Delta,
+) -> Result<(), sea_orm::DbErr> {
     use super::entities::tally;
     let rollups = crate::report::tally::rollups_of(&delta.sums);
     let rows: Vec<tally::ActiveModel> = delta
@@ -959,14 +969,22 @@ pub async fn flush_tally(
             },
         )
         .collect();
-    insert_rows(db, rows, OnKey::Add(tally::Column::Value)).await?;
-    add_to_rollups(db, rollups).await?;
-    Ok(())
+    inserts.add(rows, OnKey::Add(tally::Column::Value))?;
+    add_rollups(inserts, rollups)
 }
 
 /// Adds sums to the rollup rows, creating those that are missing.
 pub async fn add_to_rollups(
     db: &impl ConnectionTrait,
+    sums: std::collections::BTreeMap<crate::report::tally::RollupKey, i64>,
+) -> Result<(), sea_orm::DbErr> {
+    let mut inserts = Inserts::new(db.get_database_backend());
+    add_rollups(&mut inserts, sums)?;
+    inserts.run(db).await
+}
+
+fn add_rollups(
+    inserts: &mut Inserts,
     sums: std::collections::BTreeMap<crate::report::tally::RollupKey, i64>,
 ) -> Result<(), sea_orm::DbErr> {
     use super::entities::tally_rollup;
@@ -984,7 +1002,7 @@ pub async fn add_to_rollups(
             },
         )
         .collect();
-    insert_rows(db, rows, OnKey::Add(tally_rollup::Column::Value)).await
+    inserts.add(rows, OnKey::Add(tally_rollup::Column::Value))
 }
 
 /// Sums of the maintained totals of `unit` (its subtree when `subtree`) over the local days
@@ -1067,13 +1085,10 @@ fn schedule_active(e: &ScheduleEntry) -> schedule_entry::ActiveModel {
 /// drivers' bind-parameter limits (SQLite 32,766; PostgreSQL 65,535).
 const BULK_ROWS: usize = 500;
 
-/// `INSERT … ON CONFLICT (primary key) DO UPDATE` of every other column, for the rows of `A`.
-async fn upsert_rows<A>(db: &impl ConnectionTrait, rows: Vec<A>) -> Result<(), DomainError>
-where
-    A: sea_orm::ActiveModelTrait + Send,
-{
-    Ok(insert_rows(db, rows, OnKey::Replace).await?)
-}
+/// Values one round trip of `Inserts` binds at most, below SQLite's limit of 32,766 (the
+/// limit is a statement's; SQLite's driver binds each statement of a call on its own, but
+/// PostgreSQL's one statement binds them all).
+const ROUND_TRIP_VALUES: usize = 32_000;
 
 /// What a bulk insert does with a row whose primary key is stored already.
 pub enum OnKey<C> {
@@ -1085,12 +1100,7 @@ pub enum OnKey<C> {
     Add(C),
 }
 
-/// Inserts `rows`, every column set, in multi-row statements of `BULK_ROWS` rows whose SQL
-/// and values are written here, column by column in the entity's order. sea-orm's
-/// `insert_many` builds the same statement through its query builder, value by value, with
-/// copies: that was half of what a catch-up's apply did outside the database, while the
-/// writer waited for each statement (perf, BENCHMARKS.md). Keys of one call must be unique
-/// (PostgreSQL refuses to update a row twice in one statement).
+/// Inserts `rows` in multi-row statements of `BULK_ROWS` rows (see `Inserts`).
 pub async fn insert_rows<A>(
     db: &impl ConnectionTrait,
     rows: Vec<A>,
@@ -1099,112 +1109,212 @@ pub async fn insert_rows<A>(
 where
     A: sea_orm::ActiveModelTrait + Send,
 {
-    use sea_orm::{ActiveValue, DbBackend, EntityName, IdenStatic, Iterable, Statement};
-    use std::fmt::Write;
-    let backend = db.get_database_backend();
-    let table = <A::Entity as Default>::default().table_name();
-    let columns: Vec<_> = <A::Entity as EntityTrait>::Column::iter().collect();
-    let list = |cs: &[<A::Entity as EntityTrait>::Column]| {
-        cs.iter()
-            .map(|c| format!("\"{}\"", c.as_str()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let key: Vec<_> = <A::Entity as EntityTrait>::PrimaryKey::iter()
-        .map(sea_orm::PrimaryKeyToColumn::into_column)
-        .collect();
-    let head = format!("INSERT INTO \"{table}\" ({}) VALUES ", list(&columns));
-    let tail = match &on_key {
-        OnKey::Refuse => String::new(),
-        OnKey::Replace => {
-            let others: Vec<String> = columns
-                .iter()
-                .filter(|c| !key.iter().any(|k| k.as_str() == c.as_str()))
-                .map(|c| format!("\"{0}\" = \"excluded\".\"{0}\"", c.as_str()))
-                .collect();
-            if others.is_empty() {
-                format!(" ON CONFLICT ({}) DO NOTHING", list(&key))
-            } else {
-                format!(
-                    " ON CONFLICT ({}) DO UPDATE SET {}",
-                    list(&key),
-                    others.join(", ")
-                )
-            }
+    let mut inserts = Inserts::new(db.get_database_backend());
+    inserts.add(rows, on_key)?;
+    inserts.run(db).await
+}
+
+/// Bulk inserts into several tables, sent to the database together. Each round trip to the
+/// connection cost an apply more than the statement it carried: a live batch of one event
+/// at a town made five inserts (its record, its journal row, the head, the day totals, the
+/// rollups), each handed to SQLite's connection thread and back, or to PostgreSQL's backend
+/// and back, in turn (BENCHMARKS.md). Here they go in one: on SQLite as statements separated
+/// by `;`, which its driver runs one after another in one call, binding the values in order;
+/// on PostgreSQL as one statement whose inserts but the last are the data-modifying parts of
+/// its `WITH`, run once each. Those see the same snapshot, so keys must be unique within a
+/// table, as within one multi-row statement (PostgreSQL refuses to update a row twice).
+/// A full multi-row statement still goes alone: sent with others, whose texts vary, it was
+/// parsed and planned anew each time, and a PostgreSQL catch-up took a fifth longer.
+///
+/// Each multi-row statement's SQL and values are written here, column by column in the
+/// entity's order. sea-orm's `insert_many` builds the same statement through its query
+/// builder, value by value, with copies: that was half of what a catch-up's apply did outside
+/// the database while the writer waited (perf, BENCHMARKS.md).
+pub struct Inserts {
+    backend: sea_orm::DbBackend,
+    trips: Vec<Trip>,
+}
+
+/// The statements of one round trip and their values.
+struct Trip {
+    statements: Vec<String>,
+    values: Vec<sea_orm::Value>,
+    /// One full statement that goes alone.
+    alone: bool,
+}
+
+impl Inserts {
+    pub fn new(backend: sea_orm::DbBackend) -> Inserts {
+        Inserts {
+            backend,
+            trips: Vec::new(),
         }
-        OnKey::Add(column) => format!(
-            " ON CONFLICT ({}) DO UPDATE SET \"{c}\" = \"{table}\".\"{c}\" + \"excluded\".\"{c}\"",
-            list(&key),
-            c = column.as_str()
-        ),
-    };
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let mut sql = head.clone();
-        let mut values = Vec::with_capacity(BULK_ROWS * columns.len());
-        for (i, mut row) in rows.by_ref().take(BULK_ROWS).enumerate() {
-            sql.push_str(if i == 0 { "(" } else { ", (" });
-            for (j, column) in columns.iter().enumerate() {
-                if j > 0 {
-                    sql.push_str(", ");
-                }
-                match row.take(*column) {
-                    ActiveValue::Set(v) | ActiveValue::Unchanged(v) => values.push(v),
-                    ActiveValue::NotSet => {
-                        return Err(sea_orm::DbErr::Custom(format!(
-                            "{table}.{}: not set in a bulk insert",
-                            column.as_str()
-                        )));
-                    }
-                }
-                match backend {
-                    DbBackend::Postgres => {
-                        let _ = write!(sql, "${}", values.len());
-                    }
-                    _ => sql.push('?'),
-                }
-            }
-            sql.push(')');
-        }
-        sql.push_str(&tail);
-        db.execute_raw(Statement::from_sql_and_values(backend, sql, values))
-            .await?;
     }
-    Ok(())
+
+    /// Adds the inserts of `rows`, every column set (a row with a column not set is refused
+    /// here, before anything is sent).
+    pub fn add<A>(
+        &mut self,
+        rows: Vec<A>,
+        on_key: OnKey<<A::Entity as EntityTrait>::Column>,
+    ) -> Result<(), sea_orm::DbErr>
+    where
+        A: sea_orm::ActiveModelTrait + Send,
+    {
+        use sea_orm::{ActiveValue, DbBackend, EntityName, IdenStatic, Iterable};
+        use std::fmt::Write;
+        let table = <A::Entity as Default>::default().table_name();
+        let columns: Vec<_> = <A::Entity as EntityTrait>::Column::iter().collect();
+        let list = |cs: &[<A::Entity as EntityTrait>::Column]| {
+            cs.iter()
+                .map(|c| format!("\"{}\"", c.as_str()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let key: Vec<_> = <A::Entity as EntityTrait>::PrimaryKey::iter()
+            .map(sea_orm::PrimaryKeyToColumn::into_column)
+            .collect();
+        let head = format!("INSERT INTO \"{table}\" ({}) VALUES ", list(&columns));
+        let tail = match &on_key {
+            OnKey::Refuse => String::new(),
+            OnKey::Replace => {
+                let others: Vec<String> = columns
+                    .iter()
+                    .filter(|c| !key.iter().any(|k| k.as_str() == c.as_str()))
+                    .map(|c| format!("\"{0}\" = \"excluded\".\"{0}\"", c.as_str()))
+                    .collect();
+                if others.is_empty() {
+                    format!(" ON CONFLICT ({}) DO NOTHING", list(&key))
+                } else {
+                    format!(
+                        " ON CONFLICT ({}) DO UPDATE SET {}",
+                        list(&key),
+                        others.join(", ")
+                    )
+                }
+            }
+            OnKey::Add(column) => format!(
+                " ON CONFLICT ({}) DO UPDATE SET \"{c}\" = \"{table}\".\"{c}\" + \"excluded\".\"{c}\"",
+                list(&key),
+                c = column.as_str()
+            ),
+        };
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let count = rows.len().min(BULK_ROWS);
+            let size = count * columns.len();
+            // A full statement goes alone: its text is the same every time, so the driver
+            // keeps it prepared. The others, whose texts vary with their rows, go together.
+            let alone = count == BULK_ROWS;
+            if alone
+                || self
+                    .trips
+                    .last()
+                    .is_none_or(|t| t.alone || t.values.len() + size > ROUND_TRIP_VALUES)
+            {
+                self.trips.push(Trip {
+                    statements: Vec::new(),
+                    values: Vec::with_capacity(size),
+                    alone,
+                });
+            }
+            let Some(Trip {
+                statements, values, ..
+            }) = self.trips.last_mut()
+            else {
+                break;
+            };
+            let mut sql = head.clone();
+            for (i, mut row) in rows.by_ref().take(BULK_ROWS).enumerate() {
+                sql.push_str(if i == 0 { "(" } else { ", (" });
+                for (j, column) in columns.iter().enumerate() {
+                    if j > 0 {
+                        sql.push_str(", ");
+                    }
+                    match row.take(*column) {
+                        ActiveValue::Set(v) | ActiveValue::Unchanged(v) => values.push(v),
+                        ActiveValue::NotSet => {
+                            return Err(sea_orm::DbErr::Custom(format!(
+                                "{table}.{}: not set in a bulk insert",
+                                column.as_str()
+                            )));
+                        }
+                    }
+                    match self.backend {
+                        DbBackend::Postgres => {
+                            let _ = write!(sql, "${}", values.len());
+                        }
+                        _ => sql.push('?'),
+                    }
+                }
+                sql.push(')');
+            }
+            sql.push_str(&tail);
+            statements.push(sql);
+        }
+        Ok(())
+    }
+
+    /// Sends the inserts: each full statement alone, the others together, `ROUND_TRIP_VALUES`
+    /// values a round trip at most.
+    pub async fn run(self, db: &impl ConnectionTrait) -> Result<(), sea_orm::DbErr> {
+        use sea_orm::{DbBackend, Statement};
+        for Trip {
+            statements, values, ..
+        } in self.trips
+        {
+            let sql = match self.backend {
+                DbBackend::Postgres if statements.len() > 1 => {
+                    let mut sql = String::from("WITH ");
+                    let last = statements.len() - 1;
+                    for (i, statement) in statements[..last].iter().enumerate() {
+                        if i > 0 {
+                            sql.push_str(", ");
+                        }
+                        sql.push_str(&format!("\"insert_{i}\" AS ({statement})"));
+                    }
+                    sql.push(' ');
+                    sql.push_str(&statements[last]);
+                    sql
+                }
+                _ => statements.join(";\n"),
+            };
+            db.execute_raw(Statement::from_sql_and_values(self.backend, sql, values))
+                .await?;
+        }
+        Ok(())
+    }
 }
 
 /// Inserts or replaces visits (ids unique within the call).
-pub async fn upsert_visits(db: &impl ConnectionTrait, vs: &[&Visit]) -> Result<(), DomainError> {
-    upsert_rows(db, vs.iter().map(|v| visit_active(v)).collect()).await
+pub fn upsert_visits(inserts: &mut Inserts, vs: &[&Visit]) -> Result<(), DomainError> {
+    Ok(inserts.add(vs.iter().map(|v| visit_active(v)).collect(), OnKey::Replace)?)
 }
 
 /// Inserts or replaces schedule entries (ids unique within the call).
-pub async fn upsert_schedules(
-    db: &impl ConnectionTrait,
-    es: &[&ScheduleEntry],
-) -> Result<(), DomainError> {
-    upsert_rows(db, es.iter().map(|e| schedule_active(e)).collect()).await
+pub fn upsert_schedules(inserts: &mut Inserts, es: &[&ScheduleEntry]) -> Result<(), DomainError> {
+    Ok(inserts.add(
+        es.iter().map(|e| schedule_active(e)).collect(),
+        OnKey::Replace,
+    )?)
 }
 
 /// Inserts or replaces conclusions (ids unique within the call).
-pub async fn upsert_conclusions(
-    db: &impl ConnectionTrait,
-    cs: &[&Conclusion],
-) -> Result<(), DomainError> {
-    upsert_rows(db, cs.iter().map(|c| conclusion_row(c)).collect()).await
+pub fn upsert_conclusions(inserts: &mut Inserts, cs: &[&Conclusion]) -> Result<(), DomainError> {
+    Ok(inserts.add(
+        cs.iter().map(|c| conclusion_row(c)).collect(),
+        OnKey::Replace,
+    )?)
 }
 
 /// Inserts or replaces petitions (ids unique within the call).
-pub async fn upsert_petitions(
-    db: &impl ConnectionTrait,
-    ps: &[&Petition],
-) -> Result<(), DomainError> {
-    upsert_rows(db, ps.iter().map(|p| petition_row(p)).collect()).await
+pub fn upsert_petitions(inserts: &mut Inserts, ps: &[&Petition]) -> Result<(), DomainError> {
+    Ok(inserts.add(ps.iter().map(|p| petition_row(p)).collect(), OnKey::Replace)?)
 }
 
 /// Inserts or replaces cases (ids unique within the call).
-pub async fn upsert_cases(db: &impl ConnectionTrait, cs: &[&Case]) -> Result<(), DomainError> {
-    upsert_rows(db, cs.iter().map(|c| case_row(c)).collect()).await
+pub fn upsert_cases(inserts: &mut Inserts, cs: &[&Case]) -> Result<(), DomainError> {
+    Ok(inserts.add(cs.iter().map(|c| case_row(c)).collect(), OnKey::Replace)?)
 }
 
 /// The visits of `ids` that exist, by id.

@@ -307,8 +307,12 @@ impl Registry {
                 });
             }
         }
-        let delta = self.write_records(&tx, &tree, records, &mut out).await?;
-        repo::insert_rows(&tx, journal_rows, repo::OnKey::Refuse).await?;
+        // The inserts go to the database together, after the reads.
+        let mut inserts = repo::Inserts::new(self.store().backend());
+        let delta = self
+            .write_records(&tx, &tree, records, &mut inserts, &mut out)
+            .await?;
+        inserts.add(journal_rows, repo::OnKey::Refuse)?;
         let mut head_rows = Vec::new();
         for (origin, (last, hash, _)) in &heads {
             if *last > 0 {
@@ -321,9 +325,10 @@ impl Registry {
             out.positions.insert(origin.clone(), *last);
         }
         if out.applied > 0 {
-            repo::insert_rows(&tx, head_rows, repo::OnKey::Replace).await?;
+            inserts.add(head_rows, repo::OnKey::Replace)?;
         }
-        repo::flush_tally(&tx, delta).await?;
+        repo::add_tally(&mut inserts, delta)?;
+        inserts.run(&tx).await?;
         tx.commit().await?;
         if out.units_changed || placed {
             self.reload_tree().await?;
@@ -466,6 +471,7 @@ impl Registry {
         tx: &sea_orm::DatabaseTransaction,
         tree: &Tree,
         records: Vec<Record>,
+        inserts: &mut repo::Inserts,
         out: &mut Applied,
     ) -> Result<Delta, ApplyError> {
         let ids = |f: fn(&Record) -> Option<&str>| -> Vec<String> {
@@ -556,11 +562,11 @@ impl Registry {
                 }
             }
         }
-        repo::upsert_visits(tx, &visits.values()).await?;
-        repo::upsert_schedules(tx, &schedules.values()).await?;
-        repo::upsert_conclusions(tx, &conclusions.values()).await?;
-        repo::upsert_petitions(tx, &petitions.values()).await?;
-        repo::upsert_cases(tx, &cases.values()).await?;
+        repo::upsert_visits(inserts, &visits.values())?;
+        repo::upsert_schedules(inserts, &schedules.values())?;
+        repo::upsert_conclusions(inserts, &conclusions.values())?;
+        repo::upsert_petitions(inserts, &petitions.values())?;
+        repo::upsert_cases(inserts, &cases.values())?;
         Ok(delta)
     }
 

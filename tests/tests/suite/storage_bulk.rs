@@ -1,13 +1,16 @@
 //! The multi-row statements the apply writes with (`records::insert_rows`), on both
 //! backends: every row lands across statement boundaries with its values in their columns,
 //! a duplicate key is refused and leaves nothing, a replace takes the new row's columns, an
-//! add sums, and a row with a column not set is refused before anything is sent.
+//! add sums, and a row with a column not set is refused before anything is sent. Inserts
+//! into several tables sent together (`records::Inserts`: one call of statements on SQLite,
+//! one statement with data-modifying `WITH` parts on PostgreSQL) each land, across round
+//! trips, and one refused insert takes its transaction's others with it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, EntityTrait, PaginatorTrait, QueryOrder};
 use tiepdan_server::storage::Store;
-use tiepdan_server::storage::entities::{journal_event, tally};
-use tiepdan_server::storage::records::{OnKey, insert_rows};
+use tiepdan_server::storage::entities::{journal_event, journal_head, tally};
+use tiepdan_server::storage::records::{Inserts, OnKey, insert_rows};
 use tiepdan_tests::{Backend, TestDb, on_every_backend};
 
 /// More rows than one statement carries (500), and not a multiple of it.
@@ -141,3 +144,106 @@ async fn bulk_rows_insert_replace_and_add(backend: Backend) {
 }
 
 on_every_backend!(bulk_rows_insert_replace_and_add);
+
+async fn inserts_of_several_tables_go_together(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = Store::open(&db.url).await.unwrap();
+    // 6,000 journal rows are 36,000 values: more than one round trip carries (32,000).
+    const MANY: i64 = 6000;
+    let head = |origin: &str, sequence: i64| journal_head::ActiveModel {
+        origin_unit: Set(origin.to_string()),
+        last_sequence: Set(sequence),
+        last_hash: Set(vec![7; 32]),
+    };
+    let tx = store.begin_write().await.unwrap();
+    insert_rows(
+        &tx,
+        vec![tally_row("x", 1, "visits", 2)],
+        OnKey::Add(tally::Column::Value),
+    )
+    .await
+    .unwrap();
+    insert_rows(&tx, vec![head("u0", 1)], OnKey::Replace)
+        .await
+        .unwrap();
+    let mut inserts = Inserts::new(store.backend());
+    inserts
+        .add(journal_rows(0..MANY, "a"), OnKey::Refuse)
+        .unwrap();
+    inserts
+        .add(vec![head("u0", MANY), head("u1", 5)], OnKey::Replace)
+        .unwrap();
+    inserts
+        .add(
+            vec![
+                tally_row("x", 1, "visits", 5),
+                tally_row("x", 2, "visits", 1),
+            ],
+            OnKey::Add(tally::Column::Value),
+        )
+        .unwrap();
+    inserts.run(&tx).await.unwrap();
+    tx.commit().await.unwrap();
+    let rows = journal(&store).await;
+    assert_eq!(rows.len() as i64, MANY);
+    for (i, row) in (0..MANY).zip(&rows) {
+        assert_eq!((row.sequence, row.event_us), (i, i * 7 + 1), "row {i}");
+        assert_eq!(row.action, format!("a{i}"));
+    }
+    let mut heads: Vec<(String, i64)> = journal_head::Entity::find()
+        .all(store.reader())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| (h.origin_unit, h.last_sequence))
+        .collect();
+    heads.sort();
+    assert_eq!(heads, vec![("u0".into(), MANY), ("u1".into(), 5)]);
+    let mut tallies: Vec<(u32, i64)> = tally::Entity::find()
+        .all(store.reader())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| (chrono::Datelike::day(&t.day), t.value))
+        .collect();
+    tallies.sort();
+    assert_eq!(tallies, vec![(1, 7), (2, 1)]);
+
+    // The last insert refused (a journal row stored already): the transaction keeps none of
+    // the inserts sent with it.
+    let tx = store.begin_write().await.unwrap();
+    let mut inserts = Inserts::new(store.backend());
+    inserts
+        .add(
+            vec![tally_row("x", 1, "visits", 100)],
+            OnKey::Add(tally::Column::Value),
+        )
+        .unwrap();
+    inserts.add(vec![head("u1", 9)], OnKey::Replace).unwrap();
+    inserts
+        .add(journal_rows(MANY - 1..MANY + 3, "b"), OnKey::Refuse)
+        .unwrap();
+    assert!(
+        inserts.run(&tx).await.is_err(),
+        "a duplicate key was accepted"
+    );
+    drop(tx);
+    assert_eq!(journal(&store).await.len() as i64, MANY);
+    let value = tally::Entity::find()
+        .all(store.reader())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| chrono::Datelike::day(&t.day) == 1)
+        .map(|t| t.value);
+    assert_eq!(value, Some(7));
+    let u1 = journal_head::Entity::find_by_id("u1".to_string())
+        .one(store.reader())
+        .await
+        .unwrap()
+        .map(|h| h.last_sequence);
+    assert_eq!(u1, Some(5));
+    drop(store);
+}
+
+on_every_backend!(inserts_of_several_tables_go_together);
