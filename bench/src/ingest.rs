@@ -72,10 +72,26 @@ async fn verify(town: &RunningNode, communes: &[RunningNode], visits: u64) -> Re
     );
     let maintained = town.registry.maintained_totals().await?;
     let recount = town.registry.recount_totals().await?;
-    ensure!(
-        maintained == recount,
-        "maintained totals differ from a recount"
-    );
+    if maintained != recount {
+        // The first keys that differ, to tell which unit and metric went wrong.
+        let differ: Vec<String> = maintained
+            .keys()
+            .chain(recount.keys())
+            .filter(|k| maintained.get(*k) != recount.get(*k))
+            .take(5)
+            .map(|k| {
+                format!(
+                    "{k:?}: {:?} maintained, {:?} recounted",
+                    maintained.get(k),
+                    recount.get(k)
+                )
+            })
+            .collect();
+        bail!(
+            "maintained totals differ from a recount: {}",
+            differ.join("; ")
+        );
+    }
     Ok(())
 }
 

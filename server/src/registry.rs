@@ -138,6 +138,13 @@ pub(crate) struct Inner {
     /// The known units, each with the version at which it last changed, kept in step with
     /// the tree.
     pub(crate) directory: RwLock<Directory>,
+    /// Held while the tree is reloaded. Two reloads running at once could finish in the other
+    /// order: the one that read the units before another session's commit stored its tree
+    /// last, and the unit that commit placed was lost from the tree until the next reload.
+    /// A child registered meanwhile had its first batch counted as if it lay below no one
+    /// (its visits missing from this node's subtree totals; `tiepdan-bench --quick` with 16
+    /// communes, about one run in eight under load).
+    pub(crate) reloading: tokio::sync::Mutex<()>,
 }
 
 /// The known units in memory, versioned, so a child's session sends it only the units that
@@ -226,6 +233,7 @@ impl Registry {
                 downlink: watch::channel(0).0,
                 mail: std::sync::atomic::AtomicU64::new(0),
                 directory: RwLock::new(Directory::default()),
+                reloading: tokio::sync::Mutex::new(()),
             }),
         };
         registry.reload_tree().await?;
@@ -253,6 +261,9 @@ impl Registry {
 
     /// Reloads the known tree from the store.
     pub async fn reload_tree(&self) -> Result<(), DomainError> {
+        // One at a time, each reading the units once its turn has come: the tree stored last
+        // holds every unit committed before the last reload began.
+        let _turn = self.inner.reloading.lock().await;
         let units = repo::all_units(self.store().reader()).await?;
         let tree = Arc::new(Tree::new(&self.code(), &units));
         // The known units first, then the tree: every unit of a tree a reader takes is known

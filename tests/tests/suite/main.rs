@@ -30,6 +30,7 @@ mod tier_mail;
 mod tier_offline;
 mod tier_reconcile;
 mod tier_refusals;
+mod tier_registration;
 mod tier_subtree_claims;
 mod tier_sync;
 mod tier_transfer;

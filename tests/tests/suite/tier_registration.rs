@@ -1,0 +1,72 @@
+//! A child registered is placed below the node in its tree however many reloads of the tree
+//! run beside the registration. Every registration, and every applied batch that carried a
+//! unit, reloads the tree after its commit; two reloads that finished in the other order once
+//! stored the older units last and left the new child out of the tree. The child's first
+//! batch was then counted as if the commune lay below no one: missing from the town's subtree
+//! totals, which differed from a recount (`tiepdan-bench --quick`, 16 communes, about one run
+//! in eight under load).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tiepdan_server::domain::model::UnitLevel;
+use tiepdan_tests::{Backend, TestNode, on_every_backend, unit};
+
+const TOWN: &str = "269";
+const CHILDREN: usize = 40;
+/// Tasks reloading the tree in a loop, as other children's sessions do.
+const RELOADERS: usize = 6;
+
+async fn a_registered_child_stays_in_the_tree(backend: Backend) {
+    let town = TestNode::start(backend, unit(TOWN, "Thị xã", UnitLevel::District, None)).await;
+    let registry = town.running().registry.clone();
+    let stop = Arc::new(AtomicBool::new(false));
+    let reloaders: Vec<_> = (0..RELOADERS)
+        .map(|_| {
+            let registry = registry.clone();
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Acquire) {
+                    registry.reload_tree().await.unwrap();
+                }
+            })
+        })
+        .collect();
+    let mut registered: Vec<String> = Vec::new();
+    let mut lost = Vec::new();
+    for i in 0..CHILDREN {
+        let code = format!("{:05}", 10_000 + i);
+        // A child knows no parent before it links, as a new commune does.
+        let child = unit(&code, "Xã", UnitLevel::Commune, None);
+        registry.register_child(&child, &[]).await.unwrap();
+        registered.push(code);
+        // Every child registered so far, now and after the reloads running beside.
+        for _ in 0..3 {
+            let tree = registry.tree();
+            for code in &registered {
+                if tree.chain(code) != vec![code.clone(), TOWN.to_string()] {
+                    lost.push(format!(
+                        "after {i}: {code} placed as {:?}",
+                        tree.chain(code)
+                    ));
+                }
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+    stop.store(true, Ordering::Release);
+    for r in reloaders {
+        r.await.unwrap();
+    }
+    lost.dedup();
+    assert!(
+        lost.is_empty(),
+        "{} losses:\n{}",
+        lost.len(),
+        lost.join("\n")
+    );
+    town.stop().await;
+}
+
+on_every_backend!(a_registered_child_stays_in_the_tree);
