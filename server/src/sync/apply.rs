@@ -719,20 +719,20 @@ where
     E: EntityTrait,
     E::Column: Owned,
 {
+    use sea_orm::ConnectionTrait;
     use sea_orm::QuerySelect;
-    let mut out = HashMap::new();
-    for chunk in ids.chunks(1000) {
-        let rows: Vec<(String, String)> = E::find()
-            .select_only()
-            .column(<E::Column as Owned>::ID)
-            .column(<E::Column as Owned>::UNIT)
-            .filter(<E::Column as Owned>::ID.is_in(chunk.iter().cloned()))
-            .into_tuple()
-            .all(tx)
-            .await?;
-        out.extend(rows);
+    if ids.is_empty() {
+        return Ok(HashMap::new());
     }
-    Ok(out)
+    let rows: Vec<(String, String)> = E::find()
+        .select_only()
+        .column(<E::Column as Owned>::ID)
+        .column(<E::Column as Owned>::UNIT)
+        .filter(repo::id_in(tx.get_database_backend(), ids)?)
+        .into_tuple()
+        .all(tx)
+        .await?;
+    Ok(rows.into_iter().collect())
 }
 
 /// The id and unit columns of a record's table.
