@@ -3,8 +3,8 @@
 //! unit, reloads the tree after its commit; two reloads that finished in the other order once
 //! stored the older units last and left the new child out of the tree. The child's first
 //! batch was then counted as if the commune lay below no one: missing from the town's subtree
-//! totals, which differed from a recount (`tiepdan-bench --quick`, 16 communes, about one run
-//! in eight under load).
+//! totals, which differed from a recount (`tiepdan-bench --quick`, 16 communes, 2 of 38 runs,
+//! three at a time).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
