@@ -1123,8 +1123,10 @@ where
 /// on PostgreSQL as one statement whose inserts but the last are the data-modifying parts of
 /// its `WITH`, run once each. Those see the same snapshot, so keys must be unique within a
 /// table, as within one multi-row statement (PostgreSQL refuses to update a row twice).
-/// A full multi-row statement still goes alone: sent with others, whose texts vary, it was
-/// parsed and planned anew each time, and a PostgreSQL catch-up took a fifth longer.
+/// A full multi-row statement still goes alone, its text the same every time, so the driver
+/// keeps it prepared: sent with others, whose texts vary, it could not be, and PostgreSQL
+/// ingest and catch-up were 11–30 % slower (BENCHMARKS.md). Run them in a transaction: on
+/// SQLite the statements before a refused one have run when the error comes back.
 ///
 /// Each multi-row statement's SQL and values are written here, column by column in the
 /// entity's order. sea-orm's `insert_many` builds the same statement through its query
