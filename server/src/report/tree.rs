@@ -23,6 +23,12 @@ impl Tree {
         }
     }
 
+    /// Places `unit` below `parent` (moving it if it was elsewhere).
+    pub fn place(&mut self, unit: &str, parent: &str) {
+        self.parents
+            .insert(unit.to_string(), Some(parent.to_string()));
+    }
+
     /// The node's own unit.
     pub fn root(&self) -> &str {
         &self.root

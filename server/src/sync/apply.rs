@@ -570,7 +570,9 @@ impl Registry {
         Ok(delta)
     }
 
-    /// Registers the units a child introduces in its Hello: the child below this node.
+    /// Registers the units a child introduces in its Hello: the child below this node and
+    /// the units of its subtree, in one transaction, so a refused subtree leaves the child
+    /// unregistered too. A child placed as it says, with nothing new below it, writes nothing.
     pub async fn register_child(
         &self,
         child: &crate::domain::model::Unit,
@@ -583,19 +585,33 @@ impl Registry {
                 "a node cannot be its own child",
             ));
         }
-        if self.tree().is_within(&root, &child.code) {
+        let tree = self.tree();
+        if tree.is_within(&root, &child.code) {
             return Err(DomainError::invalid(
                 "hello.unit",
                 "a node cannot be its own descendant",
             ));
         }
-        let tx = self.store().begin_write().await?;
+        check_unit_count("hello.subtree", subtree)?;
         let mut me = child.clone();
-        me.parent_code = Some(root);
-        repo::save_unit(&tx, &me, false).await?;
+        me.parent_code = Some(root.clone());
+        let placed = self.known_unit(&child.code).as_ref() == Some(&me)
+            && tree.chain(&child.code).get(1) == Some(&root);
+        if placed && unplaced(&tree, &child.code, subtree).is_empty() {
+            return Ok(());
+        }
+        // The tree as it will be once the child is placed, for its subtree's checks.
+        let mut prospective = Tree::clone(&tree);
+        prospective.place(&child.code, &root);
+        let tx = self.store().begin_write().await?;
+        if !placed {
+            repo::save_unit(&tx, &me, false).await?;
+        }
+        self.place_units_in(&tx, &prospective, &child.code, subtree, "hello.subtree")
+            .await?;
         tx.commit().await?;
         self.reload_tree().await?;
-        self.register_subtree(&child.code, subtree).await
+        Ok(())
     }
 
     /// Registers units a child vouches for below itself: each unit's parent must be the
@@ -621,20 +637,21 @@ impl Registry {
         child: &str,
         units: &[crate::domain::model::Unit],
     ) -> Result<bool, DomainError> {
-        if units.len() > MAX_UNITS {
-            return Err(DomainError::invalid(
-                "units",
-                format!("at most {MAX_UNITS} units at once"),
-            ));
-        }
-        let tree = self.tree();
-        let fresh: Vec<&crate::domain::model::Unit> = units
-            .iter()
-            .filter(|u| {
-                !(tree.is_within(&u.code, child)
-                    && tree.chain(&u.code).get(1).map(String::as_str) == u.parent_code.as_deref())
-            })
-            .collect();
+        self.place_units_in(tx, &self.tree(), child, units, "batch.units")
+            .await
+    }
+
+    /// `place_units` checked against `tree`.
+    async fn place_units_in(
+        &self,
+        tx: &sea_orm::DatabaseTransaction,
+        tree: &Tree,
+        child: &str,
+        units: &[crate::domain::model::Unit],
+        field: &str,
+    ) -> Result<bool, DomainError> {
+        check_unit_count(field, units)?;
+        let fresh = unplaced(tree, child, units);
         if fresh.is_empty() {
             return Ok(false);
         }
@@ -657,7 +674,7 @@ impl Registry {
                 if u.code == root || u.code == child || tree.is_within(&root, &u.code) || elsewhere
                 {
                     return Err(DomainError::invalid(
-                        "units",
+                        field,
                         format!("unit {} cannot lie below child {child}", u.code),
                     ));
                 }
@@ -665,7 +682,7 @@ impl Registry {
                     let depth = depth + 1;
                     if depth > MAX_DEPTH {
                         return Err(DomainError::invalid(
-                            "units",
+                            field,
                             format!("unit {} lies deeper than {MAX_DEPTH} levels", u.code),
                         ));
                     }
@@ -677,7 +694,7 @@ impl Registry {
             }
             if rest.len() == before {
                 return Err(DomainError::invalid(
-                    "units",
+                    field,
                     "every unit's parent must be the child or a unit of its subtree",
                 ));
             }
@@ -696,6 +713,33 @@ impl Registry {
         }
         Ok(out)
     }
+}
+
+/// At most `MAX_UNITS` units are placed at once.
+fn check_unit_count(field: &str, units: &[crate::domain::model::Unit]) -> Result<(), DomainError> {
+    if units.len() > MAX_UNITS {
+        return Err(DomainError::invalid(
+            field,
+            format!("at most {MAX_UNITS} units at once"),
+        ));
+    }
+    Ok(())
+}
+
+/// The units of `units` that `tree` does not yet place below `child` under the parent
+/// they name.
+fn unplaced<'a>(
+    tree: &Tree,
+    child: &str,
+    units: &'a [crate::domain::model::Unit],
+) -> Vec<&'a crate::domain::model::Unit> {
+    units
+        .iter()
+        .filter(|u| {
+            !(tree.is_within(&u.code, child)
+                && tree.chain(&u.code).get(1).map(String::as_str) == u.parent_code.as_deref())
+        })
+        .collect()
 }
 
 /// A record never changes unit: an event that gives a record's id to another unit is forged

@@ -97,12 +97,25 @@ impl SyncApi {
     /// Compares a child's journal heads with what this node applied: a head that this node
     /// holds with another hash means the child's journal was rewritten; a head behind what
     /// this node applied means the child lost events.
-    async fn check_heads(&self, child: &str, heads: &[pb::OriginHead]) -> Result<(), Status> {
+    /// It runs before the child's units are registered, so a refused Hello writes nothing:
+    /// a unit this node does not know yet may be the child or one of `subtree`, and has
+    /// nothing applied here.
+    async fn check_heads(
+        &self,
+        child: &str,
+        subtree: &[crate::domain::model::Unit],
+        heads: &[pb::OriginHead],
+    ) -> Result<(), Status> {
         let registry = &self.hub.registry;
         let tree = registry.tree();
         let db = registry.store().reader();
         for head in heads {
-            if !tree.is_within(&head.origin_unit, child) {
+            let origin = head.origin_unit.as_str();
+            if !tree.knows(origin) && (origin == child || subtree.iter().any(|u| u.code == origin))
+            {
+                continue;
+            }
+            if !tree.is_within(origin, child) {
                 return Err(Status::permission_denied(format!(
                     "child {child} cannot speak for unit {:?}",
                     head.origin_unit
@@ -127,6 +140,32 @@ impl SyncApi {
         }
         Ok(())
     }
+}
+
+/// Most features a Hello may name.
+const MAX_FEATURES: usize = 32;
+
+/// A Hello's lists are bounded by what a child can speak for (itself and at most
+/// `MAX_UNITS` units below it), checked before any of them costs a read.
+fn check_hello_lists(hello: &pb::Hello) -> Result<(), Status> {
+    let units = super::apply::MAX_UNITS + 1;
+    let mut v = crate::domain::validate::Violations::default();
+    for (field, len, most) in [
+        (
+            "hello.subtree",
+            hello.subtree.len(),
+            super::apply::MAX_UNITS,
+        ),
+        ("hello.heads", hello.heads.len(), units),
+        ("hello.sealing_keys", hello.sealing_keys.len(), units),
+        ("hello.features", hello.features.len(), MAX_FEATURES),
+    ] {
+        if len > most {
+            v.add(field, format!("at most {most} entries, not {len}"));
+        }
+    }
+    v.finish()?;
+    Ok(())
 }
 
 /// A message that does not decode is the child's fault, not this node's: tonic reports it
@@ -204,14 +243,14 @@ impl SyncService for SyncApi {
                 child.code
             )));
         }
+        check_hello_lists(&hello)?;
         let building = self
             .hub
             .directories
             .acquire()
             .await
             .map_err(|_| Status::unavailable("the node is shutting down"))?;
-        registry.register_child(&child, &subtree).await?;
-        if let Err(status) = self.check_heads(&child.code, &hello.heads).await {
+        if let Err(status) = self.check_heads(&child.code, &subtree, &hello.heads).await {
             tracing::error!(child = %child.code, error = %status.message(), "tampered journal refused");
             self.hub.status.child(&child.code, |s| {
                 s.connected = false;
@@ -221,6 +260,7 @@ impl SyncService for SyncApi {
             });
             return Err(status);
         }
+        registry.register_child(&child, &subtree).await?;
         let tree = registry.tree();
         registry
             .learn_keys(&hello.sealing_keys, |code| {

@@ -367,7 +367,105 @@ async fn batches_back_to_back(backend: Backend) {
     s.stop().await;
 }
 
+/// The units the town knows, by code.
+async fn known_units(s: &Setup) -> Vec<String> {
+    let ch = s.town().await;
+    let mut client = pb::unit_service_client::UnitServiceClient::new(ch);
+    let units = client
+        .list_units(pb::ListUnitsRequest {
+            page_size: 1000,
+            page_token: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(units.next_page_token.is_empty());
+    units.units.into_iter().map(|u| u.code).collect()
+}
+
+/// The child's Hello, changed by `change`.
+fn hello_with(change: impl FnOnce(&mut pb::Hello)) -> pb::LinkRequest {
+    let mut first = hello(CHILD.code, CHILD.name, pb::UnitLevel::Ward);
+    if let Some(pb::link_request::Message::Hello(h)) = &mut first.message {
+        change(h);
+    }
+    first
+}
+
+fn ward(code: &str, parent: &str) -> pb::Unit {
+    pb::Unit {
+        code: code.into(),
+        name: format!("Tổ dân phố {code}"),
+        level: pb::UnitLevel::Ward as i32,
+        parent_code: parent.into(),
+        remote: false,
+    }
+}
+
+/// A Hello refused for its subtree, its heads or the length of its lists registers nothing:
+/// neither the child nor any unit it brings.
+async fn refused_hello_registers_nothing(backend: Backend) {
+    let s = Setup::start(backend).await;
+    let before = known_units(&s).await;
+    assert!(!before.iter().any(|c| c == CHILD.code));
+    let refusals = [
+        (
+            hello_with(|h| h.subtree = vec![ward("10000", CHILD.code), ward("10001", "99999")]),
+            Code::InvalidArgument,
+            "hello.subtree",
+            "a subtree unit whose parent is nowhere",
+        ),
+        (
+            hello_with(|h| {
+                h.subtree = vec![ward("10000", CHILD.code)];
+                h.heads = vec![pb::OriginHead {
+                    origin_unit: OTHER.code.into(),
+                    sequence: 1,
+                    hash: vec![0; 32],
+                }];
+            }),
+            Code::PermissionDenied,
+            "",
+            "a head of a unit outside the child's subtree",
+        ),
+        (
+            hello_with(|h| {
+                h.subtree = vec![ward("10000", CHILD.code)];
+                h.sealing_keys = (0..=tiepdan_server::sync::apply::MAX_UNITS + 1)
+                    .map(|i| pb::UnitKey {
+                        unit_code: format!("{:05}", 20_000 + i),
+                        public_key: vec![7; 32],
+                    })
+                    .collect();
+            }),
+            Code::InvalidArgument,
+            "hello.sealing_keys",
+            "more sealing keys than units a child can speak for",
+        ),
+    ];
+    for (first, code, field, what) in refusals {
+        let refused = RawLink::open(&s.url(), first).await.map(|_| ());
+        if let Err(status) = &refused
+            && !field.is_empty()
+        {
+            assert_eq!(
+                crate::common::violated_fields(status),
+                [field.to_string()].into(),
+                "{what}: {}",
+                status.message()
+            );
+        }
+        assert_refused(refused, code, what);
+        assert_eq!(known_units(&s).await, before, "{what}: units registered");
+    }
+    s.assert_empty("after refused Hellos").await;
+    s.assert_genuine_accepted().await;
+    assert!(known_units(&s).await.iter().any(|c| c == CHILD.code));
+    s.stop().await;
+}
+
 backend_tests!(
+    refused_hello_registers_nothing,
     hello_comes_first,
     gap_is_refused,
     forged_origin_is_refused,

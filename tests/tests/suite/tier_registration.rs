@@ -70,3 +70,40 @@ async fn a_registered_child_stays_in_the_tree(backend: Backend) {
 }
 
 on_every_backend!(a_registered_child_stays_in_the_tree);
+
+/// A child that links again, placed where it says with nothing new below it, writes nothing:
+/// the tree, reloaded after every write of units, stays the one it was. A renamed child or a
+/// new unit below it is written.
+async fn a_child_linking_again_writes_nothing_new(backend: Backend) {
+    let town = TestNode::start(backend, unit(TOWN, "Thị xã", UnitLevel::District, None)).await;
+    let registry = town.running().registry.clone();
+    let child = unit("09574", "Phường Lê Lợi", UnitLevel::Ward, None);
+    let below = [unit("10000", "Tổ 1", UnitLevel::Ward, Some("09574"))];
+    registry.register_child(&child, &below).await.unwrap();
+    let tree = registry.tree();
+    assert_eq!(tree.chain("10000"), ["10000", "09574", TOWN]);
+    registry.register_child(&child, &below).await.unwrap();
+    assert!(
+        Arc::ptr_eq(&tree, &registry.tree()),
+        "an unchanged child was written again"
+    );
+
+    let more = [
+        below[0].clone(),
+        unit("10001", "Tổ 2", UnitLevel::Ward, Some("10000")),
+    ];
+    registry.register_child(&child, &more).await.unwrap();
+    let tree = registry.tree();
+    assert_eq!(tree.chain("10001"), ["10001", "10000", "09574", TOWN]);
+
+    let renamed = unit("09574", "Phường Lê Lợi mới", UnitLevel::Ward, None);
+    registry.register_child(&renamed, &more).await.unwrap();
+    assert!(!Arc::ptr_eq(&tree, &registry.tree()));
+    assert_eq!(
+        registry.known_unit("09574").map(|u| u.name),
+        Some(renamed.name.clone())
+    );
+    town.stop().await;
+}
+
+on_every_backend!(a_child_linking_again_writes_nothing_new);
