@@ -911,8 +911,9 @@ impl Registry {
                 .await?
                 .as_ref()
                 .map(wire::petitioner);
-            // Sealed to the destination, so no node on the way can read it; in clear only
-            // to a node of an older release, which has no key.
+            // Sealed to the destination, so no node on the way can read it. While its key is
+            // not known here the envelope waits in this node's outbox, which holds the
+            // details anyway, and is sealed when it leaves (`outbox`).
             let mut sealed_petitioner = Vec::new();
             if let Some(person) = &petitioner {
                 match self.seal_for(&tx, &destination, person).await? {
@@ -920,9 +921,9 @@ impl Registry {
                         sealed_petitioner = sealed;
                         petitioner = None;
                     }
-                    None => tracing::warn!(
+                    None => tracing::info!(
                         destination = %destination,
-                        "no sealing key known for the destination: personal details travel in clear"
+                        "no sealing key known for the destination yet: the transfer waits here"
                     ),
                 }
             }

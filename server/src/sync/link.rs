@@ -593,6 +593,18 @@ async fn session_loop(
                         reply.heads.retain(|h| tree.knows(&h.origin_unit));
                         hub.status.deliver_digest(child, reply);
                     }
+                    Some(pb::link_request::Message::SealingKeys(keys)) => {
+                        if keys.keys.len() > super::apply::MAX_UNITS + 1 {
+                            return Err(Status::from(crate::domain::DomainError::invalid(
+                                "sealing_keys.keys",
+                                format!("at most {} keys", super::apply::MAX_UNITS + 1),
+                            )));
+                        }
+                        let tree = registry.tree();
+                        registry
+                            .learn_keys(&keys.keys, |code| tree.is_within(code, child))
+                            .await?;
+                    }
                     Some(pb::link_request::Message::Hello(_)) | None => {
                         return Err(Status::invalid_argument("unexpected message on an open link"));
                     }

@@ -92,8 +92,11 @@ impl Registry {
 
     /// Envelopes waiting in the outbox whose next hop is `hop`, oldest first. Routing is
     /// decided on the (small) list of destinations first, so mail waiting for one hop never
-    /// starves another.
+    /// starves another. A transfer whose personal details are still in clear leaves only
+    /// sealed, and waits while the destination's key is not known: no node on the way may
+    /// read them.
     pub async fn outbox(&self, hop: &Hop, limit: u64) -> Result<Vec<pb::Mail>, DomainError> {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
         let waiting: Vec<(String, String)> = mail_outbox::Entity::find()
             .select_only()
             .column(mail_outbox::Column::Id)
@@ -107,24 +110,52 @@ impl Registry {
             .into_iter()
             .filter(|(_, destination)| self.route(destination) == *hop)
             .map(|(id, _)| id)
-            .take(usize::try_from(limit).unwrap_or(usize::MAX))
             .collect();
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let rows = mail_outbox::Entity::find()
-            .filter(mail_outbox::Column::Id.is_in(ids))
-            .order_by_asc(mail_outbox::Column::CreateUs)
-            .order_by_asc(mail_outbox::Column::Id)
-            .all(self.store().reader())
-            .await?;
-        rows.into_iter()
-            .map(|row| {
-                pb::Mail::decode(row.payload.as_slice()).map_err(|e| {
+        let mut out = Vec::new();
+        // Envelopes that must wait are skipped, so a page may yield fewer than it read.
+        for page in ids.chunks(limit.max(1)) {
+            let rows = mail_outbox::Entity::find()
+                .filter(mail_outbox::Column::Id.is_in(page.iter().cloned()))
+                .order_by_asc(mail_outbox::Column::CreateUs)
+                .order_by_asc(mail_outbox::Column::Id)
+                .all(self.store().reader())
+                .await?;
+            for row in rows {
+                let mut mail = pb::Mail::decode(row.payload.as_slice()).map_err(|e| {
                     DomainError::Storage(format!("outbox mail {} does not decode: {e}", row.id))
-                })
-            })
-            .collect()
+                })?;
+                if self.seal_in_clear(self.store().reader(), &mut mail).await? {
+                    out.push(mail);
+                    if out.len() == limit {
+                        return Ok(out);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Seals the personal details of a transfer that carries them in clear to its
+    /// destination; false when the destination's key is not known (the envelope must wait).
+    async fn seal_in_clear(
+        &self,
+        db: &impl ConnectionTrait,
+        mail: &mut pb::Mail,
+    ) -> Result<bool, DomainError> {
+        let Some(pb::mail::Content::PetitionTransfer(t)) = &mut mail.content else {
+            return Ok(true);
+        };
+        let Some(person) = &t.petitioner else {
+            return Ok(true);
+        };
+        match self.seal_for(db, &mail.destination_unit, person).await? {
+            Some(sealed) => {
+                t.sealed_petitioner = sealed;
+                t.petitioner = None;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 
     /// Number of envelopes waiting for `hop`.
@@ -193,6 +224,10 @@ impl Registry {
         if mail.destination_unit == self.code() {
             self.deliver(&tx, &mail, now, &mut delta).await?;
         } else {
+            // Details in clear (from a node that could not seal them) are sealed before they
+            // are stored here, if this node knows the destination's key.
+            let mut mail = mail;
+            self.seal_in_clear(&tx, &mut mail).await?;
             enqueue(&tx, &mail, now).await?;
         }
         repo::flush_tally(&tx, delta).await?;

@@ -163,6 +163,9 @@ async fn session(
         }
     }
     let sealing_keys = registry.sealing_keys(&tree.subtree(&me.code)).await?;
+    // Units whose key the parent has from this session; a key learnt later goes up after
+    // the first batch that places its unit there.
+    let mut keys_sent: HashSet<String> = sealing_keys.iter().map(|k| k.unit_code.clone()).collect();
     let hello = pb::Hello {
         protocol_version: PROTOCOL_VERSION,
         unit: Some(wire::unit(&me)),
@@ -263,6 +266,11 @@ async fn session(
                     }
                 }
             }
+            let unsent: Vec<String> = units
+                .iter()
+                .filter(|u| !keys_sent.contains(&u.code))
+                .map(|u| u.code.clone())
+                .collect();
             let batch = pb::EventBatch {
                 events: events.into_iter().map(|e| e.payload).collect(),
                 remaining,
@@ -272,6 +280,16 @@ async fn session(
                 .await
                 .map_err(|_| UplinkError::Protocol("link closed".into()))?;
             in_flight += 1;
+            if !unsent.is_empty() {
+                let keys = registry.sealing_keys(&unsent).await?;
+                if !keys.is_empty() {
+                    keys_sent.extend(keys.iter().map(|k| k.unit_code.clone()));
+                    let keys = pb::SealingKeys { keys };
+                    tx.send(request_of(pb::link_request::Message::SealingKeys(keys)))
+                        .await
+                        .map_err(|_| UplinkError::Protocol("link closed".into()))?;
+                }
+            }
             if remaining < config.batch_events {
                 break;
             }

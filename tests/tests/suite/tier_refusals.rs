@@ -464,7 +464,64 @@ async fn refused_hello_registers_nothing(backend: Backend) {
     s.stop().await;
 }
 
+/// Keys a child sends after its Hello are learnt for units of its subtree only; a list longer
+/// than any subtree ends the link.
+async fn keys_after_hello_only_for_the_subtree(backend: Backend) {
+    let s = Setup::start(backend).await;
+    let registry = s.nodes[0].running().registry.clone();
+    let codes = [CHILD.code.to_string(), OTHER.code.to_string()];
+    let mut link = s.link().await;
+    let keys = |key: u8| {
+        codes
+            .iter()
+            .map(|c| pb::UnitKey {
+                unit_code: c.clone(),
+                public_key: vec![key; 32],
+            })
+            .collect::<Vec<_>>()
+    };
+    let message = |keys| pb::LinkRequest {
+        message: Some(pb::link_request::Message::SealingKeys(pb::SealingKeys {
+            keys,
+        })),
+    };
+    link.tx.send(message(keys(9))).await.unwrap();
+    // A batch after the keys: once it is acknowledged, the keys were taken.
+    let ack = link.send(&s.child_events[..1]).await.unwrap();
+    assert_eq!(ack.get(CHILD.code), Some(&1));
+    let known = registry.sealing_keys(&codes).await.unwrap();
+    assert_eq!(
+        known
+            .iter()
+            .map(|k| (k.unit_code.as_str(), k.public_key[0]))
+            .collect::<Vec<_>>(),
+        [(CHILD.code, 9)],
+        "only the child's own key is learnt"
+    );
+
+    let many = (0..=tiepdan_server::sync::apply::MAX_UNITS + 1)
+        .map(|i| pb::UnitKey {
+            unit_code: format!("{:05}", 20_000 + i),
+            public_key: vec![7; 32],
+        })
+        .collect();
+    link.tx.send(message(many)).await.unwrap();
+    let ended = loop {
+        match link.next().await {
+            Ok(Some(_)) => {}
+            other => break other,
+        }
+    };
+    assert_refused(
+        ended,
+        Code::InvalidArgument,
+        "more keys than a subtree holds",
+    );
+    s.stop().await;
+}
+
 backend_tests!(
+    keys_after_hello_only_for_the_subtree,
     refused_hello_registers_nothing,
     hello_comes_first,
     gap_is_refused,

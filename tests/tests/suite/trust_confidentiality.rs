@@ -310,3 +310,89 @@ async fn sealed_details_cross_the_town_unread() {
         node.stop().await;
     }
 }
+
+/// The mail a node's parent link has waiting.
+async fn mail_waiting_up(node: &TestNode) -> u64 {
+    let mut sync = pb::sync_service_client::SyncServiceClient::new(node.channel().await);
+    let status = sync
+        .get_sync_status(pb::GetSyncStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    status.parent.map_or(0, |p| p.mail_pending)
+}
+
+/// A transfer to a unit whose node has never linked, so that no node knows its key, may not
+/// cross the town in clear: it waits at the commune, which holds the details anyway. Once the
+/// unit's node links to the town and its key comes down to the commune, the transfer leaves
+/// sealed and its destination opens it. The town's files never hold the details.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn details_wait_for_the_destination_key() {
+    let start = |code: &'static str, level, parent: Option<String>| async move {
+        let db = TestDb::new(Backend::Sqlite).await;
+        TestNode::start_with(db, unit(code, code, level, None), parent, |_| {}).await
+    };
+    let town = start("269", UnitLevel::District, None).await;
+    let a = start("09574", UnitLevel::Ward, Some(town.url())).await;
+    wait_synced(a.running(), town.running(), Duration::from_secs(30))
+        .await
+        .unwrap();
+    // The town registers a ward whose node has not started: the commune learns the unit, not
+    // a key.
+    let mut units = pb::unit_service_client::UnitServiceClient::new(town.channel().await);
+    units
+        .register_unit(pb::RegisterUnitRequest {
+            request_id: "register-09577".into(),
+            unit: Some(pb::Unit {
+                code: "09577".into(),
+                name: "Phường Phú Thịnh".into(),
+                level: pb::UnitLevel::Ward as i32,
+                parent_code: "269".into(),
+                remote: false,
+            }),
+        })
+        .await
+        .unwrap();
+    for _ in 0..400 {
+        if a.running().registry.known_unit("09577").is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let petition = receive(&a, "WAITSFORKEY", pb::PetitionType::Denunciation, false).await;
+    transfer(&a, &petition.id, "09577").await;
+    // The uplink looks at its outbox at least once a second; give it three.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        mail_waiting_up(&a).await,
+        1,
+        "the envelope waits at the commune"
+    );
+    let town_dir = town.db.dir().unwrap().to_path_buf();
+    let town_files = files(&town_dir);
+    for m in marker_fields("WAITSFORKEY") {
+        assert!(!contains(&town_files, &m), "{m} reached the town");
+    }
+
+    let b = start("09577", UnitLevel::Ward, Some(town.url())).await;
+    let at_b = arrived(&b, &petition.id).await;
+    assert_eq!(
+        at_b.petitioner.unwrap(),
+        markers("WAITSFORKEY"),
+        "the destination opened the details"
+    );
+    assert_eq!(mail_waiting_up(&a).await, 0);
+    let town_db = town.stop().await;
+    let town_files = files(&town_dir);
+    assert!(
+        contains(&town_files, &petition.id),
+        "the envelope crossed the town"
+    );
+    for m in marker_fields("WAITSFORKEY") {
+        assert!(!contains(&town_files, &m), "{m} is readable at the town");
+    }
+    drop(town_db);
+    for node in [a, b] {
+        node.stop().await;
+    }
+}
