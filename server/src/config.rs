@@ -242,6 +242,48 @@ fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
     })
 }
 
+/// Runs a node with `args` until SIGINT or SIGTERM, saying first where it listens
+/// (`tiepdan-node listening on http://…`, on stdout).
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let resolved = args.resolve()?;
+    let listener = tokio::net::TcpListener::bind(resolved.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", resolved.listen))?;
+    let running = crate::node::start(resolved.node, listener).await?;
+    println!("tiepdan-node listening on {}", running.url());
+    let token = running.shutdown_token();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        token.cancel();
+    });
+    running.wait().await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {},
+                    _ = term.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

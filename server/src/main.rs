@@ -1,11 +1,8 @@
 //! `tiepdan-node`: runs one node of the tiepdan tree.
 
-use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use tiepdan_server::auth::{self, Claims, Role, Secret};
 use tiepdan_server::config::ServeArgs;
-use tiepdan_server::node;
-use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
@@ -149,7 +146,7 @@ async fn main() -> anyhow::Result<()> {
             .init(),
     }
     match cli.command {
-        Command::Serve(args) => serve(*args).await,
+        Command::Serve(args) => tiepdan_server::config::serve(*args).await,
         Command::Certs { command } => match command {
             CertsCommand::Init { dir, name } => {
                 tiepdan_server::tls::init_ca(&dir, &name)?;
@@ -217,43 +214,4 @@ fn token(command: TokenCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let resolved = args.resolve()?;
-    let listener = TcpListener::bind(resolved.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", resolved.listen))?;
-    let running = node::start(resolved.node, listener).await?;
-    println!("tiepdan-node listening on {}", running.url());
-    let token = running.shutdown_token();
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        tracing::info!("shutting down");
-        token.cancel();
-    });
-    running.wait().await?;
-    Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {},
-                    _ = term.recv() => {},
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
 }

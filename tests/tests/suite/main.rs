@@ -16,6 +16,7 @@ mod api_lifecycle;
 mod api_pagination;
 mod api_reception;
 mod cli_import;
+mod fault_process;
 mod health;
 mod python_interop;
 mod report_rules;
