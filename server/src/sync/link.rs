@@ -522,10 +522,8 @@ async fn session_loop(
         // Mail for the child's subtree, within the window, when the outbox may hold some.
         if std::mem::take(&mut mail_due) && mail_in_flight.len() < MAIL_WINDOW {
             let room = (MAIL_WINDOW - mail_in_flight.len()) as u64;
-            for mail in registry
-                .outbox(&hop, room + mail_in_flight.len() as u64)
-                .await?
-            {
+            // Boxed, as every large future of this loop: an idle session holds a pointer.
+            for mail in Box::pin(registry.outbox(&hop, room + mail_in_flight.len() as u64)).await? {
                 if mail_in_flight.contains(&mail.id) {
                     continue;
                 }
@@ -601,8 +599,7 @@ async fn session_loop(
                             )));
                         }
                         let tree = registry.tree();
-                        registry
-                            .learn_keys(&keys.keys, |code| tree.is_within(code, child))
+                        Box::pin(registry.learn_keys(&keys.keys, |code| tree.is_within(code, child)))
                             .await?;
                     }
                     Some(pb::link_request::Message::Hello(_)) | None => {
