@@ -614,21 +614,6 @@ impl Registry {
         Ok(())
     }
 
-    /// Registers units a child vouches for below itself: each unit's parent must be the
-    /// child or a unit of its subtree (given before it or already known).
-    pub async fn register_subtree(
-        &self,
-        child: &str,
-        units: &[crate::domain::model::Unit],
-    ) -> Result<(), DomainError> {
-        let tx = self.store().begin_write().await?;
-        if self.place_units(&tx, child, units).await? {
-            tx.commit().await?;
-            self.reload_tree().await?;
-        }
-        Ok(())
-    }
-
     /// Saves, in `tx`, the units of `units` this node does not yet place where they say;
     /// returns whether it saved any. The tree is the caller's to reload after the commit.
     async fn place_units(
