@@ -271,15 +271,9 @@ async fn sealed_details_cross_the_town_unread() {
     let petition = receive(&a, "SEALEDTOCITY", pb::PetitionType::Complaint, false).await;
     transfer(&a, &petition.id, "01").await;
     // The town took the envelope (the commune's outbox is empty) and holds it for the city.
-    let mut sync = pb::sync_service_client::SyncServiceClient::new(town.channel().await);
     let mut waiting = 0;
     for _ in 0..400 {
-        let status = sync
-            .get_sync_status(pb::GetSyncStatusRequest {})
-            .await
-            .unwrap()
-            .into_inner();
-        waiting = status.parent.map_or(0, |p| p.mail_pending);
+        waiting = mail_waiting_up(&town).await;
         if waiting > 0 {
             break;
         }
