@@ -748,20 +748,26 @@ where
     E: EntityTrait,
     E::Column: Owned,
 {
-    use sea_orm::ConnectionTrait;
-    use sea_orm::QuerySelect;
+    use sea_orm::ModelTrait;
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows: Vec<(String, String)> = E::find()
-        .select_only()
-        .column(<E::Column as Owned>::ID)
-        .column(<E::Column as Owned>::UNIT)
-        .filter(repo::id_in(tx.get_database_backend(), ids)?)
-        .into_tuple()
-        .all(tx)
-        .await?;
-    Ok(rows.into_iter().collect())
+    let text = |v: sea_orm::Value| match v {
+        sea_orm::Value::String(Some(s)) => Ok(s),
+        _ => Err(ApplyError::Storage(
+            "a record's id or unit is not text".into(),
+        )),
+    };
+    repo::find_by_ids::<E>(tx, ids)
+        .await?
+        .into_iter()
+        .map(|m| {
+            Ok((
+                text(m.get(<E::Column as Owned>::ID))?,
+                text(m.get(<E::Column as Owned>::UNIT))?,
+            ))
+        })
+        .collect()
 }
 
 /// The id and unit columns of a record's table.
