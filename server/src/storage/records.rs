@@ -1125,8 +1125,10 @@ where
 /// table, as within one multi-row statement (PostgreSQL refuses to update a row twice).
 /// A full multi-row statement still goes alone, its text the same every time, so the driver
 /// keeps it prepared: sent with others, whose texts vary, it could not be, and PostgreSQL
-/// ingest and catch-up were 11–30 % slower (BENCHMARKS.md). Run them in a transaction: on
-/// SQLite the statements before a refused one have run when the error comes back.
+/// ingest and catch-up were 11–30 % slower (BENCHMARKS.md). On PostgreSQL, rows without a
+/// NULL go as one array a column instead (`UNNEST`, see `unnest`), a statement whose text
+/// does not change with its rows. Run them in a transaction: on SQLite the statements before
+/// a refused one have run when the error comes back.
 ///
 /// Each multi-row statement's SQL and values are written here, column by column in the
 /// entity's order. sea-orm's `insert_many` builds the same statement through its query
@@ -1176,7 +1178,7 @@ impl Inserts {
         let key: Vec<_> = <A::Entity as EntityTrait>::PrimaryKey::iter()
             .map(sea_orm::PrimaryKeyToColumn::into_column)
             .collect();
-        let head = format!("INSERT INTO \"{table}\" ({}) VALUES ", list(&columns));
+        let head = format!("INSERT INTO \"{table}\" ({})", list(&columns));
         let tail = match &on_key {
             OnKey::Refuse => String::new(),
             OnKey::Replace => {
@@ -1201,10 +1203,55 @@ impl Inserts {
                 c = column.as_str()
             ),
         };
-        let mut rows = rows.into_iter().peekable();
-        while rows.peek().is_some() {
-            let count = rows.len().min(BULK_ROWS);
-            let size = count * columns.len();
+        // Every value, row after row, taken before anything is added: a row with a column not
+        // set leaves the inserts as they were.
+        let width = columns.len();
+        let mut all = Vec::with_capacity(rows.len() * width);
+        for mut row in rows {
+            for column in &columns {
+                match row.take(*column) {
+                    ActiveValue::Set(v) | ActiveValue::Unchanged(v) => all.push(v),
+                    ActiveValue::NotSet => {
+                        return Err(sea_orm::DbErr::Custom(format!(
+                            "{table}.{}: not set in a bulk insert",
+                            column.as_str()
+                        )));
+                    }
+                }
+            }
+        }
+        if all.is_empty() {
+            return Ok(());
+        }
+        if self.backend == DbBackend::Postgres
+            && let Some(statement) = unnest(&head, &tail, width, &mut all)
+        {
+            // One parameter a column, whatever the number of rows.
+            if self
+                .trips
+                .last()
+                .is_none_or(|t| t.alone || t.values.len() + width > ROUND_TRIP_VALUES)
+            {
+                self.trips.push(Trip {
+                    statements: Vec::new(),
+                    values: Vec::with_capacity(width),
+                    alone: false,
+                });
+            }
+            if let Some(Trip {
+                statements, values, ..
+            }) = self.trips.last_mut()
+            {
+                let first = values.len();
+                values.append(&mut all);
+                statements.push(statement(first));
+            }
+            return Ok(());
+        }
+        let mut all = all.into_iter().peekable();
+        while all.peek().is_some() {
+            let count = (all.len() / width).min(BULK_ROWS);
+            let size = count * width;
             // A full statement goes alone: its text is the same every time, so the driver
             // keeps it prepared. The others, whose texts vary with their rows, go together.
             let alone = count == BULK_ROWS;
@@ -1226,22 +1273,14 @@ impl Inserts {
             else {
                 break;
             };
-            let mut sql = head.clone();
-            for (i, mut row) in rows.by_ref().take(BULK_ROWS).enumerate() {
+            let mut sql = format!("{head} VALUES ");
+            for i in 0..count {
                 sql.push_str(if i == 0 { "(" } else { ", (" });
-                for (j, column) in columns.iter().enumerate() {
+                for j in 0..width {
                     if j > 0 {
                         sql.push_str(", ");
                     }
-                    match row.take(*column) {
-                        ActiveValue::Set(v) | ActiveValue::Unchanged(v) => values.push(v),
-                        ActiveValue::NotSet => {
-                            return Err(sea_orm::DbErr::Custom(format!(
-                                "{table}.{}: not set in a bulk insert",
-                                column.as_str()
-                            )));
-                        }
-                    }
+                    values.extend(all.next());
                     match self.backend {
                         DbBackend::Postgres => {
                             let _ = write!(sql, "${}", values.len());
@@ -1286,6 +1325,67 @@ impl Inserts {
         }
         Ok(())
     }
+}
+
+/// PostgreSQL: the statement inserting `values` (`width` columns a row, row after row) as one
+/// array a column, `INSERT … SELECT * FROM UNNEST($1::text[], $2::bigint[], …)`, and `values`
+/// turned into those arrays; `None`, `values` untouched, if a value is NULL or of a type that
+/// has no array here (the driver binds arrays of non-NULL elements only). Its text does not
+/// change with the number of rows, so the driver keeps one prepared statement and PostgreSQL
+/// one plan: a multi-row `VALUES` statement's text changes with its row count, and planning
+/// one of 1,000 rows took 8–9 ms in `psql`, more than inserting them (BENCHMARKS.md).
+fn unnest(
+    head: &str,
+    tail: &str,
+    width: usize,
+    values: &mut Vec<sea_orm::Value>,
+) -> Option<impl FnOnce(usize) -> String + use<>> {
+    use sea_orm::Value;
+    use sea_orm::sea_query::ArrayType;
+    let kind = |v: &Value| -> Option<(ArrayType, &'static str)> {
+        Some(match v {
+            Value::Bool(Some(_)) => (ArrayType::Bool, "boolean[]"),
+            Value::Int(Some(_)) => (ArrayType::Int, "integer[]"),
+            Value::BigInt(Some(_)) => (ArrayType::BigInt, "bigint[]"),
+            Value::String(Some(_)) => (ArrayType::String, "text[]"),
+            Value::Bytes(Some(_)) => (ArrayType::Bytes, "bytea[]"),
+            Value::ChronoDate(Some(_)) => (ArrayType::ChronoDate, "date[]"),
+            _ => return None,
+        })
+    };
+    if width == 0 || !values.len().is_multiple_of(width) {
+        return None;
+    }
+    let kinds: Vec<(ArrayType, &'static str)> =
+        values[..width].iter().map(kind).collect::<Option<_>>()?;
+    let uniform = values
+        .iter()
+        .enumerate()
+        .all(|(i, v)| kind(v).is_some_and(|(_, name)| name == kinds[i % width].1));
+    if !uniform {
+        return None;
+    }
+    let rows = values.len() / width;
+    let mut columns: Vec<Vec<Value>> = (0..width).map(|_| Vec::with_capacity(rows)).collect();
+    for (i, v) in values.drain(..).enumerate() {
+        columns[i % width].push(v);
+    }
+    values.extend(
+        columns
+            .into_iter()
+            .zip(&kinds)
+            .map(|(column, (ty, _))| Value::Array(ty.clone(), Some(Box::new(column)))),
+    );
+    let (head, tail) = (head.to_string(), tail.to_string());
+    let casts: Vec<&'static str> = kinds.iter().map(|(_, name)| *name).collect();
+    Some(move |first: usize| {
+        let arrays: Vec<String> = casts
+            .iter()
+            .enumerate()
+            .map(|(i, name)| format!("CAST(${} AS {name})", first + i + 1))
+            .collect();
+        format!("{head} SELECT * FROM UNNEST({}){tail}", arrays.join(", "))
+    })
 }
 
 /// Inserts or replaces visits (ids unique within the call).

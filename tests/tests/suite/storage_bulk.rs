@@ -251,6 +251,8 @@ on_every_backend!(inserts_of_several_tables_go_together);
 /// Values that are awkward in transit keep exactly what they were: text with quotes,
 /// backslashes, control characters, Vietnamese and characters outside the BMP; every byte
 /// value; NULL beside a set value in the same column; `false`, zero and the extreme integers.
+/// On PostgreSQL rows with a NULL go as multi-row `VALUES`, the others as arrays (`UNNEST`):
+/// the visits are written both ways.
 async fn bulk_values_keep_text_bytes_and_nulls(backend: Backend) {
     use tiepdan_server::storage::entities::visit;
     let db = TestDb::new(backend).await;
@@ -261,47 +263,54 @@ async fn bulk_values_keep_text_bytes_and_nulls(backend: Backend) {
         "Tiếp công dân định kỳ, phường Quang Trung\n\tdòng hai \u{1F600} \u{7f}".to_string(),
         "null".to_string(),
     ];
-    let visits: Vec<visit::ActiveModel> = texts
-        .iter()
-        .enumerate()
-        .map(|(i, text)| visit::ActiveModel {
-            id: Set(format!("v{i}")),
-            unit_code: Set(text.clone()),
-            visit_us: Set([i64::MIN, -1, 0, i64::MAX][i]),
-            kind: Set("regular".into()),
-            receiver_role: Set(text.clone()),
-            receiver_name: Set(text.clone()),
-            persons: Set(i as i64),
-            crowd_group: Set(i % 2 == 0),
-            matter: Set(text.clone()),
-            action: Set(text.clone()),
-            summary: Set(text.repeat(50)),
-            schedule_entry_id: Set((i % 2 == 1).then(|| text.clone())),
-            create_us: Set(i as i64),
-        })
-        .collect();
+    // "v…" with NULL in some rows, "w…" with none.
+    let visits = |prefix: &str, nulls: bool| -> Vec<visit::ActiveModel> {
+        texts
+            .iter()
+            .enumerate()
+            .map(|(i, text)| visit::ActiveModel {
+                id: Set(format!("{prefix}{i}")),
+                unit_code: Set(text.clone()),
+                visit_us: Set([i64::MIN, -1, 0, i64::MAX][i]),
+                kind: Set("regular".into()),
+                receiver_role: Set(text.clone()),
+                receiver_name: Set(text.clone()),
+                persons: Set(i as i64),
+                crowd_group: Set(i % 2 == 0),
+                matter: Set(text.clone()),
+                action: Set(text.clone()),
+                summary: Set(text.repeat(50)),
+                schedule_entry_id: Set((!nulls || i % 2 == 1).then(|| text.clone())),
+                create_us: Set(i as i64),
+            })
+            .collect()
+    };
     let bytes: Vec<u8> = (0..=255).collect();
     let mut journal = journal_rows(0..2, "a");
     journal[0].payload = Set(bytes.clone());
     journal[1].payload = Set(Vec::new());
     let tx = store.begin_write().await.unwrap();
     let mut inserts = Inserts::new(store.backend());
-    inserts.add(visits, OnKey::Replace).unwrap();
+    inserts.add(visits("v", true), OnKey::Replace).unwrap();
+    inserts.add(visits("w", false), OnKey::Replace).unwrap();
     inserts.add(journal, OnKey::Refuse).unwrap();
     inserts.run(&tx).await.unwrap();
     tx.commit().await.unwrap();
 
     let mut stored = visit::Entity::find().all(store.reader()).await.unwrap();
     stored.sort_by(|a, b| a.id.cmp(&b.id));
-    assert_eq!(stored.len(), texts.len());
-    for (i, (v, text)) in stored.iter().zip(&texts).enumerate() {
-        assert_eq!(v.unit_code, *text, "visit {i}");
+    assert_eq!(stored.len(), 2 * texts.len());
+    let texts2 = texts.iter().chain(&texts);
+    for (n, (v, text)) in stored.iter().zip(texts2).enumerate() {
+        let (i, nulls) = (n % texts.len(), n < texts.len());
+        assert_eq!(v.unit_code, *text, "visit {}", v.id);
         assert_eq!(v.receiver_role, *text);
         assert_eq!(v.matter, *text);
         assert_eq!(v.summary, text.repeat(50));
         assert_eq!(v.visit_us, [i64::MIN, -1, 0, i64::MAX][i]);
         assert_eq!(v.crowd_group, i % 2 == 0);
-        assert_eq!(v.schedule_entry_id, (i % 2 == 1).then(|| text.clone()));
+        let schedule = (!nulls || i % 2 == 1).then(|| text.clone());
+        assert_eq!(v.schedule_entry_id, schedule, "visit {}", v.id);
     }
     let payloads: Vec<Vec<u8>> = self::journal(&store)
         .await
