@@ -1223,29 +1223,15 @@ impl Inserts {
         if all.is_empty() {
             return Ok(());
         }
-        if self.backend == DbBackend::Postgres
-            && let Some(statement) = unnest(&head, &tail, width, &mut all)
-        {
+        let postgres = self.backend == DbBackend::Postgres;
+        if postgres && let Some(statement) = unnest(&head, &tail, width, &mut all) {
             // One parameter a column, whatever the number of rows.
-            if self
-                .trips
-                .last()
-                .is_none_or(|t| t.alone || t.values.len() + width > ROUND_TRIP_VALUES)
-            {
-                self.trips.push(Trip {
-                    statements: Vec::new(),
-                    values: Vec::with_capacity(width),
-                    alone: false,
-                });
-            }
-            if let Some(Trip {
+            let Trip {
                 statements, values, ..
-            }) = self.trips.last_mut()
-            {
-                let first = values.len();
-                values.append(&mut all);
-                statements.push(statement(first));
-            }
+            } = self.trip(width, false);
+            let first = values.len();
+            values.append(&mut all);
+            statements.push(statement(first));
             return Ok(());
         }
         let mut all = all.into_iter().peekable();
@@ -1254,25 +1240,9 @@ impl Inserts {
             let size = count * width;
             // A full statement goes alone: its text is the same every time, so the driver
             // keeps it prepared. The others, whose texts vary with their rows, go together.
-            let alone = count == BULK_ROWS;
-            if alone
-                || self
-                    .trips
-                    .last()
-                    .is_none_or(|t| t.alone || t.values.len() + size > ROUND_TRIP_VALUES)
-            {
-                self.trips.push(Trip {
-                    statements: Vec::new(),
-                    values: Vec::with_capacity(size),
-                    alone,
-                });
-            }
-            let Some(Trip {
+            let Trip {
                 statements, values, ..
-            }) = self.trips.last_mut()
-            else {
-                break;
-            };
+            } = self.trip(size, count == BULK_ROWS);
             let mut sql = format!("{head} VALUES ");
             for i in 0..count {
                 sql.push_str(if i == 0 { "(" } else { ", (" });
@@ -1281,11 +1251,10 @@ impl Inserts {
                         sql.push_str(", ");
                     }
                     values.extend(all.next());
-                    match self.backend {
-                        DbBackend::Postgres => {
-                            let _ = write!(sql, "${}", values.len());
-                        }
-                        _ => sql.push('?'),
+                    if postgres {
+                        let _ = write!(sql, "${}", values.len());
+                    } else {
+                        sql.push('?');
                     }
                 }
                 sql.push(')');
@@ -1294,6 +1263,25 @@ impl Inserts {
             statements.push(sql);
         }
         Ok(())
+    }
+
+    /// The round trip a statement of `size` values goes in: the last one if it has room and
+    /// neither goes alone, else a new one.
+    fn trip(&mut self, size: usize, alone: bool) -> &mut Trip {
+        if alone
+            || self
+                .trips
+                .last()
+                .is_none_or(|t| t.alone || t.values.len() + size > ROUND_TRIP_VALUES)
+        {
+            self.trips.push(Trip {
+                statements: Vec::new(),
+                values: Vec::with_capacity(size),
+                alone,
+            });
+        }
+        let last = self.trips.len() - 1;
+        &mut self.trips[last]
     }
 
     /// Sends the inserts: each full statement alone, the others together, `ROUND_TRIP_VALUES`
