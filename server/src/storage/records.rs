@@ -1416,8 +1416,8 @@ pub fn upsert_cases(inserts: &mut Inserts, cs: &[&Case]) -> Result<(), DomainErr
 /// subquery with a `LIMIT` is not flattened into a join). As `"id" IN (SELECT …)`, or
 /// `= ANY(…)`, the driver's prepared statement kept the plan it was first given: made on a
 /// new node's empty table, a sequential scan, which then read the whole table for every
-/// batch applied (3,300 scans reading 4.7 million rows in a 10-second propagation run, two
-/// ms a read at 9,000 visits; BENCHMARKS.md).
+/// batch applied (1,100–1,200 scans at each node reading 4.7–5.2 million rows in a 10-second
+/// propagation run, 1.5–2.3 ms a read at 9,000 visits; BENCHMARKS.md).
 pub async fn find_by_ids<E>(
     db: &impl ConnectionTrait,
     ids: &[String],
@@ -1431,12 +1431,7 @@ where
     let backend = db.get_database_backend();
     let table = E::default().table_name();
     let json = serde_json::to_string(ids).map_err(|e| DomainError::Storage(e.to_string()))?;
-    let sql = match backend {
-        sea_orm::DbBackend::Postgres => format!(
-            r#"SELECT "r".* FROM json_array_elements_text(CAST($1 AS json)) AS "k"("key"), LATERAL (SELECT * FROM "{table}" WHERE "{table}"."id" = "k"."key" LIMIT 1) AS "r""#
-        ),
-        _ => format!(r#"SELECT * FROM "{table}" WHERE "id" IN (SELECT "value" FROM json_each(?))"#),
-    };
+    let sql = by_ids_sql(backend, table);
     Ok(E::find()
         .from_raw_sql(sea_orm::Statement::from_sql_and_values(
             backend,
@@ -1445,6 +1440,16 @@ where
         ))
         .all(db)
         .await?)
+}
+
+/// The statement of `find_by_ids` for `table`: its one parameter is the ids as a JSON array.
+pub fn by_ids_sql(backend: sea_orm::DbBackend, table: &str) -> String {
+    match backend {
+        sea_orm::DbBackend::Postgres => format!(
+            r#"SELECT "r".* FROM json_array_elements_text(CAST($1 AS json)) AS "k"("key"), LATERAL (SELECT * FROM "{table}" WHERE "{table}"."id" = "k"."key" LIMIT 1) AS "r""#
+        ),
+        _ => format!(r#"SELECT * FROM "{table}" WHERE "id" IN (SELECT "value" FROM json_each(?))"#),
+    }
 }
 
 /// The visits of `ids` that exist, by id.

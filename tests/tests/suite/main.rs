@@ -23,6 +23,7 @@ mod report_rules;
 mod report_seed;
 mod smoke;
 mod storage_bulk;
+mod storage_reads;
 mod storage_writers;
 mod sync_smoke;
 mod tier_directory;
