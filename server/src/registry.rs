@@ -145,6 +145,8 @@ pub(crate) struct Inner {
     /// (its visits missing from this node's subtree totals; `tiepdan-bench --quick` with 16
     /// communes: 2 of 38 runs, three at a time).
     pub(crate) reloading: tokio::sync::Mutex<()>,
+    /// The newest events applied from the children, for the uplink.
+    pub(crate) tail: std::sync::Mutex<crate::sync::tail::Tail>,
 }
 
 /// The known units in memory, versioned, so a child's session sends it only the units that
@@ -234,6 +236,7 @@ impl Registry {
                 mail: std::sync::atomic::AtomicU64::new(0),
                 directory: RwLock::new(Directory::default()),
                 reloading: tokio::sync::Mutex::new(()),
+                tail: std::sync::Mutex::default(),
             }),
         };
         registry.reload_tree().await?;
@@ -351,6 +354,14 @@ impl Registry {
         self.inner.changed.send_modify(|n| *n = n.wrapping_add(1));
     }
 
+    /// The newest events applied from the children (`sync::tail`).
+    pub fn tail(&self) -> std::sync::MutexGuard<'_, crate::sync::tail::Tail> {
+        match self.inner.tail.lock() {
+            Ok(t) => t,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
     /// A receiver that sees every commit growing the journal or the outbox; a change made
     /// between two waits is never missed.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
@@ -366,7 +377,9 @@ impl Registry {
         self.notify_downlink();
     }
 
-    /// A number that moves whenever the outbox may have grown.
+    /// A number that moves whenever the outbox may have grown: with every local commit
+    /// (`notify_changed`), which is also when this node's own journal may have grown (the
+    /// uplink reads the store again when it moved).
     pub fn mail_generation(&self) -> u64 {
         self.inner.mail.load(std::sync::atomic::Ordering::Acquire)
     }

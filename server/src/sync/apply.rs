@@ -243,6 +243,7 @@ impl Registry {
         let mut journal_rows = Vec::new();
         let mut records = Vec::new();
         let mut replays: Vec<(String, u64, Vec<u8>)> = Vec::new();
+        let mut fresh_events: Vec<(&pb::JournalEvent, &[u8])> = Vec::new();
         for ((event, bytes), checked) in decoded.iter().zip(events).zip(checked) {
             let origin = &event.origin_unit;
             let Some((last, last_hash, _)) = heads.get_mut(origin) else {
@@ -273,6 +274,7 @@ impl Registry {
             };
             records.push(record);
             journal_rows.push(row);
+            fresh_events.push((event, *bytes));
             *last = event.sequence;
             *last_hash = checked.hash;
             out.applied += 1;
@@ -329,7 +331,21 @@ impl Registry {
         }
         repo::add_tally(&mut inserts, delta)?;
         inserts.run(&tx).await?;
+        // Copied before the commit, pushed after it: the tail holds committed events only.
+        let kept = self.tail().is_kept().then(|| {
+            fresh_events
+                .iter()
+                .map(|(event, bytes)| super::journal::StoredEvent {
+                    origin: event.origin_unit.clone(),
+                    sequence: event.sequence,
+                    payload: bytes.to_vec(),
+                })
+                .collect::<Vec<_>>()
+        });
         tx.commit().await?;
+        if let Some(kept) = kept {
+            self.tail().push(kept);
+        }
         if out.units_changed || placed {
             self.reload_tree().await?;
         }

@@ -10,4 +10,5 @@ pub mod metrics;
 pub mod reconcile;
 pub mod seal;
 pub mod status;
+pub mod tail;
 pub mod uplink;

@@ -221,30 +221,62 @@ async fn session(
     let mut mail_due = true;
     let mut in_flight = 0usize;
     let mut mail_in_flight: HashSet<String> = HashSet::new();
+    // The journal's heads as last read from the store, raised by what the applies committed
+    // since (the tail). The store is read again when something else may have written the
+    // journal: at the start, after every local commit (this node's own events), once a
+    // second, and whenever the tail no longer holds what the parent lacks.
+    registry.tail().keep();
+    let mut heads: BTreeMap<String, u64> = BTreeMap::new();
+    let mut read_store = true;
+    let mut local_seen = registry.mail_generation();
     loop {
         // Ship what the parent lacks, within the window.
         let origins = registry.tree().subtree(&me.code);
         while in_flight < config.window {
+            let local = registry.mail_generation();
+            if local != local_seen {
+                local_seen = local;
+                read_store = true;
+            }
+            let from_store = std::mem::take(&mut read_store);
+            if from_store {
+                heads = journal::last_sequences(registry.store().reader()).await?;
+            }
+            registry.tail().raise(&mut heads);
             // Live events go while fewer than `PARTIAL_IN_FLIGHT` batches are unacknowledged:
             // the next batch then waits at the parent while the one before it is applied, and
             // is applied as soon as that commits (with any others waiting, in one commit);
             // events that come meanwhile travel together in the batch after, instead of one
             // message (and two journal reads here) each.
-            let heads = journal::last_sequences(registry.store().reader()).await?;
             let behind = backlog(&heads, &origins, &sent);
             hub.status.parent(|s| s.events_behind = behind);
             if behind == 0 || (in_flight >= PARTIAL_IN_FLIGHT && behind < config.batch_events) {
                 break;
             }
-            let events = journal::next_batch(
-                registry.store().reader(),
-                &origins,
-                &sent,
-                &heads,
-                config.batch_events,
-                config.batch_bytes,
-            )
-            .await?;
+            let events = if from_store {
+                journal::next_batch(
+                    registry.store().reader(),
+                    &origins,
+                    &sent,
+                    &heads,
+                    config.batch_events,
+                    config.batch_bytes,
+                )
+                .await?
+            } else {
+                let held = registry.tail().after(
+                    &origins,
+                    &sent,
+                    &heads,
+                    config.batch_events,
+                    config.batch_bytes,
+                );
+                let Some(events) = held else {
+                    read_store = true;
+                    continue;
+                };
+                events
+            };
             if events.is_empty() {
                 break;
             }
@@ -314,7 +346,10 @@ async fn session(
         tokio::select! {
             _ = hub.shutdown.cancelled() => return Ok(()),
             _ = changes.changed(), if in_flight < config.window => {}
-            _ = tokio::time::sleep(Duration::from_secs(1)) => mail_due = true,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                mail_due = true;
+                read_store = true;
+            }
             message = inbound.message() => {
                 let Some(message) = message? else {
                     return Ok(());
@@ -377,6 +412,7 @@ async fn session(
                                 *s = p.sequence;
                             }
                         }
+                        read_store = true;
                     }
                     Some(pb::link_response::Message::Welcome(_)) => {
                         return Err(UplinkError::Protocol("unexpected message".into()));
