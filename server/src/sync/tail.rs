@@ -40,9 +40,9 @@ impl Tail {
         self.kept
     }
 
-    /// Adds events just committed. Each origin's events must follow the ones held (the
-    /// applies commit each origin's sequence without gaps); an event that does not is not
-    /// kept, and the origin's older events are dropped, so what is held stays contiguous.
+    /// Adds events just committed. Each origin's events follow the ones held (the applies
+    /// commit each origin's sequence without gaps); should one not, the origin's older events
+    /// are dropped and it is kept alone, so what is held of an origin stays contiguous.
     pub fn push(&mut self, events: impl IntoIterator<Item = StoredEvent>) {
         if !self.kept {
             return;
