@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::Args;
 use serde::Deserialize;
@@ -11,6 +12,7 @@ use crate::auth::Secret;
 use crate::domain::deadlines::DeadlineTable;
 use crate::domain::model::{Unit, UnitLevel};
 use crate::domain::validate::is_unit_code;
+use crate::net::ConnectionLimits;
 use crate::node::NodeConfig;
 use crate::sync::uplink::UplinkConfig;
 use crate::tls::TlsFiles;
@@ -64,6 +66,18 @@ pub struct ServeArgs {
     /// Serve Prometheus metrics on this address.
     #[arg(long, env = "TIEPDAN_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Most connections open at once (default 4096); more are closed as they come.
+    #[arg(long, env = "TIEPDAN_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Most concurrent calls on one connection (default 256).
+    #[arg(long, env = "TIEPDAN_MAX_STREAMS_PER_CONNECTION")]
+    pub max_streams_per_connection: Option<u32>,
+    /// Seconds a new connection has to start its handshake (default 10).
+    #[arg(long, env = "TIEPDAN_HANDSHAKE_TIMEOUT_SECS")]
+    pub handshake_timeout_secs: Option<u64>,
+    /// Seconds a connection with no call in progress stays open (default 300).
+    #[arg(long, env = "TIEPDAN_IDLE_TIMEOUT_SECS")]
+    pub idle_timeout_secs: Option<u64>,
     /// Optional TOML configuration file.
     #[arg(long, env = "TIEPDAN_CONFIG")]
     pub config: Option<PathBuf>,
@@ -82,6 +96,10 @@ struct FileConfig {
     db: Option<String>,
     data_dir: Option<PathBuf>,
     metrics_listen: Option<SocketAddr>,
+    max_connections: Option<usize>,
+    max_streams_per_connection: Option<u32>,
+    handshake_timeout_secs: Option<u64>,
+    idle_timeout_secs: Option<u64>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     tls_ca: Option<PathBuf>,
@@ -160,11 +178,13 @@ impl ServeArgs {
             .clone()
             .or(file.data_dir)
             .unwrap_or_else(|| PathBuf::from("data"));
-        let database_url = self
-            .db
-            .clone()
-            .or(file.db)
-            .unwrap_or_else(|| default_sqlite(&data_dir, &unit));
+        let database_url = match self.db.clone().or(file.db) {
+            Some(url) => url,
+            None => {
+                check_data_dir(&data_dir, &unit)?;
+                default_sqlite(&data_dir, &unit)
+            }
+        };
         let tls_files = match (
             self.tls_cert.clone().or(file.tls_cert),
             self.tls_key.clone().or(file.tls_key),
@@ -201,8 +221,37 @@ impl ServeArgs {
                  checking operator tokens"
             )));
         }
+        let defaults = ConnectionLimits::default();
+        let connections = ConnectionLimits {
+            max_connections: self
+                .max_connections
+                .or(file.max_connections)
+                .unwrap_or(defaults.max_connections),
+            max_streams_per_connection: self
+                .max_streams_per_connection
+                .or(file.max_streams_per_connection)
+                .unwrap_or(defaults.max_streams_per_connection),
+            handshake_timeout: self
+                .handshake_timeout_secs
+                .or(file.handshake_timeout_secs)
+                .map_or(defaults.handshake_timeout, Duration::from_secs),
+            idle_timeout: self
+                .idle_timeout_secs
+                .or(file.idle_timeout_secs)
+                .map_or(defaults.idle_timeout, Duration::from_secs),
+        };
+        if connections.max_connections == 0
+            || connections.max_streams_per_connection == 0
+            || connections.handshake_timeout.is_zero()
+            || connections.idle_timeout.is_zero()
+        {
+            return Err(ConfigError::Invalid(
+                "connection limits and timeouts must be above zero".into(),
+            ));
+        }
         Ok(Resolved {
             node: NodeConfig {
+                connections,
                 unit: Unit {
                     code: unit,
                     name,
@@ -224,6 +273,28 @@ impl ServeArgs {
     }
 }
 
+/// A data directory is one node's: it must not hold another unit's database.
+fn check_data_dir(data_dir: &Path, unit: &str) -> Result<(), ConfigError> {
+    let Ok(entries) = std::fs::read_dir(data_dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(other) = name.to_str().and_then(|n| n.strip_suffix(".sqlite")) else {
+            continue;
+        };
+        if other != unit && is_unit_code(other) {
+            return Err(ConfigError::Invalid(format!(
+                "data directory {} holds the database of unit {other} ({}), not of unit {unit}; \
+                 give unit {unit} a data directory of its own",
+                data_dir.display(),
+                entry.path().display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn default_sqlite(data_dir: &Path, unit: &str) -> String {
     format!(
         "sqlite://{}",
@@ -240,6 +311,32 @@ fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// Changes the unit's stored identity (name, level, remote flag) to what `args` say, as a
+/// journaled event, with the node stopped: `serve` refuses to start on a database that holds
+/// its unit otherwise.
+pub async fn set_identity(args: ServeArgs) -> anyhow::Result<()> {
+    let resolved = args.resolve()?;
+    let store = crate::storage::Store::open(&resolved.node.database_url).await?;
+    let before = crate::storage::records::find_self(store.reader()).await?;
+    let after = crate::registry::save_identity(&store, resolved.node.unit, true).await?;
+    store.close().await?;
+    match before {
+        Some(b) if b == after => println!("unit {}: unchanged", after.code),
+        Some(b) => println!(
+            "unit {}: {:?} ({}{}) -> {:?} ({}{})",
+            after.code,
+            b.name,
+            b.level.as_str(),
+            if b.remote { ", remote" } else { "" },
+            after.name,
+            after.level.as_str(),
+            if after.remote { ", remote" } else { "" }
+        ),
+        None => println!("unit {}: stored", after.code),
+    }
+    Ok(())
 }
 
 /// Runs a node with `args` until SIGINT or SIGTERM, saying first where it listens

@@ -14,6 +14,7 @@ pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod net;
 pub mod node;
 pub mod registry;
 pub mod report;

@@ -41,6 +41,9 @@ enum LogFormat {
 enum Command {
     /// Serve one unit.
     Serve(Box<ServeArgs>),
+    /// Change the unit's stored name, level or remote flag (journaled) to the values given,
+    /// with the node stopped; `serve` refuses to start while they differ.
+    SetIdentity(Box<ServeArgs>),
     /// Make a tree's certificate authority and node certificates for mutual TLS.
     Certs {
         #[command(subcommand)]
@@ -125,7 +128,7 @@ async fn main() -> anyhow::Result<()> {
     // The demo prints its own story; its nodes only log errors unless RUST_LOG says more.
     let default = match cli.command {
         Command::Demo { .. } => "error",
-        Command::Serve(_) | Command::Certs { .. } => "info",
+        Command::Serve(_) | Command::SetIdentity(_) | Command::Certs { .. } => "info",
         Command::Token { .. } => "warn",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
@@ -147,6 +150,7 @@ async fn main() -> anyhow::Result<()> {
     }
     match cli.command {
         Command::Serve(args) => tiepdan_server::config::serve(*args).await,
+        Command::SetIdentity(args) => tiepdan_server::config::set_identity(*args).await,
         Command::Certs { command } => match command {
             CertsCommand::Init { dir, name } => {
                 tiepdan_server::tls::init_ca(&dir, &name)?;

@@ -10,7 +10,6 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
 use crate::api::{CaseApi, JournalApi, PetitionApi, ReceptionApi, ReportApi, UnitApi};
@@ -18,6 +17,7 @@ use crate::auth::layer::AuthLayer;
 use crate::auth::{Authorizer, Secret};
 use crate::domain::deadlines::DeadlineTable;
 use crate::domain::model::Unit;
+use crate::net::{self, CallsLayer, ConnectionLimits, Connections};
 use crate::registry::Registry;
 use crate::storage::Store;
 use crate::sync::link::{SyncApi, SyncHub};
@@ -52,6 +52,8 @@ pub struct NodeConfig {
     pub auth: Option<Secret>,
     /// Serve a non-loopback address without checking tokens, asked for explicitly.
     pub insecure_no_auth: bool,
+    /// Bounds on the connections the node accepts.
+    pub connections: ConnectionLimits,
 }
 
 impl NodeConfig {
@@ -67,6 +69,7 @@ impl NodeConfig {
             tls: None,
             auth: None,
             insecure_no_auth: false,
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -113,6 +116,10 @@ pub struct RunningNode {
     task: JoinHandle<Result<(), tonic::transport::Error>>,
     background: Vec<JoinHandle<()>>,
 }
+
+/// The health-check name of the node's write path: NOT_SERVING while writes cannot commit
+/// (reads and the other services go on).
+pub const WRITES_HEALTH: &str = "tiepdan.v1.Writes";
 
 const SERVICES: &[&str] = &[
     "tiepdan.v1.UnitService",
@@ -175,8 +182,8 @@ pub async fn start(config: NodeConfig, listener: TcpListener) -> Result<RunningN
                 .max_encoding_message_size(MAX_MESSAGE_BYTES)
         };
     }
-    // Small request/response exchanges must not wait for Nagle's algorithm.
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let connections = Connections::default();
+    let incoming = net::incoming(listener, config.connections.clone(), connections.clone());
     let shutdown = CancellationToken::new();
     let status = Arc::new(SyncStatus::default());
     let hub = SyncHub {
@@ -199,6 +206,8 @@ pub async fn start(config: NodeConfig, listener: TcpListener) -> Result<RunningN
         .clone()
         .map(|secret| Authorizer::new(secret, config.unit.code.clone()));
     let router = builder
+        .max_concurrent_streams(config.connections.max_streams_per_connection)
+        .layer(CallsLayer::new(connections))
         .layer(AuthLayer::new(auth))
         .http2_keepalive_interval(Some(Duration::from_secs(10)))
         .http2_keepalive_timeout(Some(Duration::from_secs(5)))
@@ -250,6 +259,11 @@ pub async fn start(config: NodeConfig, listener: TcpListener) -> Result<RunningN
             .await;
     }
     let mut background = Vec::new();
+    background.push(tokio::spawn(report_writes(
+        health.clone(),
+        registry.store().writable(),
+        shutdown.clone(),
+    )));
     if let Some(parent) = config.parent_url.clone() {
         background.push(tokio::spawn(uplink::run(
             hub.clone(),
@@ -280,6 +294,29 @@ pub async fn start(config: NodeConfig, listener: TcpListener) -> Result<RunningN
         task,
         background,
     })
+}
+
+/// Keeps the write path's health status in step with whether writes commit.
+async fn report_writes(
+    health: tonic_health::server::HealthReporter,
+    mut writable: tokio::sync::watch::Receiver<bool>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let status = if *writable.borrow_and_update() {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        health.set_service_status(WRITES_HEALTH, status).await;
+        tokio::select! {
+            _ = shutdown.cancelled() => {
+                health.set_service_status(WRITES_HEALTH, ServingStatus::NotServing).await;
+                return;
+            }
+            changed = writable.changed() => if changed.is_err() { return },
+        }
+    }
 }
 
 impl RunningNode {

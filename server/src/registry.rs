@@ -206,25 +206,7 @@ impl Registry {
         unit: Unit,
         deadlines: DeadlineTable,
     ) -> Result<Registry, DomainError> {
-        let mut unit = unit;
-        let tx = store.begin_write().await?;
-        let known = repo::find_unit(&tx, &unit.code).await?;
-        if unit.parent_code.is_none() {
-            // The parent is learnt from the link; keep what an earlier run learnt.
-            unit.parent_code = known.as_ref().and_then(|k| k.parent_code.clone());
-        }
-        if known.as_ref() != Some(&unit) {
-            repo::save_unit(&tx, &unit, true).await?;
-            journal::append(
-                &tx,
-                &unit.code,
-                now_us(),
-                "RegisterUnit",
-                pb::journal_event::Change::UnitRegistered(wire::unit(&unit)),
-            )
-            .await?;
-        }
-        tx.commit().await?;
+        let unit = save_identity(&store, unit, false).await?;
         let registry = Registry {
             inner: Arc::new(Inner {
                 store,
@@ -439,7 +421,7 @@ impl Registry {
             },
         )
         .await?;
-        tx.commit().await?;
+        self.store().commit(tx).await?;
         self.notify_changed();
         Ok(())
     }
@@ -1269,6 +1251,73 @@ impl Registry {
 }
 
 /// The current time at the precision the store keeps, so an answer and a later read agree.
+/// Stores the node's own unit on its first start. Later starts must name the unit the
+/// database holds, as it holds it (name, level, remote flag: deadlines depend on it), unless
+/// `change` asks for a deliberate change, which is journaled. Returns the unit as stored.
+pub async fn save_identity(store: &Store, unit: Unit, change: bool) -> Result<Unit, DomainError> {
+    let mut unit = unit;
+    let tx = store.begin_write().await?;
+    let known = repo::find_self(&tx).await?;
+    if unit.parent_code.is_none() {
+        // The parent is learnt from the link; keep what an earlier run learnt.
+        unit.parent_code = known.as_ref().and_then(|k| k.parent_code.clone());
+    }
+    if let Some(known) = &known {
+        if known.code != unit.code {
+            return Err(DomainError::precondition(
+                "IDENTITY_MISMATCH",
+                format!(
+                    "this database belongs to unit {} ({}), not {} ({}); use the data \
+                     directory of unit {}",
+                    known.code, known.name, unit.code, unit.name, unit.code
+                ),
+            ));
+        }
+        if *known != unit && !change {
+            return Err(DomainError::precondition(
+                "IDENTITY_MISMATCH",
+                format!(
+                    "this database holds unit {} as {}; the configuration says {}; to change \
+                     it, run `tiepdan-node set-identity` with the new values",
+                    unit.code,
+                    describe_identity(known),
+                    describe_identity(&unit)
+                ),
+            ));
+        }
+    }
+    if known.as_ref() != Some(&unit) {
+        repo::save_unit(&tx, &unit, true).await?;
+        journal::append(
+            &tx,
+            &unit.code,
+            now_us(),
+            "RegisterUnit",
+            pb::journal_event::Change::UnitRegistered(wire::unit(&unit)),
+        )
+        .await?;
+        if let Some(known) = &known {
+            tracing::warn!(
+                unit = %unit.code,
+                before = %describe_identity(known),
+                after = %describe_identity(&unit),
+                "the node's identity changed"
+            );
+        }
+    }
+    store.commit(tx).await?;
+    Ok(unit)
+}
+
+fn describe_identity(u: &Unit) -> String {
+    format!(
+        "name {:?}, level {}, {}",
+        u.name,
+        u.level.as_str(),
+        if u.remote { "remote" } else { "not remote" }
+    )
+}
+
 pub(crate) fn now_us() -> DateTime<Utc> {
     let now = Utc::now();
     DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
@@ -1387,7 +1436,7 @@ impl Registry {
                 Err(poisoned) => *poisoned.into_inner() = moved,
             }
         }
-        tx.commit().await?;
+        self.store().commit(tx).await?;
         self.reload_tree().await?;
         if reparented {
             self.notify_changed();

@@ -74,6 +74,16 @@ impl TestDb {
         }
     }
 
+    /// A SQLite database at `url` (`sqlite://PATH`), in a directory the caller owns.
+    pub fn sqlite_at(url: &str) -> TestDb {
+        TestDb {
+            url: url.to_string(),
+            backend: Backend::Sqlite,
+            dir: None,
+            pg_name: None,
+        }
+    }
+
     /// The SQLite file's directory, when on SQLite.
     pub fn dir(&self) -> Option<&std::path::Path> {
         self.dir.as_ref().map(|d| d.path())

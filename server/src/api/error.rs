@@ -12,6 +12,9 @@ use crate::domain::DomainError;
 /// The `ErrorInfo.domain` of every error this node returns.
 pub const ERROR_DOMAIN: &str = "tiepdan.v1";
 
+/// How long a caller waits before retrying a write the store could not commit.
+pub const STORAGE_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl From<DomainError> for Status {
     fn from(err: DomainError) -> Status {
         let message = err.to_string();
@@ -70,11 +73,15 @@ impl From<DomainError> for Status {
                 Status::with_error_details(Code::InvalidArgument, message, details)
             }
             DomainError::Storage(detail) => {
-                tracing::error!(%detail, "storage failure");
+                // Logged once per change of the write path's state by the store, not per request.
+                tracing::debug!(%detail, "storage failure");
+                let mut details =
+                    ErrorDetails::with_error_info("STORAGE", ERROR_DOMAIN, HashMap::new());
+                details.set_retry_info(Some(STORAGE_RETRY_DELAY));
                 Status::with_error_details(
                     Code::Unavailable,
-                    "the node's store failed; retry with the same request_id",
-                    ErrorDetails::with_error_info("STORAGE", ERROR_DOMAIN, HashMap::new()),
+                    "the node's store failed; nothing was stored; retry with the same request_id",
+                    details,
                 )
             }
         }

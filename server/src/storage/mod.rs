@@ -7,12 +7,20 @@
 //! PostgreSQL it takes a transaction-scoped advisory lock, whose waiters queue in order too.
 //! Writers never interleave, which is what makes the per-origin journal sequence gapless;
 //! readers are never blocked.
+//!
+//! A write that fails (a full disk, an I/O error, a lost server) leaves no writer behind in a
+//! transaction: every commit goes through [`Store::commit`], which tracks whether writes
+//! commit ([`Store::writable`]), and SQLite's writer connection is replaced when a rollback
+//! could not end its transaction (see [`Store::open`]).
 
 pub mod entities;
+pub mod lock;
 pub mod migration;
 pub mod records;
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -21,6 +29,7 @@ use sea_orm::{
     DbErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
+use tokio::sync::watch;
 
 use crate::domain::DomainError;
 
@@ -39,6 +48,31 @@ pub struct Store {
     /// and serves no one in order: under a steady writer (a commune recording 1,000 events/s)
     /// another write waited over a second. PostgreSQL: the same pool as `db`.
     writer: DatabaseConnection,
+    health: Arc<WriteHealth>,
+    /// Held while the store is open: one node per data directory or database.
+    lock: Arc<lock::DataLock>,
+}
+
+/// Whether writes commit: false from a failed write statement, begin or commit until the next
+/// commit succeeds. Readers of the flag (health, metrics) watch it.
+#[derive(Debug)]
+struct WriteHealth {
+    writable: watch::Sender<bool>,
+    failed_commits: AtomicU64,
+}
+
+impl WriteHealth {
+    fn set(&self, ok: bool, error: Option<&DbErr>) {
+        let changed = self
+            .writable
+            .send_if_modified(|w| std::mem::replace(w, ok) != ok);
+        if changed && ok {
+            tracing::info!("writes commit again");
+        } else if changed {
+            let error = error.map(ToString::to_string).unwrap_or_default();
+            tracing::error!(%error, "writes cannot commit; answering UNAVAILABLE until one does");
+        }
+    }
 }
 
 impl From<DbErr> for DomainError {
@@ -51,6 +85,7 @@ impl Store {
     /// Opens (creating when needed) the database at `url` and runs the migrations.
     /// `sqlite://PATH` or a bare path selects SQLite; `postgres://…` PostgreSQL.
     pub async fn open(url: &str) -> Result<Store, DbErr> {
+        let lock = lock::DataLock::acquire(url).await?;
         let url = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             url.to_string()
         } else {
@@ -99,17 +134,69 @@ impl Store {
             // live batch's apply made seven with it; propagation p50 8.8 → 7.8 ms).
             options.test_before_acquire_if_idle_for(POSTGRES_IDLE_PING);
         }
+        let health = Arc::new(WriteHealth {
+            writable: watch::channel(true).0,
+            failed_commits: AtomicU64::new(0),
+        });
         let writer = if postgres {
             None
         } else {
             let mut one = options.clone();
             one.max_connections(1).min_connections(1);
-            Some(Database::connect(one).await?)
+            // A failed COMMIT or ROLLBACK can leave sqlx counting a transaction that SQLite
+            // ended or still holds; the next BEGIN would then nest a SAVEPOINT inside it and
+            // "commit" into a transaction that never ends. Such a connection is closed (which
+            // rolls back) and a fresh one opened.
+            one.map_sqlx_sqlite_before_acquire(|conn, _| {
+                Box::pin(async move {
+                    let clean = !sea_orm::sqlx::Connection::is_in_transaction(conn);
+                    if !clean {
+                        tracing::warn!("writer connection left in a transaction; replacing it");
+                    }
+                    Ok(clean)
+                })
+            });
+            let mut writer = Database::connect(one).await?;
+            watch_failures(&mut writer, &health);
+            Some(writer)
         };
-        let db = Database::connect(options).await?;
+        let mut db = Database::connect(options).await?;
+        if postgres {
+            watch_failures(&mut db, &health);
+        }
         let writer = writer.unwrap_or_else(|| db.clone());
         migration::Migrator::up(&writer, None).await?;
-        Ok(Store { db, writer })
+        Ok(Store {
+            db,
+            writer,
+            health,
+            lock: Arc::new(lock),
+        })
+    }
+
+    /// Commits a write transaction, keeping track of whether writes commit.
+    pub async fn commit(&self, tx: DatabaseTransaction) -> Result<(), DbErr> {
+        match tx.commit().await {
+            Ok(()) => {
+                self.health.set(true, None);
+                Ok(())
+            }
+            Err(e) => {
+                self.health.failed_commits.fetch_add(1, Ordering::Relaxed);
+                self.health.set(false, Some(&e));
+                Err(e)
+            }
+        }
+    }
+
+    /// Whether the last write committed (false from a failed write until one commits).
+    pub fn writable(&self) -> watch::Receiver<bool> {
+        self.health.writable.subscribe()
+    }
+
+    /// Commits that failed since the store was opened.
+    pub fn failed_commits(&self) -> u64 {
+        self.health.failed_commits.load(Ordering::Relaxed)
     }
 
     /// The connection pool, for reads.
@@ -125,6 +212,14 @@ impl Store {
     /// Begins the node's one write transaction; it holds the write lock until committed or
     /// dropped (rolled back).
     pub async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
+        let begun = self.begin_locked().await;
+        if let Err(e) = &begun {
+            self.health.set(false, Some(e));
+        }
+        begun
+    }
+
+    async fn begin_locked(&self) -> Result<DatabaseTransaction, DbErr> {
         match self.backend() {
             DbBackend::Sqlite => {
                 self.writer
@@ -169,6 +264,7 @@ impl Store {
                 tracing::debug!(error = %e, "closing the pool");
             }
         }
+        self.lock.release().await;
     }
 
     /// Closes the pools, checkpointing SQLite's write-ahead log.
@@ -176,6 +272,20 @@ impl Store {
         if self.backend() == DbBackend::Sqlite {
             self.db.close().await?;
         }
-        self.writer.close().await
+        let closed = self.writer.close().await;
+        self.lock.release().await;
+        closed
     }
+}
+
+/// A failed statement on the connections writes go through means writes may not commit.
+fn watch_failures(conn: &mut DatabaseConnection, health: &Arc<WriteHealth>) {
+    let health = Arc::downgrade(health);
+    conn.set_metric_callback(move |info| {
+        if info.failed
+            && let Some(health) = health.upgrade()
+        {
+            health.set(false, None);
+        }
+    });
 }

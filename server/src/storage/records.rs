@@ -86,6 +86,16 @@ pub async fn find_unit(db: &impl ConnectionTrait, code: &str) -> Result<Option<U
         .transpose()
 }
 
+/// The unit the database belongs to, once a node has started on it.
+pub async fn find_self(db: &impl ConnectionTrait) -> Result<Option<Unit>, DomainError> {
+    unit::Entity::find()
+        .filter(unit::Column::IsSelf.eq(true))
+        .one(db)
+        .await?
+        .map(unit_from_row)
+        .transpose()
+}
+
 pub async fn all_units(db: &impl ConnectionTrait) -> Result<Vec<Unit>, DomainError> {
     unit::Entity::find()
         .order_by_asc(unit::Column::Code)

@@ -342,7 +342,7 @@ impl Registry {
                 })
                 .collect::<Vec<_>>()
         });
-        tx.commit().await?;
+        self.store().commit(tx).await?;
         if let Some(kept) = kept {
             self.tail().push(kept);
         }
@@ -625,7 +625,7 @@ impl Registry {
         }
         self.place_units_in(&tx, &prospective, &child.code, subtree, "hello.subtree")
             .await?;
-        tx.commit().await?;
+        self.store().commit(tx).await?;
         self.reload_tree().await?;
         Ok(())
     }

@@ -175,7 +175,7 @@ impl Registry {
         mail_outbox::Entity::delete_by_id(mail_id.to_string())
             .exec(&tx)
             .await?;
-        tx.commit().await?;
+        self.store().commit(tx).await?;
         // A transfer's personal details may have passed through here: leave no copy behind.
         self.store().truncate_log().await;
         Ok(())
@@ -231,7 +231,7 @@ impl Registry {
             enqueue(&tx, &mail, now).await?;
         }
         repo::flush_tally(&tx, delta).await?;
-        tx.commit().await?;
+        self.store().commit(tx).await?;
         self.notify_changed();
         Ok(())
     }

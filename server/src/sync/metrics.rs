@@ -65,6 +65,27 @@ pub fn render(hub: &SyncHub) -> String {
     let _ = writeln!(out, "# HELP tiepdan_open_streams Child streams open now.");
     let _ = writeln!(out, "# TYPE tiepdan_open_streams gauge");
     let _ = writeln!(out, "tiepdan_open_streams {}", hub.status.open_streams());
+    let store = hub.registry.store();
+    let _ = writeln!(
+        out,
+        "# HELP tiepdan_store_writable Whether the node's writes commit (0 from a failed write until one commits)."
+    );
+    let _ = writeln!(out, "# TYPE tiepdan_store_writable gauge");
+    let _ = writeln!(
+        out,
+        "tiepdan_store_writable {}",
+        u8::from(*store.writable().borrow())
+    );
+    let _ = writeln!(
+        out,
+        "# HELP tiepdan_store_failed_commits_total Write transactions whose commit failed."
+    );
+    let _ = writeln!(out, "# TYPE tiepdan_store_failed_commits_total counter");
+    let _ = writeln!(
+        out,
+        "tiepdan_store_failed_commits_total {}",
+        store.failed_commits()
+    );
     if let Some(p) = hub.status.parent_state() {
         let _ = writeln!(
             out,

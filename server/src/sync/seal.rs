@@ -42,7 +42,7 @@ impl Registry {
             )
             .exec(&tx)
             .await?;
-        tx.commit().await?;
+        self.store().commit(tx).await?;
         Ok(())
     }
 
@@ -125,7 +125,7 @@ impl Registry {
             )
             .exec(&tx)
             .await?;
-        tx.commit().await?;
+        self.store().commit(tx).await?;
         self.resend_units(&learnt);
         Ok(())
     }

@@ -67,41 +67,11 @@ impl NodeProcess {
 }
 
 fn visit(i: u32) -> pb::RecordVisitRequest {
-    pb::RecordVisitRequest {
-        request_id: format!("crash-v{i}"),
-        visit_time: ts(local(2019, 5, 1 + i % 28, 8, 0)),
-        kind: pb::ReceptionKind::Regular as i32,
-        receiver_role: pb::ReceiverRole::Staff as i32,
-        receiver_name: String::new(),
-        persons: 1 + i % 4,
-        matter: pb::MatterKind::First as i32,
-        action: pb::ReceptionAction::Accepted as i32,
-        summary: format!("crash visit {i}"),
-        schedule_entry_id: String::new(),
-    }
+    visit_request("crash", i)
 }
 
-/// Every visit the node holds, by summary, with its id.
 async fn visits(url: &str) -> Vec<(String, String)> {
-    let mut client = reception(&tiepdan_tests::channel(url).await);
-    let mut out = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page = client
-            .list_visits(pb::ListVisitsRequest {
-                page_size: 1000,
-                page_token,
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        out.extend(page.visits.into_iter().map(|v| (v.summary, v.id)));
-        if page.next_page_token.is_empty() {
-            return out;
-        }
-        page_token = page.next_page_token;
-    }
+    all_visits(&tiepdan_tests::channel(url).await).await
 }
 
 /// A client records visits one after another while the node is killed; every visit it was

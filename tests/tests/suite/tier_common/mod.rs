@@ -1299,6 +1299,45 @@ fn visit_time(i: u32) -> DateTime<Utc> {
     }
 }
 
+/// A plain visit request of 2019, its request id and summary made of `tag` and `i`.
+pub fn visit_request(tag: &str, i: u32) -> pb::RecordVisitRequest {
+    pb::RecordVisitRequest {
+        request_id: format!("{tag}-v{i}"),
+        visit_time: ts(local(2019, 5, 1 + i % 28, 8, 0)),
+        kind: pb::ReceptionKind::Regular as i32,
+        receiver_role: pb::ReceiverRole::Staff as i32,
+        receiver_name: String::new(),
+        persons: 1 + i % 4,
+        matter: pb::MatterKind::First as i32,
+        action: pb::ReceptionAction::Accepted as i32,
+        summary: format!("{tag} visit {i}"),
+        schedule_entry_id: String::new(),
+    }
+}
+
+/// Every visit the node holds, as (summary, id), in the node's order.
+pub async fn all_visits(ch: &Channel) -> Vec<(String, String)> {
+    let mut client = reception(ch);
+    let mut out = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .list_visits(pb::ListVisitsRequest {
+                page_size: 1000,
+                page_token,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        out.extend(page.visits.into_iter().map(|v| (v.summary, v.id)));
+        if page.next_page_token.is_empty() {
+            return out;
+        }
+        page_token = page.next_page_token;
+    }
+}
+
 /// Records `n` visits at the node of `ch`, numbered from `from` (request ids
 /// `{tag}-v{i}`): various sizes (some crowd groups), receivers (some heads) and matters.
 pub async fn record_visits(ch: &Channel, tag: &str, from: u32, n: u32) {
