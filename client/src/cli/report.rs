@@ -29,6 +29,10 @@ fn link(l: &pb::LinkStatus) -> Value {
         "events_behind": l.events_behind,
         "mail_pending": l.mail_pending,
         "tampered": l.tampered,
+        "refused": l.refused,
+        "failed_attempts": l.failed_attempts,
+        "next_attempt": time(&l.next_attempt_time),
+        "last_error_code": l.last_error_code,
         "last_error": l.last_error,
     })
 }
@@ -56,10 +60,27 @@ pub async fn sync_status(client: &Client, format: Output) -> Result<(), Error> {
         "link", "unit", "state", "since", "last event", "applied", "behind", "mail", "error"
     );
     let mut row = |role: &str, l: &pb::LinkStatus| {
-        let state = match (l.tampered, l.connected) {
-            (true, _) => "TAMPERED",
-            (false, true) => "connected",
-            (false, false) => "down",
+        let state = match (l.tampered, l.connected, l.refused) {
+            (true, _, _) => "TAMPERED",
+            (false, true, _) => "connected",
+            (false, false, true) => "REFUSED",
+            (false, false, false) => "down",
+        };
+        // Why the link is down, and when it is tried again.
+        let error = if l.connected || l.last_error.is_empty() {
+            l.last_error.clone()
+        } else {
+            let code = if l.last_error_code.is_empty() {
+                String::new()
+            } else {
+                format!("{}: ", l.last_error_code)
+            };
+            format!(
+                "{code}{} ({} failed attempts; next {})",
+                l.last_error,
+                l.failed_attempts,
+                time(&l.next_attempt_time)
+            )
         };
         text.push_str(&format!(
             "{:<8} {:<6} {:<10} {:<20} {:<20} {:>9} {:>7} {:>5}  {}\n",
@@ -71,7 +92,7 @@ pub async fn sync_status(client: &Client, format: Output) -> Result<(), Error> {
             l.events_applied,
             l.events_behind,
             l.mail_pending,
-            l.last_error
+            error
         ));
     };
     if let Some(p) = &status.parent {

@@ -51,7 +51,12 @@ impl Tree {
         chain
     }
 
-    /// Whether this node knows `unit` at all.
+    /// The parent this node's stored tree gives `unit`, wherever it lies.
+    pub fn parent_of(&self, unit: &str) -> Option<&str> {
+        self.parents.get(unit).and_then(|p| p.as_deref())
+    }
+
+    /// Whether this node knows `unit` (its own unit or one it stored).
     pub fn knows(&self, unit: &str) -> bool {
         unit == self.root || self.parents.contains_key(unit)
     }

@@ -17,6 +17,7 @@ use tokio::sync::{SemaphorePermit, mpsc};
 use tokio_stream::{Stream, wrappers::ReceiverStream};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status, Streaming};
+use tonic_types::StatusExt;
 
 use super::apply::{ApplyError, CheckedBatch};
 use super::mail::Hop;
@@ -142,6 +143,55 @@ impl SyncApi {
     }
 }
 
+impl SyncApi {
+    /// A child links only where this node's stored tree places it: directly below this node,
+    /// or a unit placed nowhere yet. A unit placed under another parent is refused; moving
+    /// it is a reorganisation signed by the authority above both, not a child's claim.
+    fn check_placement(&self, child: &str) -> Result<(), Status> {
+        let tree = self.hub.registry.tree();
+        let root = tree.root();
+        // This node's own unit and its ancestors are refused as malformed by registration.
+        if child == root || tree.is_within(root, child) {
+            return Ok(());
+        }
+        let Some(placed_under) = tree.parent_of(child).filter(|parent| *parent != root) else {
+            return Ok(());
+        };
+        let placed_under = placed_under.to_string();
+        let message = format!(
+            "unit {child} is placed under {placed_under}, not under {root}; a unit moves only by \
+             a reorganisation of the authority above both"
+        );
+        let mut first = false;
+        self.hub.status.child(child, |s| {
+            first = s.last_error != message;
+            s.connected = false;
+            s.since = Some(Utc::now());
+            s.last_error = message.clone();
+        });
+        if first {
+            tracing::warn!(
+                child,
+                placed_under,
+                "link refused: the unit is placed elsewhere"
+            );
+        }
+        Err(Status::with_error_details(
+            tonic::Code::PermissionDenied,
+            message,
+            tonic_types::ErrorDetails::with_error_info(
+                "UNIT_PLACED_ELSEWHERE",
+                crate::api::error::ERROR_DOMAIN,
+                std::collections::HashMap::from([
+                    ("unit".to_string(), child.to_string()),
+                    ("placed_under".to_string(), placed_under),
+                    ("parent".to_string(), root.to_string()),
+                ]),
+            ),
+        ))
+    }
+}
+
 /// Most features a Hello may name.
 const MAX_FEATURES: usize = 32;
 
@@ -244,6 +294,7 @@ impl SyncService for SyncApi {
             )));
         }
         check_hello_lists(&hello)?;
+        self.check_placement(&child.code)?;
         let building = self
             .hub
             .directories
@@ -441,6 +492,10 @@ impl SyncService for SyncApi {
             mail_pending,
             last_error: s.last_error,
             tampered: s.tampered,
+            last_error_code: s.last_error_code,
+            refused: s.refused,
+            failed_attempts: s.failed_attempts,
+            next_attempt_time: s.next_attempt.map(wire::timestamp),
         };
         let parent = match self.hub.status.parent_state() {
             Some(s) => Some(to_wire(s, registry.outbox_len(&Hop::Up).await?)),

@@ -38,6 +38,14 @@ pub struct LinkState {
     pub last_error: String,
     /// The child's journal was found rewritten or truncated.
     pub tampered: bool,
+    /// gRPC code name of the last error, if it was a status.
+    pub last_error_code: String,
+    /// The other end refuses the link for a reason retrying cannot fix.
+    pub refused: bool,
+    /// Failed attempts since the link was last open.
+    pub failed_attempts: u32,
+    /// When the next attempt is due, while the link is down.
+    pub next_attempt: Option<DateTime<Utc>>,
 }
 
 /// Link states of this node, shared by the link service, the uplink and the metrics.

@@ -37,6 +37,10 @@ pub struct UplinkConfig {
     pub backoff_min: Duration,
     /// Longest reconnect delay.
     pub backoff_max: Duration,
+    /// First delay after the parent refused the link for good (see `UplinkError::is_refusal`).
+    pub refused_backoff_min: Duration,
+    /// Longest delay between attempts the parent refuses.
+    pub refused_backoff_max: Duration,
 }
 
 impl Default for UplinkConfig {
@@ -51,6 +55,10 @@ impl Default for UplinkConfig {
             // A returning parent is reached within 0.8 s; full jitter still spreads the
             // children that reconnect together over that interval.
             backoff_max: Duration::from_millis(800),
+            // A refused link waits for a person (a certificate, the tree, a restored journal):
+            // asking again every second only fills both logs.
+            refused_backoff_min: Duration::from_secs(30),
+            refused_backoff_max: Duration::from_secs(600),
         }
     }
 }
@@ -67,6 +75,52 @@ enum UplinkError {
     Domain(#[from] crate::domain::DomainError),
 }
 
+impl UplinkError {
+    /// The parent refused the link for a reason the same attempt cannot get past: who this
+    /// node is (certificate, placement), what it sent (a rewritten journal, a malformed
+    /// message) or which protocol it speaks.
+    fn is_refusal(&self) -> bool {
+        use tonic::Code::*;
+        matches!(self, UplinkError::Status(s) if matches!(
+            s.code(),
+            PermissionDenied | Unauthenticated | InvalidArgument | FailedPrecondition | DataLoss
+                | Unimplemented
+        ))
+    }
+
+    /// The gRPC code name of a status error (`PERMISSION_DENIED`), or empty.
+    fn code_name(&self) -> String {
+        match self {
+            UplinkError::Status(s) => code_name(s.code()).to_string(),
+            _ => String::new(),
+        }
+    }
+}
+
+/// The canonical name of a gRPC code, as in the gRPC documentation.
+fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code::*;
+    match code {
+        Ok => "OK",
+        Cancelled => "CANCELLED",
+        Unknown => "UNKNOWN",
+        InvalidArgument => "INVALID_ARGUMENT",
+        DeadlineExceeded => "DEADLINE_EXCEEDED",
+        NotFound => "NOT_FOUND",
+        AlreadyExists => "ALREADY_EXISTS",
+        PermissionDenied => "PERMISSION_DENIED",
+        ResourceExhausted => "RESOURCE_EXHAUSTED",
+        FailedPrecondition => "FAILED_PRECONDITION",
+        Aborted => "ABORTED",
+        OutOfRange => "OUT_OF_RANGE",
+        Unimplemented => "UNIMPLEMENTED",
+        Internal => "INTERNAL",
+        Unavailable => "UNAVAILABLE",
+        DataLoss => "DATA_LOSS",
+        Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
 /// Runs the uplink until the hub's shutdown token is cancelled.
 pub async fn run(
     hub: SyncHub,
@@ -75,6 +129,8 @@ pub async fn run(
     tls: Option<ClientTlsConfig>,
 ) {
     let mut attempt: u32 = 0;
+    let mut failed: u32 = 0;
+    let mut log = FailureLog::default();
     hub.status.parent(|s| {
         s.connected = false;
         s.since = Some(Utc::now());
@@ -85,32 +141,106 @@ pub async fn run(
         }
         let started = Instant::now();
         let result = session(&hub, &parent_url, &config, tls.as_ref()).await;
+        let opened = hub.status.parent_state().is_some_and(|s| s.connected);
+        if started.elapsed() > Duration::from_secs(10) || opened {
+            attempt = 0;
+            failed = 0;
+        }
+        if opened {
+            log.clear();
+        }
+        let refused = result.as_ref().err().is_some_and(UplinkError::is_refusal);
+        if result.is_err() {
+            failed = failed.saturating_add(1);
+        }
+        // A refusal that retrying cannot fix is tried again minutes apart, not every second.
+        let (min, max) = if refused {
+            (config.refused_backoff_min, config.refused_backoff_max)
+        } else {
+            (config.backoff_min, config.backoff_max)
+        };
+        let ceiling = min.saturating_mul(1u32 << attempt.min(10)).min(max);
+        attempt = attempt.saturating_add(1);
+        let delay = if refused {
+            // Half fixed, half jitter: a refused child never comes back within the minimum.
+            ceiling.mul_f64(rand::rng().random_range(0.5..=1.0))
+        } else {
+            // Full jitter: many children reconnecting at once spread over the whole interval.
+            ceiling.mul_f64(rand::rng().random_range(0.0..=1.0))
+        };
         hub.status.parent(|s| {
             s.connected = false;
             s.since = Some(Utc::now());
-            if let Err(e) = &result {
-                s.last_error = e.to_string();
+            s.refused = refused;
+            s.failed_attempts = failed;
+            s.next_attempt = chrono::Duration::from_std(delay)
+                .ok()
+                .map(|d| Utc::now() + d);
+            match &result {
+                Err(e) => {
+                    s.last_error = e.to_string();
+                    s.last_error_code = e.code_name();
+                }
+                Ok(()) => s.last_error_code.clear(),
             }
         });
         match &result {
             Ok(()) if hub.shutdown.is_cancelled() => return,
-            Ok(()) => tracing::info!(parent = %parent_url, "parent link closed"),
-            Err(e) => tracing::warn!(parent = %parent_url, error = %e, "parent link failed"),
+            Ok(()) => {
+                log.clear();
+                tracing::info!(parent = %parent_url, "parent link closed");
+            }
+            Err(e) => {
+                log.failed(&parent_url, e, refused, failed, delay);
+            }
         }
-        if started.elapsed() > Duration::from_secs(10) {
-            attempt = 0;
-        }
-        let ceiling = config
-            .backoff_min
-            .saturating_mul(1u32 << attempt.min(10))
-            .min(config.backoff_max);
-        attempt = attempt.saturating_add(1);
-        // Full jitter: many children reconnecting at once spread over the whole interval.
-        let delay = ceiling.mul_f64(rand::rng().random_range(0.0..=1.0));
         tokio::select! {
             _ = hub.shutdown.cancelled() => return,
             _ = tokio::time::sleep(delay) => {}
         }
+    }
+}
+
+/// How often the same failure is logged again while it lasts.
+const SAME_FAILURE_LOG_EVERY: Duration = Duration::from_secs(60);
+
+/// Logs a failing uplink once per change of what fails, and at most once a minute while the
+/// same failure lasts: an offline commune would otherwise log every reconnect attempt.
+#[derive(Default)]
+struct FailureLog {
+    last: Option<(String, Instant)>,
+}
+
+impl FailureLog {
+    fn clear(&mut self) {
+        self.last = None;
+    }
+
+    fn failed(
+        &mut self,
+        parent: &str,
+        error: &UplinkError,
+        refused: bool,
+        attempts: u32,
+        retry_in: Duration,
+    ) -> bool {
+        let what = error.to_string();
+        let due = match &self.last {
+            Some((last, at)) => *last != what || at.elapsed() >= SAME_FAILURE_LOG_EVERY,
+            None => true,
+        };
+        if !due {
+            return false;
+        }
+        self.last = Some((what, Instant::now()));
+        let retry_in = format!("{:.1}s", retry_in.as_secs_f64());
+        if refused {
+            tracing::error!(%parent, %error, attempts, %retry_in,
+                "the parent refuses this node's link; a person must act (see `tiepdan sync status`)");
+        } else {
+            tracing::warn!(%parent, %error, attempts, %retry_in, "parent link failed");
+        }
+        true
     }
 }
 
@@ -213,6 +343,10 @@ async fn session(
         s.connected = true;
         s.since = Some(Utc::now());
         s.last_error.clear();
+        s.last_error_code.clear();
+        s.refused = false;
+        s.failed_attempts = 0;
+        s.next_attempt = None;
     });
     tracing::info!(parent = %parent.code, "parent link open");
 
@@ -479,4 +613,56 @@ async fn digest_reply(
         }
     }
     Ok(reply)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn refused(message: &str) -> UplinkError {
+        UplinkError::Status(tonic::Status::permission_denied(message))
+    }
+
+    #[test]
+    fn a_failure_is_logged_once_per_change() {
+        let mut log = FailureLog::default();
+        let second = Duration::from_secs(1);
+        assert!(log.failed("p", &refused("a"), true, 1, second));
+        assert!(!log.failed("p", &refused("a"), true, 2, second));
+        assert!(!log.failed("p", &refused("a"), true, 3, second));
+        assert!(log.failed("p", &refused("b"), true, 4, second));
+        log.clear();
+        assert!(log.failed("p", &refused("b"), true, 1, second));
+        // The same failure again once a minute has passed.
+        log.last = Some((
+            refused("b").to_string(),
+            Instant::now() - SAME_FAILURE_LOG_EVERY,
+        ));
+        assert!(log.failed("p", &refused("b"), true, 2, second));
+    }
+
+    #[test]
+    fn refusals_are_told_from_failures_retrying_can_fix() {
+        for status in [
+            tonic::Status::permission_denied("x"),
+            tonic::Status::unauthenticated("x"),
+            tonic::Status::invalid_argument("x"),
+            tonic::Status::failed_precondition("x"),
+            tonic::Status::data_loss("x"),
+        ] {
+            assert!(UplinkError::Status(status).is_refusal());
+        }
+        for status in [
+            tonic::Status::unavailable("x"),
+            tonic::Status::deadline_exceeded("x"),
+            tonic::Status::cancelled("x"),
+            tonic::Status::resource_exhausted("x"),
+            tonic::Status::internal("x"),
+        ] {
+            assert!(!UplinkError::Status(status).is_refusal());
+        }
+        assert!(!UplinkError::Protocol("x".into()).is_refusal());
+        assert_eq!(refused("x").code_name(), "PERMISSION_DENIED");
+    }
 }

@@ -33,6 +33,7 @@ mod tier_directory;
 mod tier_faults;
 mod tier_mail;
 mod tier_offline;
+mod tier_placement;
 mod tier_reconcile;
 mod tier_refusals;
 mod tier_registration;
