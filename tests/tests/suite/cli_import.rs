@@ -68,14 +68,14 @@ fn son_tay() -> tiepdan_server::domain::model::Unit {
 
 /// What the node holds, in a form to compare between nodes and runs: ids with their state.
 #[derive(Debug, PartialEq)]
-struct Holdings {
+pub(crate) struct Holdings {
     visits: Vec<(String, u32, bool)>,
     petitions: Vec<(String, String, String, String)>,
     cases: Vec<(String, String, String, Vec<String>)>,
     last_sequence: u64,
 }
 
-async fn holdings(client: &Client) -> Holdings {
+pub(crate) async fn holdings(client: &Client) -> Holdings {
     let visits = ok(collect_pages(None, |page_size, page_token| async move {
         let r = client
             .list_visits(pb::ListVisitsRequest {
