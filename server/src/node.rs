@@ -13,6 +13,7 @@ use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
+use crate::api::limits::UnreadableLayer;
 use crate::api::{CaseApi, JournalApi, PetitionApi, ReceptionApi, ReportApi, UnitApi};
 use crate::auth::layer::AuthLayer;
 use crate::auth::{Authorizer, Secret};
@@ -200,6 +201,7 @@ pub async fn start(config: NodeConfig, listener: TcpListener) -> Result<RunningN
         .map(|secret| Authorizer::new(secret, config.unit.code.clone()));
     let router = builder
         .layer(AuthLayer::new(auth))
+        .layer(UnreadableLayer)
         .http2_keepalive_interval(Some(Duration::from_secs(10)))
         .http2_keepalive_timeout(Some(Duration::from_secs(5)))
         .timeout(Duration::from_secs(60))
