@@ -53,6 +53,8 @@ pub struct NodeConfig {
     pub auth: Option<Secret>,
     /// Serve a non-loopback address without checking tokens, asked for explicitly.
     pub insecure_no_auth: bool,
+    /// Longest lifetime, in days, of a token the node accepts (expiry minus issue time).
+    pub token_max_days: u32,
 }
 
 impl NodeConfig {
@@ -68,6 +70,7 @@ impl NodeConfig {
             tls: None,
             auth: None,
             insecure_no_auth: false,
+            token_max_days: crate::auth::DEFAULT_TOKEN_MAX_DAYS,
         }
     }
 }
@@ -195,10 +198,9 @@ pub async fn start(config: NodeConfig, listener: TcpListener) -> Result<RunningN
     if let Some(tls) = &config.tls {
         builder = builder.tls_config(tls.server.clone())?;
     }
-    let auth = config
-        .auth
-        .clone()
-        .map(|secret| Authorizer::new(secret, config.unit.code.clone()));
+    let auth = config.auth.clone().map(|secret| {
+        Authorizer::new(secret, config.unit.code.clone()).with_token_max_days(config.token_max_days)
+    });
     let router = builder
         .layer(AuthLayer::new(auth))
         .layer(UnreadableLayer)
