@@ -2271,6 +2271,48 @@ async fn contact_details_in_accepted_forms_are_stored(backend: Backend) {
     api.stop().await;
 }
 
+/// A journal digest names at most a bounded number of origins, each a unit code, once.
+async fn digest_origins_are_bounded_and_checked(backend: Backend) {
+    let api = Api::start(backend).await;
+    let mut sync = pb::sync_service_client::SyncServiceClient::new(api.node.channel().await);
+    let digest = |origins: Vec<String>| pb::GetJournalDigestRequest {
+        origin_units: origins,
+    };
+    let many: Vec<String> = (0..=tiepdan_server::sync::link::MAX_DIGEST_ORIGINS)
+        .map(|i| format!("{:05}", 10_000 + i))
+        .collect();
+    let cases: Vec<(Vec<String>, Vec<&str>)> = vec![
+        (many, vec!["origin_units"]),
+        (vec!["269".into(), "26x".into()], vec!["origin_units[1]"]),
+        (vec!["".into()], vec!["origin_units[0]"]),
+        (vec!["123456".into(), "269".into()], vec!["origin_units[0]"]),
+        (
+            vec!["269".into(), "09574".into(), "269".into()],
+            vec!["origin_units[2]"],
+        ),
+        (
+            vec!["1".into(), "269".into(), "269".into()],
+            vec!["origin_units[0]", "origin_units[2]"],
+        ),
+    ];
+    for (origins, fields) in cases {
+        let what = format!("{:?}", origins.iter().take(4).collect::<Vec<_>>());
+        let status = err(sync.get_journal_digest(digest(origins)).await);
+        assert_eq!(status.code(), Code::InvalidArgument, "{what}: {status:?}");
+        assert_eq!(
+            violated_fields(&status),
+            fields.iter().map(|f| f.to_string()).collect(),
+            "{what}"
+        );
+    }
+    // Well-formed origins, the home unit's and one it does not know, are answered.
+    let answer = ok(sync
+        .get_journal_digest(digest(vec!["269".into(), "09574".into()]))
+        .await);
+    assert_eq!(answer.heads.len(), 2);
+    api.stop().await;
+}
+
 /// A message over the 4 MiB limit is refused before it reaches the handler, as the caller's
 /// fault (RESOURCE_EXHAUSTED, not OUT_OF_RANGE).
 async fn oversized_message_is_refused(backend: Backend) {
@@ -2349,6 +2391,7 @@ on_every_backend!(
     listings_refuse_bad_input,
     oversized_message_is_refused,
     contact_details_in_accepted_forms_are_stored,
+    digest_origins_are_bounded_and_checked,
 );
 
 on_every_backend!(schedule_before_1945_is_refused,);
