@@ -35,6 +35,13 @@ pub const SECRET_BYTES: usize = 32;
 const MAX_SECRET_BYTES: usize = 1024;
 /// Length of an HMAC-SHA256 tag.
 const MAC_BYTES: usize = 32;
+/// Longest lifetime (expiry minus issue time) of a token a node accepts unless configured
+/// otherwise, and the most `tiepdan-node token issue --days` signs.
+pub const DEFAULT_TOKEN_MAX_DAYS: u32 = 366;
+/// How far ahead of the node's clock a token's issue time may be: the issuing machine's
+/// clock may run a little fast, not hours.
+pub const ISSUE_SKEW_SECS: i64 = 5 * 60;
+const SECONDS_PER_DAY: i64 = 86_400;
 
 /// What a token holder does at the unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -377,6 +384,15 @@ pub const PERMISSIONS: &[(&str, Access)] = permissions! {
     }
 };
 
+/// Methods whose answer is a stream that lasts (a server stream behind a token): it ends
+/// with TOKEN_EXPIRED when the token that opened it expires.
+pub const STREAMS: &[&str] = &["/tiepdan.v1.ReportService/WatchReport"];
+
+/// Whether the answer of `path` is a lasting stream, one of [`STREAMS`].
+pub fn is_stream(path: &str) -> bool {
+    STREAMS.contains(&path)
+}
+
 /// Services every caller reaches without a token: health checks and server reflection.
 pub const OPEN_SERVICES: &[&str] = &[
     "grpc.health.v1.Health",
@@ -475,15 +491,24 @@ pub enum Admission {
 pub struct Authorizer {
     secret: Secret,
     unit: String,
+    max_lifetime_days: u32,
 }
 
 impl Authorizer {
-    /// Checks for the node of `unit`, whose tokens are signed with `secret`.
+    /// Checks for the node of `unit`, whose tokens are signed with `secret`, accepting
+    /// lifetimes up to [`DEFAULT_TOKEN_MAX_DAYS`].
     pub fn new(secret: Secret, unit: impl Into<String>) -> Authorizer {
         Authorizer {
             secret,
             unit: unit.into(),
+            max_lifetime_days: DEFAULT_TOKEN_MAX_DAYS,
         }
+    }
+
+    /// Accepts tokens whose expiry is at most `days` after their issue time.
+    pub fn with_token_max_days(mut self, days: u32) -> Authorizer {
+        self.max_lifetime_days = days;
+        self
     }
 
     /// Decides a call of `path` with the `authorization` headers presented, at `now` (seconds
@@ -538,6 +563,23 @@ impl Authorizer {
                 ));
             }
         };
+        if claims.issued_at > now.saturating_add(ISSUE_SKEW_SECS) {
+            return Err(refuse(
+                Reason::TokenInvalid,
+                "the token is issued in the future; check the issuing machine's clock",
+                None,
+            ));
+        }
+        let lifetime = claims.expires_at.saturating_sub(claims.issued_at);
+        let most = i64::from(self.max_lifetime_days) * SECONDS_PER_DAY;
+        if lifetime > most {
+            let message = format!(
+                "the token is valid for more than {} days, the most this node accepts; \
+                 ask for a shorter one",
+                self.max_lifetime_days
+            );
+            return Err(refuse(Reason::TokenInvalid, &message, None));
+        }
         if claims.unit != self.unit {
             let message = format!(
                 "the token is for unit {}; this node serves unit {}",
@@ -845,6 +887,61 @@ mod tests {
     }
 
     #[test]
+    fn lifetimes_are_capped_and_issue_times_not_far_ahead() {
+        let auth = Authorizer::new(secret(7), "269");
+        let visit = "/tiepdan.v1.ReceptionService/RecordVisit";
+        let day = SECONDS_PER_DAY;
+        let admit_between = |auth: &Authorizer, issued_at: i64, expires_at: i64| {
+            let c = Claims {
+                issued_at,
+                expires_at,
+                ..claims(Role::Head)
+            };
+            let header = format!("Bearer {}", issue(&secret(7), &c).unwrap_or_default());
+            auth.admit(visit, Presented::One(header.as_bytes()), NOW)
+                .map(|_| ())
+                .map_err(|r| (r.reason, r.message))
+        };
+        let refused = |result: Result<(), (Reason, String)>| result.map_err(|(reason, _)| reason);
+        assert_eq!(admit_between(&auth, NOW - 60, NOW - 60 + 366 * day), Ok(()));
+        let too_long = admit_between(&auth, NOW - 60, NOW - 59 + 366 * day);
+        assert!(
+            too_long
+                .as_ref()
+                .is_err_and(|(_, m)| m.contains("more than 366 days")),
+            "{too_long:?}"
+        );
+        assert_eq!(
+            refused(admit_between(&auth, NOW - 60, NOW + 400 * day)),
+            Err(Reason::TokenInvalid)
+        );
+        assert_eq!(
+            refused(admit_between(&auth, NOW + 3600, NOW + 7200)),
+            Err(Reason::TokenInvalid)
+        );
+        assert_eq!(
+            admit_between(&auth, NOW + ISSUE_SKEW_SECS, NOW + 7200),
+            Ok(())
+        );
+        assert_eq!(
+            refused(admit_between(&auth, NOW + ISSUE_SKEW_SECS + 1, NOW + 7200)),
+            Err(Reason::TokenInvalid)
+        );
+        // The cap is the node's to set.
+        let strict = Authorizer::new(secret(7), "269").with_token_max_days(30);
+        assert_eq!(
+            admit_between(&strict, NOW - 60, NOW - 60 + 30 * day),
+            Ok(())
+        );
+        assert_eq!(
+            refused(admit_between(&strict, NOW - 60, NOW + 31 * day)),
+            Err(Reason::TokenInvalid)
+        );
+        let lenient = Authorizer::new(secret(7), "269").with_token_max_days(730);
+        assert_eq!(admit_between(&lenient, NOW - 60, NOW + 400 * day), Ok(()));
+    }
+
+    #[test]
     fn the_table_covers_every_method_of_the_descriptor() {
         use prost::Message;
         let set = prost_types::FileDescriptorSet::decode(tiepdan_proto::FILE_DESCRIPTOR_SET)
@@ -867,6 +964,21 @@ mod tests {
                 access(path).is_some(),
                 "{path} is not in the permission table"
             );
+        }
+        // Every server stream behind a token ends with it; the tier link proves its unit
+        // with a certificate, not a token.
+        for file in &set.file {
+            for service in &file.service {
+                for method in &service.method {
+                    let path = format!("/{}.{}/{}", file.package(), service.name(), method.name());
+                    let behind_token = matches!(access(&path), Some(Access::Roles(_)));
+                    assert_eq!(
+                        is_stream(&path),
+                        behind_token && method.server_streaming(),
+                        "{path}: a stream behind a token belongs in STREAMS, nothing else"
+                    );
+                }
+            }
         }
         // No method of the table that no service has.
         for (path, _) in PERMISSIONS {

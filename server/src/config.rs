@@ -17,6 +17,9 @@ use crate::node::NodeConfig;
 use crate::sync::uplink::UplinkConfig;
 use crate::tls::TlsFiles;
 
+/// Most a node may be configured to accept as a token's lifetime: ten years.
+const MAX_TOKEN_MAX_DAYS: i64 = 3660;
+
 /// Flags of `serve`; each can also come from the environment and from the file.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ServeArgs {
@@ -63,6 +66,10 @@ pub struct ServeArgs {
     /// Serve a non-loopback address without checking operator tokens.
     #[arg(long, env = "TIEPDAN_INSECURE_NO_AUTH")]
     pub insecure_no_auth: bool,
+    /// Longest lifetime, in days, of an operator token this node accepts (expiry minus issue
+    /// time; default 366).
+    #[arg(long, env = "TIEPDAN_TOKEN_MAX_DAYS", value_parser = clap::value_parser!(u32).range(1..=MAX_TOKEN_MAX_DAYS))]
+    pub token_max_days: Option<u32>,
     /// Serve Prometheus metrics on this address.
     #[arg(long, env = "TIEPDAN_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
@@ -106,6 +113,7 @@ struct FileConfig {
     insecure_plaintext: Option<bool>,
     auth_secret_file: Option<PathBuf>,
     insecure_no_auth: Option<bool>,
+    token_max_days: Option<u32>,
     deadlines: Option<DeadlineTable>,
 }
 
@@ -214,6 +222,15 @@ impl ServeArgs {
             .map(|path| Secret::read(&path))
             .transpose()?;
         let insecure_no_auth = self.insecure_no_auth || file.insecure_no_auth.unwrap_or(false);
+        let token_max_days = self
+            .token_max_days
+            .or(file.token_max_days)
+            .unwrap_or(crate::auth::DEFAULT_TOKEN_MAX_DAYS);
+        if token_max_days == 0 || i64::from(token_max_days) > MAX_TOKEN_MAX_DAYS {
+            return Err(ConfigError::Invalid(format!(
+                "token_max_days {token_max_days}: 1 to {MAX_TOKEN_MAX_DAYS} days"
+            )));
+        }
         if auth.is_none() && !insecure_no_auth && !listen.ip().is_loopback() {
             return Err(ConfigError::Invalid(format!(
                 "--listen {listen} is reachable from other machines: give --auth-secret-file \
@@ -267,6 +284,7 @@ impl ServeArgs {
                 tls,
                 auth,
                 insecure_no_auth,
+                token_max_days,
             },
             listen,
         })
@@ -468,6 +486,38 @@ mod tests {
             ..from_file
         };
         assert!(missing.resolve().is_err());
+    }
+
+    #[test]
+    fn the_token_lifetime_cap_comes_from_flag_file_or_default() {
+        let args = ServeArgs {
+            unit: Some("269".into()),
+            name: Some("x".into()),
+            level: Some("district".into()),
+            insecure_plaintext: true,
+            ..Default::default()
+        };
+        let days = |a: &ServeArgs| a.resolve().map(|r| r.node.token_max_days).ok();
+        assert_eq!(days(&args), Some(crate::auth::DEFAULT_TOKEN_MAX_DAYS));
+        let mut file = tempfile::NamedTempFile::new().unwrap_or_else(|e| panic!("{e}"));
+        writeln!(file, "token_max_days = 30").unwrap_or_else(|e| panic!("{e}"));
+        let from_file = ServeArgs {
+            config: Some(file.path().to_path_buf()),
+            ..args.clone()
+        };
+        assert_eq!(days(&from_file), Some(30));
+        let flag = ServeArgs {
+            token_max_days: Some(7),
+            ..from_file
+        };
+        assert_eq!(days(&flag), Some(7));
+        for bad in [0, 3661] {
+            let refused = ServeArgs {
+                token_max_days: Some(bad),
+                ..args.clone()
+            };
+            assert!(refused.resolve().is_err(), "{bad}");
+        }
     }
 
     #[test]

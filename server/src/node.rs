@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
 
+use crate::api::limits::UnreadableLayer;
 use crate::api::{CaseApi, JournalApi, PetitionApi, ReceptionApi, ReportApi, UnitApi};
 use crate::auth::layer::AuthLayer;
 use crate::auth::{Authorizer, Secret};
@@ -54,6 +55,8 @@ pub struct NodeConfig {
     pub insecure_no_auth: bool,
     /// Bounds on the connections the node accepts.
     pub connections: ConnectionLimits,
+    /// Longest lifetime, in days, of a token the node accepts (expiry minus issue time).
+    pub token_max_days: u32,
 }
 
 impl NodeConfig {
@@ -70,6 +73,7 @@ impl NodeConfig {
             auth: None,
             insecure_no_auth: false,
             connections: ConnectionLimits::default(),
+            token_max_days: crate::auth::DEFAULT_TOKEN_MAX_DAYS,
         }
     }
 }
@@ -201,14 +205,14 @@ pub async fn start(config: NodeConfig, listener: TcpListener) -> Result<RunningN
     if let Some(tls) = &config.tls {
         builder = builder.tls_config(tls.server.clone())?;
     }
-    let auth = config
-        .auth
-        .clone()
-        .map(|secret| Authorizer::new(secret, config.unit.code.clone()));
+    let auth = config.auth.clone().map(|secret| {
+        Authorizer::new(secret, config.unit.code.clone()).with_token_max_days(config.token_max_days)
+    });
     let router = builder
         .max_concurrent_streams(config.connections.max_streams_per_connection)
         .layer(CallsLayer::new(connections))
         .layer(AuthLayer::new(auth))
+        .layer(UnreadableLayer)
         .http2_keepalive_interval(Some(Duration::from_secs(10)))
         .http2_keepalive_timeout(Some(Duration::from_secs(5)))
         .timeout(Duration::from_secs(60))

@@ -287,6 +287,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn records_from_the_link_keep_text_the_api_now_refuses() {
+        // A child may have journaled a name with a bidi mark before the API refused them.
+        let recorded = pb::Unit {
+            code: "09574".into(),
+            name: "Phường\u{200f} Ngô Quyền".into(),
+            level: UnitLevel::Ward.to_wire(),
+            parent_code: "269".into(),
+            remote: false,
+        };
+        let unit = inbound::unit(&recorded).map(|u| u.name);
+        assert_eq!(unit.ok().as_deref(), Some("Phường\u{200f} Ngô Quyền"));
+    }
+
+    #[test]
     fn every_enum_round_trips_and_unspecified_is_none() {
         for &v in PetitionStatus::ALL {
             assert_eq!(PetitionStatus::from_wire(v.to_wire()), Some(v));
@@ -414,7 +428,7 @@ pub mod inbound {
         if !u.parent_code.is_empty() {
             code(&mut v, "unit.parent_code", &u.parent_code);
         }
-        v.text("unit.name", &u.name, MAX_NAME, true);
+        v.recorded_text("unit.name", &u.name, MAX_NAME, true);
         let level = req::<UnitLevel>(&mut v, "unit.level", u.level);
         let value = level.map(|level| Unit {
             code: u.code.clone(),
@@ -431,8 +445,8 @@ pub mod inbound {
         v.id("visit.id", &x.id, true);
         v.id("visit.schedule_entry_id", &x.schedule_entry_id, false);
         code(&mut v, "visit.unit_code", &x.unit_code);
-        v.text("visit.summary", &x.summary, MAX_TEXT, false);
-        v.text("visit.receiver_name", &x.receiver_name, MAX_NAME, false);
+        v.recorded_text("visit.summary", &x.summary, MAX_TEXT, false);
+        v.recorded_text("visit.receiver_name", &x.receiver_name, MAX_NAME, false);
         let t = time(&mut v, "visit.visit_time", x.visit_time.as_ref());
         let c = time(&mut v, "visit.create_time", x.create_time.as_ref());
         let kind = req(&mut v, "visit.kind", x.kind);
@@ -463,8 +477,8 @@ pub mod inbound {
         let mut v = Violations::default();
         v.id("entry.id", &x.id, true);
         code(&mut v, "entry.unit_code", &x.unit_code);
-        v.text("entry.receiver_name", &x.receiver_name, MAX_NAME, false);
-        v.text("entry.location", &x.location, MAX_NAME, false);
+        v.recorded_text("entry.receiver_name", &x.receiver_name, MAX_NAME, false);
+        v.recorded_text("entry.location", &x.location, MAX_NAME, false);
         let role = req(&mut v, "entry.receiver_role", x.receiver_role);
         let s = time(&mut v, "entry.start_time", x.start_time.as_ref());
         let e = time(&mut v, "entry.end_time", x.end_time.as_ref());
@@ -487,9 +501,9 @@ pub mod inbound {
         v.id("conclusion.id", &x.id, true);
         v.id("conclusion.visit_id", &x.visit_id, true);
         code(&mut v, "conclusion.unit_code", &x.unit_code);
-        v.text("conclusion.text", &x.text, MAX_TEXT, false);
-        v.text("conclusion.assignee", &x.assignee, MAX_NAME, false);
-        v.text(
+        v.recorded_text("conclusion.text", &x.text, MAX_TEXT, false);
+        v.recorded_text("conclusion.assignee", &x.assignee, MAX_NAME, false);
+        v.recorded_text(
             "conclusion.progress_note",
             &x.progress_note,
             MAX_TEXT,
@@ -522,9 +536,9 @@ pub mod inbound {
         let mut v = Violations::default();
         v.id("petition.id", &x.id, true);
         code(&mut v, "petition.unit_code", &x.unit_code);
-        v.text("petition.summary", &x.summary, MAX_TEXT, false);
-        v.text("petition.note", &x.note, MAX_TEXT, false);
-        v.text("petition.outside_body", &x.outside_body, MAX_NAME, false);
+        v.recorded_text("petition.summary", &x.summary, MAX_TEXT, false);
+        v.recorded_text("petition.note", &x.note, MAX_TEXT, false);
+        v.recorded_text("petition.outside_body", &x.outside_body, MAX_NAME, false);
         v.id("petition.visit_id", &x.visit_id, false);
         v.id("petition.case_id", &x.case_id, false);
         v.id("petition.source_petition_id", &x.source_petition_id, false);
@@ -616,7 +630,7 @@ pub mod inbound {
         let mut v = Violations::default();
         v.id("case.id", &x.id, true);
         code(&mut v, "case.owner_unit", &x.owner_unit);
-        v.text("case.decision_number", &x.decision_number, MAX_NAME, false);
+        v.recorded_text("case.decision_number", &x.decision_number, MAX_NAME, false);
         let accept = time(&mut v, "case.accept_time", x.accept_time.as_ref());
         let updated = time(&mut v, "case.update_time", x.update_time.as_ref());
         let decision = opt_time(&mut v, "case.decision_time", x.decision_time.as_ref());

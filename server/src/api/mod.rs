@@ -4,6 +4,7 @@
 mod cases;
 pub mod error;
 mod journal;
+pub mod limits;
 mod petitions;
 mod reception;
 mod reports;

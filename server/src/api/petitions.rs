@@ -68,9 +68,9 @@ fn petitioner(c: &mut Check, input: Option<&pb::Petitioner>) -> Option<Petitione
     let p = input?;
     c.v.text("petitioner.full_name", &p.full_name, MAX_NAME, true);
     c.v.text("petitioner.address", &p.address, MAX_NAME, false);
-    c.v.text("petitioner.id_number", &p.id_number, 32, false);
-    c.v.text("petitioner.phone", &p.phone, 32, false);
-    c.v.text("petitioner.email", &p.email, MAX_NAME, false);
+    c.v.id_number("petitioner.id_number", &p.id_number);
+    c.v.phone("petitioner.phone", &p.phone);
+    c.v.email("petitioner.email", &p.email);
     Some(Petitioner {
         full_name: p.full_name.trim().to_string(),
         address: p.address.clone(),

@@ -46,20 +46,87 @@ impl Violations {
         }
     }
 
-    /// Checks a text field: its length and that it holds no control characters but line
-    /// breaks and tabs.
+    /// Checks a text field of a new request: its length, that it holds no control characters
+    /// but line breaks and tabs, and no invisible formatting characters ([`is_hidden_format`]).
     pub fn text(&mut self, field: &str, value: &str, max: usize, required: bool) {
+        if self.text_of_any_age(field, value, max, required) && value.chars().any(is_hidden_format)
+        {
+            self.add(
+                field,
+                "invisible formatting characters (bidi controls, zero-width characters) are not \
+                 allowed",
+            );
+        }
+    }
+
+    /// Checks a text field of a record made elsewhere and received over the tier link: as
+    /// [`Violations::text`], but invisible formatting characters pass, since a child may
+    /// have recorded them before they were refused.
+    pub fn recorded_text(&mut self, field: &str, value: &str, max: usize, required: bool) {
+        self.text_of_any_age(field, value, max, required);
+    }
+
+    /// The checks of text old and new; false when it recorded a violation.
+    fn text_of_any_age(&mut self, field: &str, value: &str, max: usize, required: bool) -> bool {
         if required && value.trim().is_empty() {
             self.add(field, "required");
-            return;
+            return false;
         }
         if value.chars().count() > max {
             self.add(field, format!("at most {max} characters"));
-        } else if value
+            return false;
+        }
+        if value
             .chars()
             .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
         {
             self.add(field, "control characters are not allowed");
+            return false;
+        }
+        true
+    }
+
+    /// Checks a petitioner's identity number, when given: a CCCD (căn cước công dân) has
+    /// exactly 12 digits, an old CMND (chứng minh nhân dân) exactly 9.
+    pub fn id_number(&mut self, field: &str, value: &str) {
+        let number = value.trim();
+        if number.is_empty() {
+            return;
+        }
+        if !(matches!(number.len(), 9 | 12) && number.bytes().all(|b| b.is_ascii_digit())) {
+            self.add(
+                field,
+                "an identity number is a CCCD of 12 digits or an old CMND of 9 digits",
+            );
+        }
+    }
+
+    /// Checks a Vietnamese phone number, when given: spaces, dots, dashes and parentheses
+    /// are dropped; then an optional `+84` or `0`, and 9 or 10 digits that do not start
+    /// with 0 (a mobile number has 9 after the 0, a landline's area code and number 10).
+    pub fn phone(&mut self, field: &str, value: &str) {
+        if value.trim().is_empty() || !self.text_of_any_age(field, value, MAX_PHONE, false) {
+            return;
+        }
+        if value.chars().any(is_hidden_format) || !is_phone(value) {
+            self.add(
+                field,
+                "a Vietnamese phone number: +84 or 0, then 9 or 10 digits (spaces, dots, dashes \
+                 and parentheses allowed)",
+            );
+        }
+    }
+
+    /// Checks an e-mail address, when given: one `@` after a non-empty local part, a domain
+    /// with a dot and no empty label, no spaces, at most [`MAX_EMAIL`] characters.
+    pub fn email(&mut self, field: &str, value: &str) {
+        if value.is_empty() {
+            return;
+        }
+        let before = self.0.len();
+        self.text(field, value, MAX_EMAIL, false);
+        if self.0.len() == before && !is_email(value) {
+            self.add(field, "an e-mail address: name@domain.tld, without spaces");
         }
     }
 
@@ -129,6 +196,53 @@ impl Violations {
     }
 }
 
+/// Invisible formatting characters that can hide text or reorder what a reader sees: the
+/// bidi embeddings, overrides, isolates and marks, and the zero-width characters. (U+200C
+/// and U+200D join letters in some scripts, never in Vietnamese.)
+pub fn is_hidden_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202a}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{061c}'
+            | '\u{2060}'
+            | '\u{feff}'
+    )
+}
+
+/// Longest phone number as typed, separators included.
+pub const MAX_PHONE: usize = 32;
+/// Longest e-mail address (RFC 5321's path limit less its brackets).
+pub const MAX_EMAIL: usize = 254;
+
+/// Whether `value` is a Vietnamese phone number by the rule of [`Violations::phone`].
+fn is_phone(value: &str) -> bool {
+    let compact: String = value
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '.' | '-' | '(' | ')'))
+        .collect();
+    let national = compact
+        .strip_prefix("+84")
+        .or_else(|| compact.strip_prefix('0'))
+        .unwrap_or(&compact);
+    matches!(national.len(), 9 | 10)
+        && national.bytes().all(|b| b.is_ascii_digit())
+        && !national.starts_with('0')
+}
+
+/// Whether `value` has the shape of an e-mail address by the rule of [`Violations::email`].
+fn is_email(value: &str) -> bool {
+    let Some((local, domain)) = value.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.contains('@')
+        && !value.chars().any(char::is_whitespace)
+        && domain.contains('.')
+        && domain.split('.').all(|label| !label.is_empty())
+}
+
 /// 1945-09-02T00:00:00Z: no record of this system can be older.
 const EARLIEST: i64 = -767_836_800;
 
@@ -154,6 +268,125 @@ mod tests {
                 assert_eq!(fields, ["request_id", "summary", "name", "unit.code"]);
             }
             other => panic!("expected invalid, got {other:?}"),
+        }
+    }
+
+    fn violated(check: impl FnOnce(&mut Violations)) -> Vec<String> {
+        let mut v = Violations::default();
+        check(&mut v);
+        match v.finish() {
+            Ok(()) => Vec::new(),
+            Err(DomainError::Invalid(list)) => list.into_iter().map(|f| f.field).collect(),
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn invisible_formatting_is_refused_in_new_text_only() {
+        let hidden = [
+            '\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}', '\u{202e}', '\u{2066}', '\u{2067}',
+            '\u{2068}', '\u{2069}', '\u{200e}', '\u{200f}', '\u{061c}', '\u{200b}', '\u{200c}',
+            '\u{200d}', '\u{2060}', '\u{feff}',
+        ];
+        for c in hidden {
+            let value = format!("Nguyễn{c} Văn A");
+            assert_eq!(
+                violated(|v| v.text("name", &value, 100, true)),
+                ["name"],
+                "{c:?}"
+            );
+            assert!(violated(|v| v.recorded_text("name", &value, 100, true)).is_empty());
+        }
+        // Vietnamese, precomposed or with combining marks, and line breaks are text.
+        for ok in ["Nguyễn Thị Hoà", "Nguye\u{302}\u{303}n", "dòng 1\ndòng 2\t"] {
+            assert!(
+                violated(|v| v.text("name", ok, 100, true)).is_empty(),
+                "{ok:?}"
+            );
+        }
+        // One violation per field, however much is wrong.
+        assert_eq!(violated(|v| v.text("n", "\u{0}\u{202e}", 100, true)), ["n"]);
+    }
+
+    #[test]
+    fn identity_numbers() {
+        for ok in ["", "001078012345", "012345678", " 001078012345 "] {
+            assert!(violated(|v| v.id_number("id", ok)).is_empty(), "{ok:?}");
+        }
+        for bad in [
+            "12345678",
+            "1234567890",
+            "0010780123456",
+            "00107801234a",
+            "001 078 012 345",
+            "B1234567",
+            "０１２３４５６７８",
+        ] {
+            assert_eq!(violated(|v| v.id_number("id", bad)), ["id"], "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn phone_numbers() {
+        for ok in [
+            "",
+            "0912345678",
+            "0912 345 678",
+            "0912.345.678",
+            "+84 912 345 678",
+            "+84912345678",
+            "(024) 3825-1234",
+            "02438251234",
+            "912345678",
+        ] {
+            assert!(violated(|v| v.phone("phone", ok)).is_empty(), "{ok:?}");
+        }
+        for bad in [
+            "0912",
+            "09123456789012",
+            "+1 202 555 0100",
+            "+84 0912 345 678",
+            "84912345678",
+            "0912 abc 678",
+            "tel: 0912345678",
+            "０９１２３４５６７８",
+            "++84912345678",
+            "0912\u{200b}345678",
+            "09\u{0}12",
+            "0",
+            "+84",
+        ] {
+            assert_eq!(violated(|v| v.phone("phone", bad)), ["phone"], "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn email_addresses() {
+        for ok in [
+            "",
+            "a@x.vn",
+            "nguyen.van-a+don@so-tay.ha-noi.gov.vn",
+            "A@Example.VN",
+        ] {
+            assert!(violated(|v| v.email("email", ok)).is_empty(), "{ok:?}");
+        }
+        let long = format!("{}@x.vn", "a".repeat(250));
+        for bad in [
+            "a",
+            "@x.vn",
+            "a@",
+            "a@b",
+            "a@@b.vn",
+            "a@b@c.vn",
+            "a b@x.vn",
+            "a@x .vn",
+            "a@.vn",
+            "a@x..vn",
+            "a@x.vn.",
+            &long,
+            "a@x.vn\u{200b}",
+        ] {
+            assert_eq!(violated(|v| v.email("email", bad)), ["email"], "{bad:?}");
         }
     }
 

@@ -218,6 +218,36 @@ fn check_hello_lists(hello: &pb::Hello) -> Result<(), Status> {
     Ok(())
 }
 
+/// Most origins one `GetJournalDigest` names: as many units as a subtree may hold.
+pub const MAX_DIGEST_ORIGINS: usize = super::apply::MAX_UNITS;
+
+/// Refuses a digest request's origins unless they are at most [`MAX_DIGEST_ORIGINS`] unit
+/// codes, each named once.
+fn check_digest_origins(origins: &[String]) -> Result<(), Status> {
+    let mut v = crate::domain::validate::Violations::default();
+    if origins.len() > MAX_DIGEST_ORIGINS {
+        v.add(
+            "origin_units",
+            format!(
+                "at most {MAX_DIGEST_ORIGINS} origins, not {}",
+                origins.len()
+            ),
+        );
+    } else {
+        let mut seen = std::collections::HashSet::new();
+        for (i, origin) in origins.iter().enumerate() {
+            let field = format!("origin_units[{i}]");
+            if !crate::domain::validate::is_unit_code(origin) {
+                v.add(field, "a unit code is 2 to 5 digits");
+            } else if !seen.insert(origin.as_str()) {
+                v.add(field, "named twice");
+            }
+        }
+    }
+    v.finish()?;
+    Ok(())
+}
+
 /// A message that does not decode is the child's fault, not this node's: tonic reports it
 /// as INTERNAL (what a panic also becomes), the link as INVALID_ARGUMENT.
 fn malformed(status: Status) -> Status {
@@ -401,9 +431,7 @@ impl SyncService for SyncApi {
         let origins: Vec<String> = if req.origin_units.is_empty() {
             tree.subtree(tree.root())
         } else {
-            if req.origin_units.len() > 10_000 {
-                return Err(Status::invalid_argument("origin_units: at most 10000"));
-            }
+            check_digest_origins(&req.origin_units)?;
             req.origin_units
         };
         let db = registry.store().reader();

@@ -76,21 +76,95 @@ fn long(n: usize) -> String {
     "ữ".repeat(n)
 }
 
-/// Text no free-text field accepts: over 4000 characters, or with control characters.
+/// Invisible formatting characters that can hide or reorder what a reader sees: the bidi
+/// embeddings, overrides, isolates and marks, and the zero-width characters.
+const INVISIBLE: &[char] = &[
+    '\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}', '\u{202e}', '\u{2066}', '\u{2067}', '\u{2068}',
+    '\u{2069}', '\u{200e}', '\u{200f}', '\u{061c}', '\u{200b}', '\u{200c}', '\u{200d}', '\u{2060}',
+    '\u{feff}',
+];
+
+/// `Nguyễn Văn A` with one invisible character in it, for each of [`INVISIBLE`].
+fn hidden() -> Vec<String> {
+    INVISIBLE
+        .iter()
+        .map(|c| format!("Nguyễn{c} Văn A"))
+        .collect()
+}
+
+/// Text no free-text field accepts: over 4000 characters, with control characters, or with
+/// invisible formatting characters.
 fn bad_texts() -> Vec<String> {
-    vec![
+    let mut texts = vec![
         long(4001),
         "bell\u{7}".into(),
         "nul\0byte".into(),
         "escape \u{1b}[31m".into(),
         "del\u{7f}".into(),
         "c1\u{85}".into(),
+    ];
+    texts.extend(hidden());
+    texts
+}
+
+/// Names no name-like field accepts: over 300 characters, with control characters, or with
+/// invisible formatting characters.
+fn bad_names() -> Vec<String> {
+    let mut names = vec![long(301), "x\u{8}".into(), "a\nb\u{0}".into()];
+    names.extend(hidden());
+    names
+}
+
+/// ID numbers refused: a CCCD has exactly 12 digits, an old CMND exactly 9.
+fn bad_id_numbers() -> Vec<&'static str> {
+    vec![
+        "000000000000000000000000000000000",
+        "12345678",
+        "1234567890",
+        "12345678901",
+        "0010780123456",
+        "00107801234a",
+        "001 078 012 345",
+        "B1234567",
+        "０１２３４５６７８",
+        "-12345678",
     ]
 }
 
-/// Names no name-like field accepts: over 300 characters, or with control characters.
-fn bad_names() -> Vec<String> {
-    vec![long(301), "x\u{8}".into(), "a\nb\u{0}".into()]
+/// Phone numbers refused (the rule is in `validate.rs`: separators dropped, an optional
+/// +84 or 0, then 9 or 10 digits not starting with 0).
+fn bad_phones() -> Vec<&'static str> {
+    vec![
+        "09\u{0}12",
+        "0912",
+        "09123456789012",
+        "+1 202 555 0100",
+        "+84 0912 345 678",
+        "84912345678",
+        "0912 abc 678",
+        "tel: 0912345678",
+        "０９１２３４５６７８",
+        "++84912345678",
+        "0912\u{200b}345678",
+    ]
+}
+
+/// E-mail addresses refused.
+fn bad_emails() -> Vec<String> {
+    vec![
+        "a".into(),
+        "@x.vn".into(),
+        "a@".into(),
+        "a@b".into(),
+        "a@@b.vn".into(),
+        "a@b@c.vn".into(),
+        "a b@x.vn".into(),
+        "a@x .vn".into(),
+        "a@.vn".into(),
+        "a@x..vn".into(),
+        "a@x.vn.".into(),
+        format!("{}@x.vn", "a".repeat(250)),
+    ]
 }
 
 async fn register_unit_refuses_bad_input(backend: Backend) {
@@ -708,20 +782,33 @@ async fn petition_intake_refuses_bad_input(backend: Backend) {
             ["petitioner.email"]
         );
     }
-    bad!(
-        api,
-        petitions.receive_petition,
-        base,
-        |r| r.petitioner.as_mut().unwrap().id_number = "0".repeat(33),
-        ["petitioner.id_number"]
-    );
-    bad!(
-        api,
-        petitions.receive_petition,
-        base,
-        |r| r.petitioner.as_mut().unwrap().phone = "09\u{0}12".into(),
-        ["petitioner.phone"]
-    );
+    for id_number in bad_id_numbers() {
+        bad!(
+            api,
+            petitions.receive_petition,
+            base,
+            |r| r.petitioner.as_mut().unwrap().id_number = id_number.to_string(),
+            ["petitioner.id_number"]
+        );
+    }
+    for phone in bad_phones() {
+        bad!(
+            api,
+            petitions.receive_petition,
+            base,
+            |r| r.petitioner.as_mut().unwrap().phone = phone.to_string(),
+            ["petitioner.phone"]
+        );
+    }
+    for email in bad_emails() {
+        bad!(
+            api,
+            petitions.receive_petition,
+            base,
+            |r| r.petitioner.as_mut().unwrap().email = email.clone(),
+            ["petitioner.email"]
+        );
+    }
     for v in [0, 5, 99, -1] {
         bad!(
             api,
@@ -2143,26 +2230,104 @@ async fn listings_refuse_bad_input(backend: Backend) {
     api.stop().await;
 }
 
-/// A message over the 4 MiB limit is refused before it reaches the handler.
+/// Contact details in every form the rules accept are stored as they were typed.
+async fn contact_details_in_accepted_forms_are_stored(backend: Backend) {
+    let mut api = Api::start(backend).await;
+    let forms = [
+        (
+            "001078012345",
+            "0912 345 678",
+            "nguyen.van-a+don@so-tay.ha-noi.gov.vn",
+        ),
+        ("012345678", "+84 912.345.678", "a@x.vn"),
+        ("", "(024) 3825-1234", ""),
+        ("001078012345", "912345678", "A.B@Example.VN"),
+        ("", "", ""),
+    ];
+    for (id_number, phone, email) in forms {
+        let mut req = receive_req(ago(1), None);
+        let person = req.petitioner.as_mut().unwrap();
+        person.id_number = id_number.into();
+        person.phone = phone.into();
+        person.email = email.into();
+        let p = ok(api.petitions.receive_petition(req).await)
+            .petition
+            .unwrap();
+        let stored = api.get_petition(&p.id).await.petitioner.unwrap();
+        assert_eq!(
+            (
+                stored.id_number.as_str(),
+                stored.phone.as_str(),
+                stored.email.as_str()
+            ),
+            (id_number, phone, email)
+        );
+    }
+    // Vietnamese names with their diacritics, precomposed or combining, are not hidden text.
+    let mut req = receive_req(ago(1), None);
+    req.petitioner.as_mut().unwrap().full_name = "Nguye\u{302}\u{303}n Thị Hoà".into();
+    req.summary = "Đơn khiếu nại về việc thu hồi đất".into();
+    ok(api.petitions.receive_petition(req).await);
+    api.stop().await;
+}
+
+/// A journal digest names at most a bounded number of origins, each a unit code, once.
+async fn digest_origins_are_bounded_and_checked(backend: Backend) {
+    let api = Api::start(backend).await;
+    let mut sync = pb::sync_service_client::SyncServiceClient::new(api.node.channel().await);
+    let digest = |origins: Vec<String>| pb::GetJournalDigestRequest {
+        origin_units: origins,
+    };
+    let many: Vec<String> = (0..=tiepdan_server::sync::link::MAX_DIGEST_ORIGINS)
+        .map(|i| format!("{:05}", 10_000 + i))
+        .collect();
+    let cases: Vec<(Vec<String>, Vec<&str>)> = vec![
+        (many, vec!["origin_units"]),
+        (vec!["269".into(), "26x".into()], vec!["origin_units[1]"]),
+        (vec!["".into()], vec!["origin_units[0]"]),
+        (vec!["123456".into(), "269".into()], vec!["origin_units[0]"]),
+        (
+            vec!["269".into(), "09574".into(), "269".into()],
+            vec!["origin_units[2]"],
+        ),
+        (
+            vec!["1".into(), "269".into(), "269".into()],
+            vec!["origin_units[0]", "origin_units[2]"],
+        ),
+    ];
+    for (origins, fields) in cases {
+        let what = format!("{:?}", origins.iter().take(4).collect::<Vec<_>>());
+        let status = err(sync.get_journal_digest(digest(origins)).await);
+        assert_eq!(status.code(), Code::InvalidArgument, "{what}: {status:?}");
+        assert_eq!(
+            violated_fields(&status),
+            fields.iter().map(|f| f.to_string()).collect(),
+            "{what}"
+        );
+    }
+    // Well-formed origins, the home unit's and one it does not know, are answered.
+    let answer = ok(sync
+        .get_journal_digest(digest(vec!["269".into(), "09574".into()]))
+        .await);
+    assert_eq!(answer.heads.len(), 2);
+    api.stop().await;
+}
+
+/// A message over the 4 MiB limit is refused before it reaches the handler, as the caller's
+/// fault (RESOURCE_EXHAUSTED, not OUT_OF_RANGE).
 async fn oversized_message_is_refused(backend: Backend) {
     let mut api = Api::start(backend).await;
     let seq = api.last_seq().await;
     let mut req = receive_req(ago(1), None);
     req.summary = "a".repeat(5 * 1024 * 1024);
     let status = err(api.petitions.receive_petition(req).await);
-    assert!(
-        matches!(status.code(), Code::ResourceExhausted | Code::OutOfRange),
-        "{:?}: {}",
-        status.code(),
-        status.message()
-    );
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert_eq!(reason(&status), "MESSAGE_TOO_LARGE");
     let mut req = visit_req(ago(1), pb::ReceiverRole::Staff, 1);
     req.summary = "b".repeat(4 * 1024 * 1024 + 1);
     let status = err(api.reception.record_visit(req).await);
-    assert!(matches!(
-        status.code(),
-        Code::ResourceExhausted | Code::OutOfRange
-    ));
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert_eq!(reason(&status), "MESSAGE_TOO_LARGE");
     assert_eq!(api.last_seq().await, seq);
     let listed = ok(api
         .petitions
@@ -2225,6 +2390,8 @@ on_every_backend!(
     case_rpcs_refuse_bad_input,
     listings_refuse_bad_input,
     oversized_message_is_refused,
+    contact_details_in_accepted_forms_are_stored,
+    digest_origins_are_bounded_and_checked,
 );
 
 on_every_backend!(schedule_before_1945_is_refused,);

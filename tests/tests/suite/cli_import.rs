@@ -389,6 +389,41 @@ async fn bad_records_are_reported_and_the_rest_imports() {
     node.stop().await;
 }
 
+/// Contact details and hidden text the node refuses are reported for the import as for any
+/// other client, field by field, and nothing of the record is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nodes_checks_of_personal_details_reach_the_import() {
+    let node = TestNode::start(Backend::Sqlite, son_tay()).await;
+    let client = Client::from_channel(node.channel().await);
+    let text = r#"{"type": "register", "key": "hidden-2019", "unit": "269"}
+{"type": "petition", "key": "P1", "received_time": "2019-01-10", "channel": "post", "summary": "fine", "petitioner": {"full_name": "Đỗ Thị\u202e Thu", "id_number": "12345", "phone": "0912 345", "email": "thu at example.vn"}}
+{"type": "petition", "key": "P2", "received_time": "2019-01-10", "channel": "post", "summary": "fine", "petitioner": {"full_name": "Đỗ Thị Thu", "id_number": "001078012345", "phone": "0912 345 678", "email": "thu@example.vn"}}
+"#;
+    let register = ok(register::parse_str(text, Format::Jsonl));
+    let report = ok(register::import(&client, &register, &ImportOptions::default()).await);
+    assert_report(&report, 1, 0, 1);
+    let failure = &report.failures[0];
+    assert_eq!(failure.key.as_deref(), Some("P1"));
+    assert_eq!(failure.step.as_deref(), Some("receive"));
+    let fields: Vec<&str> = failure
+        .violations
+        .iter()
+        .filter_map(|v| v.split(':').next())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "petitioner.full_name",
+            "petitioner.id_number",
+            "petitioner.phone",
+            "petitioner.email"
+        ],
+        "{failure:#?}"
+    );
+    assert_eq!(holdings(&client).await.petitions.len(), 1);
+    node.stop().await;
+}
+
 /// A record changed after it was imported is refused, not imported a second time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_record_is_refused_not_duplicated() {

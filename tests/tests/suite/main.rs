@@ -13,6 +13,7 @@ mod api_bad_input;
 mod api_deadlines;
 mod api_idempotency;
 mod api_lifecycle;
+mod api_malformed;
 mod api_pagination;
 mod api_reception;
 mod cli_import;

@@ -30,12 +30,24 @@ impl Write for Captured {
     }
 }
 
+/// Digits that stand for `tag` where a field takes digits only: `n` of them, from a hash of
+/// the tag, so each tag's are its own and nothing else writes them.
+fn marker_digits(tag: &str, n: usize) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(tag.as_bytes())
+        .iter()
+        .map(|b| char::from(b'0' + b % 10))
+        .take(n)
+        .collect()
+}
+
 fn markers(tag: &str) -> pb::Petitioner {
     pb::Petitioner {
         full_name: format!("MARKERNAME{tag}"),
         address: format!("MARKERADDR{tag}"),
-        id_number: format!("MARKERID{tag}"),
-        phone: format!("MARKERPHONE{tag}"),
+        // A CCCD number and a mobile number, as the intake checks them.
+        id_number: marker_digits(tag, 12),
+        phone: format!("09{}", marker_digits(&format!("phone {tag}"), 8)),
         email: format!("MARKERMAIL{tag}@x.vn"),
     }
 }
@@ -183,7 +195,10 @@ async fn personal_details_stay_where_they_belong() {
         "the details went with the transfer"
     );
     let at_b = arrived(&b, &across.id).await;
-    assert_eq!(at_b.petitioner.unwrap().id_number, "MARKERIDACROSSTOB");
+    assert_eq!(
+        at_b.petitioner.unwrap().id_number,
+        markers("ACROSSTOB").id_number
+    );
     for _ in 0..2 {
         for (child, parent) in [(&a, &town), (&b, &town), (&town, &city)] {
             wait_synced(child.running(), parent.running(), Duration::from_secs(30))

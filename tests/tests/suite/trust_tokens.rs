@@ -616,3 +616,105 @@ async fn serving_off_loopback_needs_tokens_or_asking_not_to() {
     let running = node::start(asked, listener).await.unwrap();
     running.stop().await.unwrap();
 }
+
+/// A token of `role` at [`HOME`] claiming to be issued at `issued_at` and to expire at
+/// `expires_at` (seconds since the epoch), signed with `secret`.
+fn token_between(secret: &Secret, role: Role, issued_at: i64, expires_at: i64) -> String {
+    auth::issue(
+        secret,
+        &Claims {
+            subject: format!("test {role}"),
+            role,
+            unit: HOME.to_string(),
+            issued_at,
+            expires_at,
+        },
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_ends_when_its_token_expires() {
+    let (node, secret) = guarded().await;
+    let expires_at = now() + 2;
+    let short = token_between(&secret, Role::Reporter, now() - 60, expires_at);
+    let mut reports = pb::report_service_client::ReportServiceClient::new(node.channel().await);
+    let mut request = tonic::Request::new(pb::WatchReportRequest {
+        report: Some(pb::GetReportRequest {
+            period: "2019".into(),
+            calendar: pb::PeriodCalendar::Calendar as i32,
+            ..Default::default()
+        }),
+    });
+    request.metadata_mut().insert(
+        "authorization",
+        MetadataValue::try_from(bearer(&short)).unwrap(),
+    );
+    let mut stream = reports.watch_report(request).await.unwrap().into_inner();
+    // The first report comes while the token is good; then the stream must end by itself.
+    assert!(stream.message().await.unwrap().is_some());
+    let ended = timeout(Duration::from_secs(30), async {
+        loop {
+            match stream.message().await {
+                Ok(Some(_)) => continue,
+                Ok(None) => return None,
+                Err(status) => return Some(status),
+            }
+        }
+    })
+    .await
+    .expect("the watch went on 30 s past its token's expiry");
+    let status = ended.expect("the watch ended without a status");
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    assert_eq!(reason(&status), "TOKEN_EXPIRED", "{status:?}");
+    assert!(now() >= expires_at, "ended before the token expired");
+    // A new token opens a new watch.
+    let fresh = token(&secret, Role::Reporter);
+    let mut request = tonic::Request::new(pb::WatchReportRequest {
+        report: Some(pb::GetReportRequest {
+            period: "2019".into(),
+            calendar: pb::PeriodCalendar::Calendar as i32,
+            ..Default::default()
+        }),
+    });
+    request.metadata_mut().insert(
+        "authorization",
+        MetadataValue::try_from(bearer(&fresh)).unwrap(),
+    );
+    let mut stream = reports.watch_report(request).await.unwrap().into_inner();
+    assert!(stream.message().await.unwrap().is_some());
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_lifetimes_and_issue_times_are_bounded() {
+    let (node, secret) = guarded().await;
+    let channel = node.channel().await;
+    let method = "/tiepdan.v1.ReceptionService/ListVisits";
+    let day = 86_400;
+    let t = now();
+    // (case, issued at, expires at, refused as TOKEN_INVALID)
+    let cases = [
+        ("lives 400 days", t - 60, t - 60 + 400 * day, true),
+        ("lives 367 days", t - 60, t - 60 + 367 * day, true),
+        ("lives 366 days", t - 60, t - 60 + 366 * day, false),
+        ("issued an hour ahead", t + 3600, t + 7200, true),
+        ("issued 6 minutes ahead", t + 360, t + 7200, true),
+        ("issued 2 minutes ahead", t + 120, t + 7200, false),
+    ];
+    for (name, issued_at, expires_at, refused) in cases {
+        let header = bearer(&token_between(
+            &secret,
+            Role::Reception,
+            issued_at,
+            expires_at,
+        ));
+        let result = call(&channel, method, &[header]).await;
+        if refused {
+            assert_refused(result, Code::Unauthenticated, "TOKEN_INVALID", name);
+        } else {
+            result.unwrap_or_else(|s| panic!("{name}: refused: {s:?}"));
+        }
+    }
+    node.stop().await;
+}
