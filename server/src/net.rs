@@ -206,7 +206,14 @@ pub struct Guarded {
 
 impl Drop for Guarded {
     fn drop(&mut self) {
-        lock(&self.connections.open).remove(&self.peer);
+        let mut open = lock(&self.connections.open);
+        // The peer's address may already belong to a newer connection.
+        if open
+            .get(&self.peer)
+            .is_some_and(|s| Arc::ptr_eq(s, &self.state))
+        {
+            open.remove(&self.peer);
+        }
     }
 }
 
