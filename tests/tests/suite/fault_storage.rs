@@ -1,6 +1,6 @@
-//! Storage faults on purpose: a full disk under a SQLite node, and commits that fail at the
-//! database (a deferred constraint that fails at COMMIT, on both backends; PostgreSQL's
-//! backends killed under the node). Whatever fails, a write is acknowledged only once it is
+//! Storage faults on purpose: a full disk under a SQLite node, I/O errors from SQLite's writes,
+//! and commits that fail at the database (a deferred constraint that fails at COMMIT, on both
+//! backends; PostgreSQL's backends killed under the node). Whatever fails, a write is acknowledged only once it is
 //! committed: while writes cannot commit they answer UNAVAILABLE with a `RetryInfo`, the
 //! write path's health is NOT_SERVING and reads go on; the node recovers by itself once a
 //! write commits again. Checked every time, across a restart: acknowledged ⊆ stored, nothing
@@ -312,6 +312,70 @@ async fn a_full_disk_loses_no_acknowledged_write() {
     told.check(&ch, "with new writes after the restart").await;
     drop(node.stop().await);
     drop(disk);
+}
+
+// ---- I/O errors ----
+
+/// Sets this process's file size limit (soft), as `prlimit` does: a write past it fails with
+/// EFBIG, which SQLite reports as an I/O error.
+fn limit_file_size(bytes: Option<u64>) {
+    let soft = bytes.map_or("unlimited".to_string(), |b| b.to_string());
+    let status = Command::new("prlimit")
+        .arg("--pid")
+        .arg(std::process::id().to_string())
+        .arg(format!("--fsize={soft}:"))
+        .status()
+        .expect("run prlimit (util-linux)");
+    assert!(status.success(), "prlimit failed");
+}
+
+fn file_size(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+/// SQLite's writes fail with I/O errors (a file size limit on this test's process: nextest
+/// runs each test in a process of its own) while a client keeps writing; the same
+/// invariants hold once the limit is lifted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn io_errors_lose_no_acknowledged_write() {
+    // A write past the limit raises SIGXFSZ, which would end the process: it is caught.
+    let _sigxfsz = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(25))
+        .expect("catch SIGXFSZ");
+    let db = TestDb::new(Backend::Sqlite).await;
+    let dir = db.dir().unwrap().to_path_buf();
+    let url = db.url.clone();
+    let node = TestNode::start_on(db, ward()).await;
+    let ch = node.channel().await;
+    let mut told = Told::default();
+    for i in 0..5 {
+        assert!(told.record(&ch, "before", i).await);
+    }
+    let largest = ["node.sqlite", "node.sqlite-wal"]
+        .iter()
+        .map(|f| file_size(&dir.join(f)))
+        .max()
+        .unwrap();
+    limit_file_size(Some(largest + (16 << 10)));
+    let mut i = 0;
+    while told.refused.len() < 20 && i < 20_000 {
+        told.record(&ch, "ioerr", i).await;
+        i += 1;
+    }
+    let refused = told.refused.len();
+    let health = writes_health(&ch).await;
+    limit_file_size(None);
+    assert!(refused >= 20, "the file size limit never failed a write");
+    assert_eq!(health, ServingStatus::NotServing);
+
+    told.retry_refused(&ch).await;
+    wait_health(&ch, ServingStatus::Serving).await;
+    assert_lock_free(&url).await;
+    told.check(&ch, "after the I/O errors").await;
+    let db = node.stop().await;
+    let node = TestNode::start_on(db, ward()).await;
+    let ch = node.channel().await;
+    told.check(&ch, "after a restart").await;
+    drop(node.stop().await);
 }
 
 // ---- commits that fail at the database ----
