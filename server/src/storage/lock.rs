@@ -78,24 +78,8 @@ impl DataLock {
     }
 }
 
-fn lock_path(url: &str) -> PathBuf {
-    let path = url.strip_prefix("sqlite://").unwrap_or(url);
-    let path = path.split('?').next().unwrap_or(path);
-    PathBuf::from(format!("{path}.lock"))
-}
-
 fn try_file(url: &str) -> Result<Option<Held>, DbErr> {
-    let path = lock_path(url);
-    if let Some(dir) = path.parent()
-        && !dir.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            DbErr::Custom(format!(
-                "cannot create data directory {}: {e}",
-                dir.display()
-            ))
-        })?;
-    }
+    let path = PathBuf::from(format!("{}.lock", super::sqlite_path(url)?));
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)

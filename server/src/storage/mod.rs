@@ -89,18 +89,7 @@ impl Store {
         let url = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             url.to_string()
         } else {
-            let path = url.strip_prefix("sqlite://").unwrap_or(url);
-            let path = path.split('?').next().unwrap_or(path);
-            if let Some(dir) = Path::new(path).parent()
-                && !dir.as_os_str().is_empty()
-            {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    DbErr::Custom(format!(
-                        "cannot create data directory {}: {e}",
-                        dir.display()
-                    ))
-                })?;
-            }
+            let path = sqlite_path(url)?;
             format!("sqlite://{path}?mode=rwc")
         };
         // Writers are serialized anyway; PostgreSQL connections are a shared, bounded resource
@@ -276,6 +265,23 @@ impl Store {
         self.lock.release().await;
         closed
     }
+}
+
+/// The file of a `sqlite://PATH` (or bare path) URL, its directory created when needed.
+fn sqlite_path(url: &str) -> Result<&str, DbErr> {
+    let path = url.strip_prefix("sqlite://").unwrap_or(url);
+    let path = path.split('?').next().unwrap_or(path);
+    if let Some(dir) = Path::new(path).parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            DbErr::Custom(format!(
+                "cannot create data directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+    }
+    Ok(path)
 }
 
 /// A failed statement on the connections writes go through means writes may not commit.

@@ -9,7 +9,6 @@ use crate::common;
 
 use std::time::Duration;
 
-use prost::Message;
 use tiepdan_server::node::MAX_MESSAGE_BYTES;
 use tiepdan_tests::{Backend, on_every_backend};
 use tokio::time::timeout;
@@ -86,25 +85,6 @@ async fn send_raw(channel: &Channel, path: &str, bytes: Vec<u8>) -> Option<Statu
     }
 }
 
-/// Every method of every tiepdan service in the descriptor, as `/package.Service/Method`.
-fn described_methods() -> Vec<String> {
-    let set = prost_types::FileDescriptorSet::decode(tiepdan_proto::FILE_DESCRIPTOR_SET).unwrap();
-    let mut methods = Vec::new();
-    for file in &set.file {
-        for service in &file.service {
-            for method in &service.method {
-                methods.push(format!(
-                    "/{}.{}/{}",
-                    file.package(),
-                    service.name(),
-                    method.name()
-                ));
-            }
-        }
-    }
-    methods
-}
-
 #[track_caller]
 fn assert_refused(status: Option<Status>, code: Code, reason: &str, context: &str) {
     let Some(status) = status else {
@@ -139,7 +119,7 @@ async fn malformed_and_oversized_requests_are_the_callers_fault(backend: Backend
     let mut api = Api::start(backend).await;
     let channel = api.node.channel().await;
     let seq = api.last_seq().await;
-    let methods = described_methods();
+    let methods = common::described_methods();
     let services: std::collections::BTreeSet<_> =
         methods.iter().filter_map(|m| m.split('/').nth(1)).collect();
     assert_eq!(services.len(), 7, "{services:?}");

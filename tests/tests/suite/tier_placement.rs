@@ -15,18 +15,8 @@ use tonic::Code;
 
 /// The units `ch`'s node stores, with their parents.
 async fn placed(ch: &tonic::transport::Channel) -> Vec<(String, String)> {
-    let mut client = pb::unit_service_client::UnitServiceClient::new(ch.clone());
-    let units = client
-        .list_units(pb::ListUnitsRequest {
-            page_size: 1000,
-            page_token: String::new(),
-        })
+    list_units(ch)
         .await
-        .unwrap()
-        .into_inner();
-    assert!(units.next_page_token.is_empty());
-    units
-        .units
         .into_iter()
         .map(|u| (u.code, u.parent_code))
         .collect()

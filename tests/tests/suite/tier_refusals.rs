@@ -369,18 +369,11 @@ async fn batches_back_to_back(backend: Backend) {
 
 /// The units the town knows, by code.
 async fn known_units(s: &Setup) -> Vec<String> {
-    let ch = s.town().await;
-    let mut client = pb::unit_service_client::UnitServiceClient::new(ch);
-    let units = client
-        .list_units(pb::ListUnitsRequest {
-            page_size: 1000,
-            page_token: String::new(),
-        })
+    list_units(&s.town().await)
         .await
-        .unwrap()
-        .into_inner();
-    assert!(units.next_page_token.is_empty());
-    units.units.into_iter().map(|u| u.code).collect()
+        .into_iter()
+        .map(|u| u.code)
+        .collect()
 }
 
 /// The child's Hello, changed by `change`.

@@ -8,7 +8,6 @@ use crate::common;
 
 use std::time::Duration;
 
-use prost::Message;
 use tiepdan_client::{Bearer, Client};
 use tiepdan_proto::v1 as pb;
 use tiepdan_server::auth::{self, Access, Claims, Role, Secret};
@@ -110,30 +109,11 @@ fn assert_refused(result: Result<(), Status>, code: Code, why: &str, context: &s
     }
 }
 
-/// Every method of every tiepdan service in the descriptor, as `/package.Service/Method`.
-fn described_methods() -> Vec<String> {
-    let set = prost_types::FileDescriptorSet::decode(tiepdan_proto::FILE_DESCRIPTOR_SET).unwrap();
-    let mut methods = Vec::new();
-    for file in &set.file {
-        for service in &file.service {
-            for method in &service.method {
-                methods.push(format!(
-                    "/{}.{}/{}",
-                    file.package(),
-                    service.name(),
-                    method.name()
-                ));
-            }
-        }
-    }
-    methods
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_method_refuses_exactly_the_roles_the_table_does_not_list() {
     let (node, secret) = guarded().await;
     let channel = node.channel().await;
-    let methods = described_methods();
+    let methods = common::described_methods();
     assert!(methods.len() >= 35, "{methods:?}");
     let tokens: Vec<(Role, String)> = Role::ALL
         .into_iter()

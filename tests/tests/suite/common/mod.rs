@@ -530,3 +530,24 @@ pub fn expect_not_found<T: Debug>(r: Result<Response<T>, Status>) {
     );
     assert_eq!(reason(&status), "NOT_FOUND");
 }
+
+/// Every method of every tiepdan service in the descriptor, as `/package.Service/Method`.
+pub fn described_methods() -> Vec<String> {
+    use prost::Message;
+    let set = prost_types::FileDescriptorSet::decode(tiepdan_proto::FILE_DESCRIPTOR_SET)
+        .unwrap_or_else(|e| panic!("the descriptor set: {e}"));
+    let mut methods = Vec::new();
+    for file in &set.file {
+        for service in &file.service {
+            for method in &service.method {
+                methods.push(format!(
+                    "/{}.{}/{}",
+                    file.package(),
+                    service.name(),
+                    method.name()
+                ));
+            }
+        }
+    }
+    methods
+}

@@ -632,6 +632,20 @@ pub async fn subtree_report(ch: &Channel, unit: &str) -> pb::Report {
         .unwrap()
 }
 
+/// Every unit the node of `ch` stores.
+pub async fn list_units(ch: &Channel) -> Vec<pb::Unit> {
+    let units = pb::unit_service_client::UnitServiceClient::new(ch.clone())
+        .list_units(pb::ListUnitsRequest {
+            page_size: 1000,
+            page_token: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(units.next_page_token.is_empty());
+    units.units
+}
+
 /// The node's link status.
 pub async fn sync_status(ch: &Channel) -> pb::GetSyncStatusResponse {
     sync(ch)
