@@ -357,16 +357,21 @@ pub async fn set_identity(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs a node with `args` until SIGINT or SIGTERM, saying first where it listens
-/// (`tiepdan-node listening on http://…`, on stdout).
-pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+/// Runs a node with `args` until SIGINT or SIGTERM, saying first where it listens: a line
+/// `tiepdan-node listening on http://…` on stdout, or with `json_logs` a log record (stdout
+/// then carries JSON only).
+pub async fn serve(args: ServeArgs, json_logs: bool) -> anyhow::Result<()> {
     use anyhow::Context;
     let resolved = args.resolve()?;
     let listener = tokio::net::TcpListener::bind(resolved.listen)
         .await
         .with_context(|| format!("cannot listen on {}", resolved.listen))?;
     let running = crate::node::start(resolved.node, listener).await?;
-    println!("tiepdan-node listening on {}", running.url());
+    if json_logs {
+        tracing::info!(url = %running.url(), "tiepdan-node listening");
+    } else {
+        println!("tiepdan-node listening on {}", running.url());
+    }
     let token = running.shutdown_token();
     tokio::spawn(async move {
         shutdown_signal().await;

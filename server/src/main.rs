@@ -1,5 +1,7 @@
 //! `tiepdan-node`: runs one node of the tiepdan tree.
 
+use std::io::IsTerminal;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use tiepdan_server::auth::{self, Claims, Role, Secret};
 use tiepdan_server::config::ServeArgs;
@@ -133,14 +135,23 @@ async fn main() -> anyhow::Result<()> {
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     // `token issue` prints the token alone on stdout, for `TOKEN=$(…)`; its warnings go aside.
-    let writer = match cli.command {
-        Command::Token { .. } => BoxMakeWriter::new(std::io::stderr),
-        _ => BoxMakeWriter::new(std::io::stdout),
+    let (writer, terminal) = match cli.command {
+        Command::Token { .. } => (
+            BoxMakeWriter::new(std::io::stderr),
+            std::io::stderr().is_terminal(),
+        ),
+        _ => (
+            BoxMakeWriter::new(std::io::stdout),
+            std::io::stdout().is_terminal(),
+        ),
     };
+    let json = matches!(cli.log_format, LogFormat::Json);
     match cli.log_format {
+        // Colour only for a person at a terminal, never into a file or a journal.
         LogFormat::Text => tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(writer)
+            .with_ansi(terminal)
             .init(),
         LogFormat::Json => tracing_subscriber::fmt()
             .json()
@@ -149,7 +160,7 @@ async fn main() -> anyhow::Result<()> {
             .init(),
     }
     match cli.command {
-        Command::Serve(args) => tiepdan_server::config::serve(*args).await,
+        Command::Serve(args) => tiepdan_server::config::serve(*args, json).await,
         Command::SetIdentity(args) => tiepdan_server::config::set_identity(*args).await,
         Command::Certs { command } => match command {
             CertsCommand::Init { dir, name } => {

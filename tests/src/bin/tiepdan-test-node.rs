@@ -20,5 +20,5 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    tiepdan_server::config::serve(Cli::parse().serve).await
+    tiepdan_server::config::serve(Cli::parse().serve, false).await
 }
