@@ -410,6 +410,22 @@ mod tests {
     use std::io::Write;
 
     #[test]
+    fn the_shipped_example_configuration_reads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/node.toml");
+        let file = read_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(file.unit.as_deref(), Some("09574"));
+        assert_eq!(
+            file.max_connections,
+            Some(ConnectionLimits::default().max_connections)
+        );
+        assert_eq!(
+            file.token_max_days,
+            Some(crate::auth::DEFAULT_TOKEN_MAX_DAYS)
+        );
+        assert!(file.tls_cert.is_some() && file.auth_secret_file.is_some());
+    }
+
+    #[test]
     fn flags_override_the_file_and_the_file_fills_the_rest() {
         let mut file = tempfile::NamedTempFile::new().unwrap_or_else(|e| panic!("{e}"));
         writeln!(
