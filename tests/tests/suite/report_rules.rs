@@ -523,21 +523,22 @@ async fn child_offline_at_report_time(backend: Backend) {
         .unwrap();
     proxy.set(Mode::Drop);
     // The town notices the link is gone.
-    let mut status = pb::sync_service_client::SyncServiceClient::new(town.channel().await);
-    for _ in 0..200 {
-        let s = status
-            .get_sync_status(pb::GetSyncStatusRequest {})
-            .await
-            .unwrap()
-            .into_inner();
-        if s.children
-            .iter()
-            .any(|c| c.unit_code == "09574" && !c.connected)
-        {
-            break;
+    let town_ch = town.channel().await;
+    crate::tier_common::wait_for("the town to see 09574's link down", || {
+        let ch = town_ch.clone();
+        async move {
+            let s = crate::tier_common::sync_status(&ch).await;
+            if s.children
+                .iter()
+                .any(|c| c.unit_code == "09574" && !c.connected)
+            {
+                Ok(())
+            } else {
+                Err(format!("{:?}", s.children))
+            }
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
     for i in 0..4 {
         api.visit(local(2019, 6, 1 + i, 9, 0), 1).await;
     }

@@ -362,12 +362,17 @@ async fn details_wait_for_the_destination_key() {
         })
         .await
         .unwrap();
-    for _ in 0..400 {
-        if a.running().registry.known_unit("09577").is_some() {
-            break;
+    crate::tier_common::wait_for("the commune to learn of 09577", || {
+        let known = a.running().registry.known_unit("09577").is_some();
+        async move {
+            if known {
+                Ok(())
+            } else {
+                Err("not yet".to_string())
+            }
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
     let petition = receive(&a, "WAITSFORKEY", pb::PetitionType::Denunciation, false).await;
     transfer(&a, &petition.id, "09577").await;
     // The uplink looks at its outbox at least once a second; give it three.

@@ -169,15 +169,24 @@ async fn plaintext_is_refused_off_loopback() {
         unit("269", "Sơn Tây", UnitLevel::District, None),
         db.url.clone(),
     );
-    assert!(node::start(config, listener).await.is_err());
+    match node::start(config, listener).await {
+        Err(node::StartError::Insecure(why)) => {
+            assert!(why.contains("loopback only"), "{why}")
+        }
+        Err(other) => panic!("refused for another reason: {other}"),
+        Ok(_) => panic!("a plaintext node served off loopback"),
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let mut config = NodeConfig::new(
         unit("269", "Sơn Tây", UnitLevel::District, None),
         db.url.clone(),
     );
     config.parent_url = Some("http://192.0.2.1:50051".into());
-    assert!(
-        node::start(config, listener).await.is_err(),
-        "a plaintext link off loopback is refused"
-    );
+    match node::start(config, listener).await {
+        Err(node::StartError::Insecure(why)) => {
+            assert!(why.contains("leaves loopback"), "{why}")
+        }
+        Err(other) => panic!("refused for another reason: {other}"),
+        Ok(_) => panic!("a plaintext link off loopback was accepted"),
+    }
 }
