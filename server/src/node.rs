@@ -27,8 +27,7 @@ use crate::sync::status::SyncStatus;
 use crate::sync::uplink::{self, UplinkConfig};
 use crate::tls::NodeTls;
 
-/// Largest message a node accepts or sends.
-pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+pub use crate::wire::MAX_MESSAGE_BYTES;
 
 /// What a node needs to start.
 #[derive(Debug, Clone)]

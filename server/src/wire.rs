@@ -13,6 +13,9 @@ use crate::domain::model::{
 };
 use crate::domain::model::{Conclusion, Petition, Petitioner, ScheduleEntry, Unit, Visit};
 
+/// Largest message a node accepts or sends, on the API and the tier link.
+pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+
 /// A domain enum with a wire counterpart.
 pub trait WireEnum: Sized {
     /// The domain value of a wire number; `None` for unspecified or unknown numbers.

@@ -22,7 +22,7 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 use super::error::ERROR_DOMAIN;
-use crate::node::MAX_MESSAGE_BYTES;
+use crate::wire::MAX_MESSAGE_BYTES;
 
 /// `ErrorInfo.reason` of a request that does not decode.
 pub const MALFORMED_MESSAGE: &str = "MALFORMED_MESSAGE";

@@ -17,8 +17,8 @@ use tonic::transport::{ClientTlsConfig, Endpoint};
 use super::journal;
 use super::link::{FEATURE_RECONCILE, PROTOCOL_VERSION, SyncHub};
 use super::mail::Hop;
-use crate::node::MAX_MESSAGE_BYTES;
 use crate::wire;
+use crate::wire::MAX_MESSAGE_BYTES;
 
 /// Batches unacknowledged below which a batch goes that is not full: one being applied at
 /// the parent and one waiting behind it.
