@@ -566,15 +566,7 @@ impl Snapshot {
         for row in &mut report.children {
             row.as_of_time = None;
         }
-        let units = pb::unit_service_client::UnitServiceClient::new(ch.clone())
-            .list_units(pb::ListUnitsRequest {
-                page_size: 1000,
-                page_token: String::new(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .units;
+        let units = list_units(ch).await;
         Snapshot {
             digest,
             report,

@@ -613,12 +613,8 @@ fn token_between(secret: &Secret, role: Role, issued_at: i64, expires_at: i64) -
     .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_watch_ends_when_its_token_expires() {
-    let (node, secret) = guarded().await;
-    let expires_at = now() + 2;
-    let short = token_between(&secret, Role::Reporter, now() - 60, expires_at);
-    let mut reports = pb::report_service_client::ReportServiceClient::new(node.channel().await);
+/// A watch of the 2019 report, with `token`.
+fn watch_request(token: &str) -> tonic::Request<pb::WatchReportRequest> {
     let mut request = tonic::Request::new(pb::WatchReportRequest {
         report: Some(pb::GetReportRequest {
             period: "2019".into(),
@@ -628,8 +624,18 @@ async fn a_watch_ends_when_its_token_expires() {
     });
     request.metadata_mut().insert(
         "authorization",
-        MetadataValue::try_from(bearer(&short)).unwrap(),
+        MetadataValue::try_from(bearer(token)).unwrap(),
     );
+    request
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_ends_when_its_token_expires() {
+    let (node, secret) = guarded().await;
+    let expires_at = now() + 2;
+    let short = token_between(&secret, Role::Reporter, now() - 60, expires_at);
+    let mut reports = pb::report_service_client::ReportServiceClient::new(node.channel().await);
+    let request = watch_request(&short);
     let mut stream = reports.watch_report(request).await.unwrap().into_inner();
     // The first report comes while the token is good; then the stream must end by itself.
     assert!(stream.message().await.unwrap().is_some());
@@ -650,17 +656,7 @@ async fn a_watch_ends_when_its_token_expires() {
     assert!(now() >= expires_at, "ended before the token expired");
     // A new token opens a new watch.
     let fresh = token(&secret, Role::Reporter);
-    let mut request = tonic::Request::new(pb::WatchReportRequest {
-        report: Some(pb::GetReportRequest {
-            period: "2019".into(),
-            calendar: pb::PeriodCalendar::Calendar as i32,
-            ..Default::default()
-        }),
-    });
-    request.metadata_mut().insert(
-        "authorization",
-        MetadataValue::try_from(bearer(&fresh)).unwrap(),
-    );
+    let request = watch_request(&fresh);
     let mut stream = reports.watch_report(request).await.unwrap().into_inner();
     assert!(stream.message().await.unwrap().is_some());
     node.stop().await;
