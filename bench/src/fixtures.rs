@@ -11,12 +11,12 @@ use prost::Message;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, Database, EntityTrait, Statement};
 use sha2::{Digest, Sha256};
 use tiepdan_proto::v1 as pb;
+use tiepdan_server::app::App;
 use tiepdan_server::domain::deadlines::DeadlineTable;
 use tiepdan_server::domain::model::{
     MatterKind, ReceiverRole, ReceptionAction, ReceptionKind, Unit, UnitLevel, Visit,
 };
 use tiepdan_server::node::{self, NodeConfig, RunningNode};
-use tiepdan_server::registry::Registry;
 use tiepdan_server::storage::Store;
 use tiepdan_server::storage::entities::{journal_event, journal_head};
 use tiepdan_server::sync::uplink::UplinkConfig;
@@ -262,7 +262,7 @@ pub async fn append_backlog(store: &Store, origin: &str, count: u64) -> Result<(
 /// appends a backlog of `backlog` visits to its journal.
 pub async fn prepare_commune(db: &Db, code: &str, backlog: u64) -> Result<()> {
     let store = Store::open(&db.url).await?;
-    let registry = Registry::open(
+    let app = App::open(
         store.clone(),
         unit(code, UnitLevel::Commune, None),
         DeadlineTable::default(),
@@ -271,7 +271,7 @@ pub async fn prepare_commune(db: &Db, code: &str, backlog: u64) -> Result<()> {
     if backlog > 0 {
         append_backlog(&store, code, backlog).await?;
     }
-    drop(registry);
+    drop(app);
     store.close().await?;
     Ok(())
 }
@@ -310,9 +310,9 @@ pub fn eager_uplink() -> UplinkConfig {
 }
 
 /// The highest sequence of every origin in the node's journal.
-pub async fn heads(registry: &Registry) -> Result<std::collections::BTreeMap<String, u64>> {
+pub async fn heads(app: &App) -> Result<std::collections::BTreeMap<String, u64>> {
     Ok(journal_head::Entity::find()
-        .all(registry.store().reader())
+        .all(app.store().reader())
         .await?
         .into_iter()
         .map(|h| (h.origin_unit, u64::try_from(h.last_sequence).unwrap_or(0)))
@@ -320,6 +320,6 @@ pub async fn heads(registry: &Registry) -> Result<std::collections::BTreeMap<Str
 }
 
 /// The highest sequence of `origin` in the node's journal.
-pub async fn head(registry: &Registry, origin: &str) -> Result<u64> {
-    Ok(tiepdan_server::sync::journal::last_sequence(registry.store().reader(), origin).await?)
+pub async fn head(app: &App, origin: &str) -> Result<u64> {
+    Ok(tiepdan_server::storage::journal::last_sequence(app.store().reader(), origin).await?)
 }

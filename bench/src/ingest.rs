@@ -38,9 +38,9 @@ async fn wait_applied(
     limit: Duration,
 ) -> Result<()> {
     let deadline = Instant::now() + limit;
-    let mut changes = town.registry.subscribe();
+    let mut changes = town.app.subscribe();
     loop {
-        let heads = fixtures::heads(&town.registry).await?;
+        let heads = fixtures::heads(&town.app).await?;
         let have: u64 = codes.iter().filter_map(|c| heads.get(c)).sum();
         if have >= expected {
             return Ok(());
@@ -55,23 +55,23 @@ async fn wait_applied(
 /// Checks exactly-once and the maintained totals at the town.
 async fn verify(town: &RunningNode, communes: &[RunningNode], visits: u64) -> Result<()> {
     for c in communes {
-        let code = c.registry.unit().code;
-        let have = fixtures::head(&c.registry, &code).await?;
-        let got = fixtures::head(&town.registry, &code).await?;
+        let code = c.app.unit().code;
+        let have = fixtures::head(&c.app, &code).await?;
+        let got = fixtures::head(&town.app, &code).await?;
         ensure!(
             have == got,
             "commune {code}: {have} events, the town has {got}"
         );
     }
     let stored = visit::Entity::find()
-        .count(town.registry.store().reader())
+        .count(town.app.store().reader())
         .await?;
     ensure!(
         stored == visits,
         "the town holds {stored} visits, expected {visits}"
     );
-    let maintained = town.registry.maintained_totals().await?;
-    let recount = town.registry.recount_totals().await?;
+    let maintained = tiepdan_server::report::maintained_totals(town.app.store().reader()).await?;
+    let recount = tiepdan_server::report::recount_totals(&town.app).await?;
     if maintained != recount {
         // The first keys that differ, to tell which unit and metric went wrong.
         let differ: Vec<String> = maintained
@@ -207,7 +207,7 @@ pub async fn catch_up(
         None,
     )
     .await?;
-    let expected = fixtures::head(&commune.registry, &code).await?;
+    let expected = fixtures::head(&commune.app, &code).await?;
     wait_applied(
         &town,
         std::slice::from_ref(&code),

@@ -1,4 +1,4 @@
-//! Live traffic: a commune records visits at a steady rate through its registry (each one a
+//! Live traffic: a commune records visits at a steady rate through its app (each one a
 //! durable write transaction, as the API does it), and observers at the town and the city
 //! note when each event is applied there. Propagation latency is commit at the commune →
 //! commit at the city; resume is how soon a returning parent applies events again and is
@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use tiepdan_proto::v1 as pb;
+use tiepdan_server::app::App;
 use tiepdan_server::demo::proxy::{Mode, Proxy};
 use tiepdan_server::demo::wait_synced;
 use tiepdan_server::domain::model::UnitLevel;
-use tiepdan_server::registry::Registry;
-use tiepdan_server::report::tally::{self, Delta};
+use tiepdan_server::domain::tally::{self, Delta};
+use tiepdan_server::storage::journal;
 use tiepdan_server::storage::records as repo;
-use tiepdan_server::sync::journal;
 use tiepdan_server::sync::uplink::UplinkConfig;
 use tiepdan_server::wire;
 use tokio::net::TcpListener;
@@ -63,7 +63,7 @@ impl Timeline {
 /// takes a few milliseconds on this disk, so one a visit could not keep up with 1,000 a
 /// second. Marks each commit; counts the visits recorded.
 fn recorder(
-    registry: Registry,
+    app: App,
     rate: u64,
     count: usize,
     committed: Arc<Timeline>,
@@ -71,7 +71,7 @@ fn recorder(
     stop: CancellationToken,
 ) -> JoinHandle<Result<usize>> {
     tokio::spawn(async move {
-        let code = registry.unit().code;
+        let code = app.unit().code;
         let start = tokio::time::Instant::now();
         let per_event = Duration::from_secs_f64(1.0 / rate as f64);
         let mut written = 0usize;
@@ -84,8 +84,8 @@ fn recorder(
                 tokio::time::sleep_until(start + per_event.mul_f64(written as f64)).await;
                 continue;
             }
-            let tx = registry.store().begin_write().await?;
-            let tree = registry.tree();
+            let tx = app.store().begin_write().await?;
+            let tree = app.tree();
             let mut delta = Delta::default();
             let now = chrono::Utc::now();
             for i in written..due {
@@ -105,7 +105,7 @@ fn recorder(
             }
             repo::flush_tally(&tx, delta).await?;
             tx.commit().await?;
-            registry.notify_changed();
+            app.notify_changed();
             for i in written..due {
                 committed.mark(i);
             }
@@ -116,19 +116,19 @@ fn recorder(
     })
 }
 
-/// Marks each event of `origin` after `base` as it is applied at `registry`, until `stop`.
+/// Marks each event of `origin` after `base` as it is applied at `app`, until `stop`.
 fn observer(
-    registry: Registry,
+    app: App,
     origin: String,
     base: u64,
     applied: Arc<Timeline>,
     stop: CancellationToken,
 ) -> JoinHandle<Result<()>> {
     tokio::spawn(async move {
-        let mut changes = registry.subscribe();
+        let mut changes = app.subscribe();
         let mut seen = base;
         loop {
-            let head = fixtures::head(&registry, &origin).await?;
+            let head = fixtures::head(&app, &origin).await?;
             for s in seen + 1..=head {
                 applied.mark((s - base - 1) as usize);
             }
@@ -201,7 +201,7 @@ pub async fn propagation(
     .await?;
     wait_synced(&commune, &town, Duration::from_secs(30)).await?;
     wait_synced(&town, &city, Duration::from_secs(30)).await?;
-    let base = fixtures::head(&commune.registry, &code).await?;
+    let base = fixtures::head(&commune.app, &code).await?;
     let count = (rate as f64 * seconds) as usize;
     let epoch = Instant::now();
     let committed = Timeline::new(epoch, count);
@@ -209,14 +209,14 @@ pub async fn propagation(
     let at_city = Timeline::new(epoch, count);
     let stop = CancellationToken::new();
     let watch_town = observer(
-        town.registry.clone(),
+        town.app.clone(),
         code.clone(),
         base,
         at_town.clone(),
         stop.clone(),
     );
     let watch_city = observer(
-        city.registry.clone(),
+        city.app.clone(),
         code.clone(),
         base,
         at_city.clone(),
@@ -225,7 +225,7 @@ pub async fn propagation(
     let recorded = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let n = recorder(
-        commune.registry.clone(),
+        commune.app.clone(),
         rate,
         count,
         committed.clone(),
@@ -314,7 +314,7 @@ pub async fn resume(
     )
     .await?;
     wait_synced(&commune, &town, Duration::from_secs(30)).await?;
-    let base = fixtures::head(&commune.registry, &code).await?;
+    let base = fixtures::head(&commune.app, &code).await?;
     let lead = Duration::from_secs(1);
     let tail = Duration::from_secs(10);
     let count = (rate as f64 * (lead + outage + tail).as_secs_f64()) as usize;
@@ -323,7 +323,7 @@ pub async fn resume(
     let recorded = Arc::new(AtomicU64::new(0));
     let stop = CancellationToken::new();
     let rec = recorder(
-        commune.registry.clone(),
+        commune.app.clone(),
         rate,
         count,
         committed,
@@ -363,12 +363,12 @@ pub async fn resume(
         }
     }
     let returned = Instant::now();
-    let at_return = fixtures::head(&town.registry, &code).await?;
-    let mut changes = town.registry.subscribe();
+    let at_return = fixtures::head(&town.app, &code).await?;
+    let mut changes = town.app.subscribe();
     let mut first_applied = None;
     let deadline = returned + Duration::from_secs(30);
     let current = loop {
-        let have = fixtures::head(&town.registry, &code).await?;
+        let have = fixtures::head(&town.app, &code).await?;
         if have > at_return && first_applied.is_none() {
             first_applied = Some(returned.elapsed());
         }

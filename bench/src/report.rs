@@ -9,15 +9,15 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use chrono::Duration as Days;
 use tiepdan_proto::v1 as pb;
+use tiepdan_server::app::App;
 use tiepdan_server::domain::deadlines::{DeadlineTable, local_date};
 use tiepdan_server::domain::model::{
     Channel, Classification, Eligibility, Field, Jurisdiction, Petition, PetitionStatus,
     PetitionType, UnitLevel,
 };
-use tiepdan_server::registry::Registry;
-use tiepdan_server::report::build::Source;
-use tiepdan_server::report::period::{self, Calendar};
-use tiepdan_server::report::tally::{self, Delta};
+use tiepdan_server::domain::period::{self, Calendar};
+use tiepdan_server::domain::tally::{self, Delta};
+use tiepdan_server::report::Source;
 use tiepdan_server::storage::Store;
 use tiepdan_server::storage::records as repo;
 use tiepdan_server::sync::uplink::UplinkConfig;
@@ -101,7 +101,7 @@ fn petition(n: u64) -> Petition {
 /// Loads `petitions` petitions into a city's database.
 async fn load(db: &Db, petitions: u64) -> Result<()> {
     let store = Store::open(&db.url).await?;
-    let registry = Registry::open(
+    let app = App::open(
         store.clone(),
         unit(CITY, UnitLevel::Province, None),
         DeadlineTable::default(),
@@ -121,8 +121,8 @@ async fn load(db: &Db, petitions: u64) -> Result<()> {
         }
     }
     tx.commit().await?;
-    registry.reload_tree().await?;
-    let tree = registry.tree();
+    app.reload_tree().await?;
+    let tree = app.tree();
     let chunk = 20_000u64;
     let mut n = 0;
     while n < petitions {
@@ -137,7 +137,7 @@ async fn load(db: &Db, petitions: u64) -> Result<()> {
         tx.commit().await?;
         n += chunk;
     }
-    drop(registry);
+    drop(app);
     store.close().await?;
     Ok(())
 }
@@ -226,7 +226,7 @@ pub async fn report(
 
     // In process: the same report from the rollups and from the day rows alone, and the
     // units listing every report starts with.
-    let registry = &city.registry;
+    let app = &city.app;
     let period = period::parse("2019", Calendar::Plain)?;
     let now = chrono::Utc::now();
     let mut in_process = Vec::new();
@@ -234,12 +234,10 @@ pub async fn report(
     let mut units = Vec::new();
     for i in 0..requests.min(50) + 2 {
         let t = Instant::now();
-        registry
-            .report_from(CITY, period, true, now, Source::Rollups)
-            .await?;
+        tiepdan_server::report::report_from(app, CITY, period, true, now, Source::Rollups).await?;
         let rolled = t.elapsed();
         let t = Instant::now();
-        registry.known_units().await?;
+        app.known_units().await?;
         let listed = t.elapsed();
         if i >= 2 {
             in_process.push(rolled);
@@ -248,9 +246,7 @@ pub async fn report(
     }
     for i in 0..requests.min(10) + 1 {
         let t = Instant::now();
-        registry
-            .report_from(CITY, period, true, now, Source::DayRows)
-            .await?;
+        tiepdan_server::report::report_from(app, CITY, period, true, now, Source::DayRows).await?;
         if i >= 1 {
             day_rows.push(t.elapsed());
         }

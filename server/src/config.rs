@@ -338,7 +338,7 @@ pub async fn set_identity(args: ServeArgs) -> anyhow::Result<()> {
     let resolved = args.resolve()?;
     let store = crate::storage::Store::open(&resolved.node.database_url).await?;
     let before = crate::storage::records::find_self(store.reader()).await?;
-    let after = crate::registry::save_identity(&store, resolved.node.unit, true).await?;
+    let after = crate::app::save_identity(&store, resolved.node.unit, true).await?;
     store.close().await?;
     match before {
         Some(b) if b == after => println!("unit {}: unchanged", after.code),

@@ -1,4 +1,4 @@
-//! A running node: the store, the registry and the gRPC server with health and reflection,
+//! A running node: the store, the application and the gRPC server with health and reflection,
 //! started on a listener and stopped by a cancellation token.
 
 use std::net::SocketAddr;
@@ -14,16 +14,17 @@ use tonic_health::ServingStatus;
 
 use crate::api::limits::UnreadableLayer;
 use crate::api::{CaseApi, JournalApi, PetitionApi, ReceptionApi, ReportApi, UnitApi};
+use crate::app::App;
+use crate::app::links::SyncStatus;
 use crate::auth::layer::AuthLayer;
 use crate::auth::{Authorizer, Secret};
 use crate::domain::deadlines::DeadlineTable;
 use crate::domain::model::Unit;
 use crate::net::{self, CallsLayer, ConnectionLimits, Connections};
-use crate::registry::Registry;
 use crate::storage::Store;
-use crate::sync::link::{SyncApi, SyncHub};
+use crate::sync::SyncHub;
+use crate::sync::link::SyncApi;
 use crate::sync::metrics;
-use crate::sync::status::SyncStatus;
 use crate::sync::uplink::{self, UplinkConfig};
 use crate::tls::NodeTls;
 
@@ -81,9 +82,9 @@ impl NodeConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("database: {0}")]
-    Database(#[from] sea_orm::DbErr),
-    #[error("registry: {0}")]
-    Registry(#[from] crate::domain::DomainError),
+    Database(#[from] crate::storage::StorageError),
+    #[error("application: {0}")]
+    App(#[from] crate::domain::DomainError),
     #[error("reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("listener: {0}")]
@@ -109,8 +110,8 @@ fn is_loopback_url(url: &str) -> bool {
 pub struct RunningNode {
     /// The address the server listens on.
     pub addr: SocketAddr,
-    /// The node's registry, for in-process callers.
-    pub registry: Registry,
+    /// The node's application, for in-process callers.
+    pub app: App,
     /// Link states.
     pub status: Arc<SyncStatus>,
     /// Where metrics are served, when they are.
@@ -167,7 +168,7 @@ pub async fn start(config: NodeConfig, listener: TcpListener) -> Result<RunningN
             .await;
     }
     let store = Store::open(&config.database_url).await?;
-    let registry = Registry::open(store, config.unit.clone(), config.deadlines.clone()).await?;
+    let app = App::open(store, config.unit.clone(), config.deadlines.clone()).await?;
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(tiepdan_proto::FILE_DESCRIPTOR_SET)
@@ -188,18 +189,15 @@ pub async fn start(config: NodeConfig, listener: TcpListener) -> Result<RunningN
     let connections = Connections::default();
     let incoming = net::incoming(listener, config.connections.clone(), connections.clone());
     let shutdown = CancellationToken::new();
-    let status = Arc::new(SyncStatus::default());
+    let status = app.links().clone();
     let hub = SyncHub {
-        registry: registry.clone(),
-        status: status.clone(),
+        app: app.clone(),
         shutdown: shutdown.clone(),
         require_certificate: config.tls.is_some(),
-        directories: Arc::new(tokio::sync::Semaphore::new(
-            crate::sync::link::DIRECTORY_BUILDERS,
-        )),
-        appliers: Arc::new(tokio::sync::Semaphore::new(crate::sync::link::APPLIERS)),
+        directories: Arc::new(tokio::sync::Semaphore::new(crate::sync::DIRECTORY_BUILDERS)),
+        appliers: Arc::new(tokio::sync::Semaphore::new(crate::sync::APPLIERS)),
     };
-    let r = || registry.clone();
+    let r = || app.clone();
     let mut builder = Server::builder();
     if let Some(tls) = &config.tls {
         builder = builder.tls_config(tls.server.clone())?;
@@ -219,27 +217,28 @@ pub async fn start(config: NodeConfig, listener: TcpListener) -> Result<RunningN
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(limited!(pb::unit_service_server::UnitServiceServer::new(
-            UnitApi { registry: r() }
+            UnitApi { app: r() }
         )))
         .add_service(limited!(
-            pb::reception_service_server::ReceptionServiceServer::new(ReceptionApi {
-                registry: r()
-            })
+            pb::reception_service_server::ReceptionServiceServer::new(ReceptionApi { app: r() })
         ))
         .add_service(limited!(
-            pb::petition_service_server::PetitionServiceServer::new(PetitionApi { registry: r() })
+            pb::petition_service_server::PetitionServiceServer::new(PetitionApi { app: r() })
         ))
         .add_service(limited!(pb::case_service_server::CaseServiceServer::new(
-            CaseApi { registry: r() }
+            CaseApi { app: r() }
         )))
         .add_service(limited!(
-            pb::journal_service_server::JournalServiceServer::new(JournalApi { registry: r() })
+            pb::journal_service_server::JournalServiceServer::new(JournalApi { app: r() })
         ))
         .add_service(limited!(pb::sync_service_server::SyncServiceServer::new(
             SyncApi { hub: hub.clone() }
         )))
         .add_service(limited!(
-            pb::report_service_server::ReportServiceServer::new(ReportApi { hub: hub.clone() })
+            pb::report_service_server::ReportServiceServer::new(ReportApi {
+                app: r(),
+                shutdown: shutdown.clone(),
+            })
         ));
 
     let stop = shutdown.clone();
@@ -264,7 +263,7 @@ pub async fn start(config: NodeConfig, listener: TcpListener) -> Result<RunningN
     let mut background = Vec::new();
     background.push(tokio::spawn(report_writes(
         health.clone(),
-        registry.store().writable(),
+        app.store().writable(),
         shutdown.clone(),
     )));
     if let Some(parent) = config.parent_url.clone() {
@@ -290,7 +289,7 @@ pub async fn start(config: NodeConfig, listener: TcpListener) -> Result<RunningN
     );
     Ok(RunningNode {
         addr,
-        registry,
+        app,
         status,
         metrics_addr,
         shutdown,
@@ -354,7 +353,7 @@ impl RunningNode {
                 Ok(())
             }
         };
-        if let Err(e) = self.registry.store().clone().close().await {
+        if let Err(e) = self.app.store().clone().close().await {
             tracing::warn!(error = %e, "closing the store");
         }
         result
@@ -371,8 +370,8 @@ impl RunningNode {
         // A process that dies loses its database handles; an in-process node must drop them
         // too, or a write transaction cut off mid-flight keeps SQLite's write lock in an idle
         // pooled connection and the restarted node waits on it.
-        let registry = self.registry;
-        tokio::spawn(async move { registry.store().release().await });
+        let app = self.app;
+        tokio::spawn(async move { app.store().release().await });
     }
 
     /// Waits until the node stops (its token was cancelled elsewhere).

@@ -4,17 +4,17 @@ use tiepdan_proto::v1::{self as pb, case_service_server::CaseService};
 use tonic::{Request, Response, Status};
 
 use super::{Check, checked, encode_token, opt_string};
+use crate::app::{App, RequestKey};
 use crate::domain::deadlines;
 use crate::domain::lifecycle::CaseCommand;
 use crate::domain::model::{Case, CaseOutcome, CaseStatus, PetitionType};
 use crate::domain::validate::{MAX_NAME, MAX_TEXT};
-use crate::registry::{Registry, RequestKey};
 use crate::storage::records::CaseFilter;
 use crate::wire;
 
 /// Handlers of the case service.
 pub struct CaseApi {
-    pub registry: Registry,
+    pub app: App,
 }
 
 /// Largest area one step can recover, m² (the whole of Vietnam is about 3.3e11 m²).
@@ -24,8 +24,8 @@ impl CaseApi {
     fn case(&self, c: &Case) -> pb::Case {
         wire::case(
             c,
-            self.registry.deadlines(),
-            self.registry.remote(),
+            self.app.deadlines(),
+            self.app.remote(),
             Some(chrono::Utc::now()),
         )
     }
@@ -36,7 +36,7 @@ impl CaseApi {
         case_id: &str,
         command: CaseCommand,
     ) -> Result<pb::Case, Status> {
-        let case = self.registry.change_case(&key, case_id, command).await?;
+        let case = self.app.change_case(&key, case_id, command).await?;
         Ok(self.case(&case))
     }
 }
@@ -60,7 +60,7 @@ impl CaseService for CaseApi {
         let mut c = Check::new();
         c.v.id("case_id", &req.case_id, true);
         c.finish()?;
-        let case = self.registry.case(&req.case_id).await?;
+        let case = self.app.case(&req.case_id).await?;
         Ok(Response::new(pb::GetCaseResponse {
             case: Some(self.case(&case)),
         }))
@@ -90,7 +90,7 @@ impl CaseService for CaseApi {
             end,
             due_before: req.overdue_only.then(|| deadlines::local_date(now)),
         };
-        let page = self.registry.cases(&filter, token.as_deref(), size).await?;
+        let page = self.app.cases(&filter, token.as_deref(), size).await?;
         Ok(Response::new(pb::ListCasesResponse {
             cases: page.items.iter().map(|k| self.case(k)).collect(),
             next_page_token: encode_token(page.next_cursor),
@@ -108,7 +108,7 @@ impl CaseService for CaseApi {
         c.v.text("note", &req.note, MAX_TEXT, true);
         c.finish()?;
         let command = CaseCommand::Extend {
-            max_denunciation_extensions: self.registry.deadlines().max_denunciation_extensions,
+            max_denunciation_extensions: self.app.deadlines().max_denunciation_extensions,
         };
         let case = self.change(key, &req.case_id, command).await?;
         Ok(Response::new(pb::ExtendCaseResponse { case: Some(case) }))

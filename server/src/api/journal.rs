@@ -4,11 +4,11 @@ use tiepdan_proto::v1::{self as pb, journal_service_server::JournalService};
 use tonic::{Request, Response, Status};
 
 use super::{Check, MAX_PAGE_SIZE};
-use crate::registry::Registry;
+use crate::app::App;
 
 /// Handlers of the journal service.
 pub struct JournalApi {
-    pub registry: Registry,
+    pub app: App,
 }
 
 #[tonic::async_trait]
@@ -20,7 +20,7 @@ impl JournalService for JournalApi {
         let req = request.into_inner();
         let mut c = Check::new();
         let origin = if req.origin_unit.is_empty() {
-            self.registry.unit().code.clone()
+            self.app.unit().code.clone()
         } else {
             c.v.unit_code("origin_unit", &req.origin_unit);
             req.origin_unit.clone()
@@ -28,7 +28,7 @@ impl JournalService for JournalApi {
         let (size, _) = c.page(req.page_size, "");
         c.finish()?;
         let (events, last_sequence) = self
-            .registry
+            .app
             .journal(&origin, req.after_sequence, size.min(MAX_PAGE_SIZE))
             .await?;
         Ok(Response::new(pb::ListJournalEventsResponse {

@@ -1,5 +1,5 @@
 //! gRPC handlers: convert the request (refusing malformed input with field violations),
-//! call the registry, convert the answer. Nothing else happens here.
+//! call the application, convert the answer. Nothing else happens here.
 
 mod cases;
 pub mod error;
@@ -22,9 +22,9 @@ pub use reception::ReceptionApi;
 pub use reports::ReportApi;
 pub use units::UnitApi;
 
+use crate::app::RequestKey;
 use crate::domain::DomainError;
 use crate::domain::validate::Violations;
-use crate::registry::RequestKey;
 use crate::wire::{self, WireEnum};
 
 /// Default page size of every listing.
@@ -158,7 +158,7 @@ impl Check {
     }
 }
 
-/// Page tokens are opaque to clients: the registry's cursor, hex-encoded.
+/// Page tokens are opaque to clients: the application's cursor, hex-encoded.
 pub(crate) fn encode_token(cursor: Option<String>) -> String {
     cursor.map_or_else(String::new, |c| {
         c.bytes().map(|b| format!("{b:02x}")).collect()

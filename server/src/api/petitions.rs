@@ -4,6 +4,7 @@ use tiepdan_proto::v1::{self as pb, petition_service_server::PetitionService};
 use tonic::{Request, Response, Status};
 
 use super::{Check, checked, encode_token, opt_string};
+use crate::app::{AcceptTarget, App, NewPetition, Overdue, RequestKey};
 use crate::domain::deadlines;
 use crate::domain::lifecycle::{Destination, PetitionCommand};
 use crate::domain::model::{
@@ -11,13 +12,12 @@ use crate::domain::model::{
     PetitionType, Petitioner,
 };
 use crate::domain::validate::{MAX_NAME, MAX_TEXT};
-use crate::registry::{AcceptTarget, NewPetition, Overdue, Registry, RequestKey};
 use crate::storage::records::PetitionFilter;
 use crate::wire;
 
 /// Handlers of the petition service.
 pub struct PetitionApi {
-    pub registry: Registry,
+    pub app: App,
 }
 
 /// Most signers one petition can record.
@@ -25,7 +25,7 @@ const MAX_SIGNERS: u32 = 100_000;
 
 impl PetitionApi {
     fn petition(&self, p: &crate::domain::model::Petition) -> pb::Petition {
-        wire::petition(p, self.registry.deadlines(), Some(chrono::Utc::now()))
+        wire::petition(p, self.app.deadlines(), Some(chrono::Utc::now()))
     }
 
     async fn decide(
@@ -36,7 +36,7 @@ impl PetitionApi {
         at: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<pb::Petition, Status> {
         let p = self
-            .registry
+            .app
             .decide_petition(&key, petition_id, command, at)
             .await?;
         Ok(self.petition(&p))
@@ -98,7 +98,7 @@ impl PetitionService for PetitionApi {
         let class = classification(&mut c, "classification.", req.classification.as_ref());
         c.finish()?;
         let p = self
-            .registry
+            .app
             .receive_petition(
                 &key,
                 NewPetition {
@@ -162,7 +162,7 @@ impl PetitionService for PetitionApi {
         };
         c.finish()?;
         let (petition, case) = self
-            .registry
+            .app
             .accept_petition(
                 &key,
                 &req.petition_id,
@@ -175,8 +175,8 @@ impl PetitionService for PetitionApi {
             petition: Some(self.petition(&petition)),
             case: Some(wire::case(
                 &case,
-                self.registry.deadlines(),
-                self.registry.remote(),
+                self.app.deadlines(),
+                self.app.remote(),
                 now,
             )),
         }))
@@ -328,7 +328,7 @@ impl PetitionService for PetitionApi {
         let mut c = Check::new();
         c.v.id("petition_id", &req.petition_id, true);
         c.finish()?;
-        let (p, person) = self.registry.petition(&req.petition_id).await?;
+        let (p, person) = self.app.petition(&req.petition_id).await?;
         let mut petition = self.petition(&p);
         petition.petitioner = person.as_ref().map(wire::petitioner);
         Ok(Response::new(pb::GetPetitionResponse {
@@ -360,10 +360,7 @@ impl PetitionService for PetitionApi {
             end,
             due_before: req.overdue_only.then(|| deadlines::local_date(now)),
         };
-        let page = self
-            .registry
-            .petitions(&filter, token.as_deref(), size)
-            .await?;
+        let page = self.app.petitions(&filter, token.as_deref(), size).await?;
         Ok(Response::new(pb::ListPetitionsResponse {
             petitions: page.items.iter().map(|p| self.petition(p)).collect(),
             next_page_token: encode_token(page.next_cursor),
@@ -381,9 +378,9 @@ impl PetitionService for PetitionApi {
             .unwrap_or(c.now);
         let (size, token) = c.page(req.page_size, &req.page_token);
         c.finish()?;
-        let page = self.registry.overdue(as_of, token.as_deref(), size).await?;
-        let table = self.registry.deadlines();
-        let remote = self.registry.remote();
+        let page = self.app.overdue(as_of, token.as_deref(), size).await?;
+        let table = self.app.deadlines();
+        let remote = self.app.remote();
         let items = page
             .items
             .iter()
@@ -418,7 +415,7 @@ impl PetitionService for PetitionApi {
         _request: Request<pb::GetDeadlineTableRequest>,
     ) -> Result<Response<pb::GetDeadlineTableResponse>, Status> {
         let rules = self
-            .registry
+            .app
             .deadlines()
             .rules()
             .into_iter()

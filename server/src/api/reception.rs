@@ -4,16 +4,16 @@ use tiepdan_proto::v1::{self as pb, reception_service_server::ReceptionService};
 use tonic::{Request, Response, Status};
 
 use super::{Check, checked, encode_token, opt_string};
+use crate::app::{App, NewConclusion, NewScheduleEntry, NewVisit};
 use crate::domain::model::{
     ConclusionStatus, MatterKind, ReceiverRole, ReceptionAction, ReceptionKind,
 };
 use crate::domain::validate::{MAX_NAME, MAX_TEXT};
-use crate::registry::{NewConclusion, NewScheduleEntry, NewVisit, Registry};
 use crate::wire;
 
 /// Handlers of the reception service.
 pub struct ReceptionApi {
-    pub registry: Registry,
+    pub app: App,
 }
 
 /// Most persons one visit can record; a larger number is a typing error.
@@ -43,7 +43,7 @@ impl ReceptionService for ReceptionApi {
         c.v.id("schedule_entry_id", &req.schedule_entry_id, false);
         c.finish()?;
         let visit = self
-            .registry
+            .app
             .record_visit(
                 &key,
                 NewVisit {
@@ -74,10 +74,7 @@ impl ReceptionService for ReceptionApi {
         let end = c.bound("end_time", req.end_time.as_ref());
         let (size, token) = c.page(req.page_size, &req.page_token);
         c.finish()?;
-        let page = self
-            .registry
-            .visits(start, end, token.as_deref(), size)
-            .await?;
+        let page = self.app.visits(start, end, token.as_deref(), size).await?;
         Ok(Response::new(pb::ListVisitsResponse {
             visits: page.items.iter().map(wire::visit).collect(),
             next_page_token: encode_token(page.next_cursor),
@@ -98,7 +95,7 @@ impl ReceptionService for ReceptionApi {
         c.v.text("location", &req.location, MAX_NAME, true);
         c.finish()?;
         let entry = self
-            .registry
+            .app
             .publish_schedule(
                 &key,
                 NewScheduleEntry {
@@ -126,7 +123,7 @@ impl ReceptionService for ReceptionApi {
         let (size, token) = c.page(req.page_size, &req.page_token);
         c.finish()?;
         let page = self
-            .registry
+            .app
             .schedule(start, end, token.as_deref(), size)
             .await?;
         Ok(Response::new(pb::ListScheduleEntriesResponse {
@@ -148,7 +145,7 @@ impl ReceptionService for ReceptionApi {
         let at = c.past("conclusion_time", req.conclusion_time.as_ref());
         c.finish()?;
         let conclusion = self
-            .registry
+            .app
             .record_conclusion(
                 &key,
                 NewConclusion {
@@ -177,7 +174,7 @@ impl ReceptionService for ReceptionApi {
         let at = c.past("update_time", req.update_time.as_ref());
         c.finish()?;
         let conclusion = self
-            .registry
+            .app
             .update_conclusion(
                 &key,
                 &req.conclusion_id,
@@ -200,10 +197,7 @@ impl ReceptionService for ReceptionApi {
         let status = c.optional::<ConclusionStatus>("status", req.status);
         let (size, token) = c.page(req.page_size, &req.page_token);
         c.finish()?;
-        let page = self
-            .registry
-            .conclusions(status, token.as_deref(), size)
-            .await?;
+        let page = self.app.conclusions(status, token.as_deref(), size).await?;
         Ok(Response::new(pb::ListConclusionsResponse {
             conclusions: page.items.iter().map(wire::conclusion).collect(),
             next_page_token: encode_token(page.next_cursor),

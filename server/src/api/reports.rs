@@ -9,16 +9,20 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use super::Check;
+use crate::app::App;
 use crate::domain::DomainError;
-use crate::report::build::Report;
-use crate::report::period::{self, Calendar, Period};
-use crate::report::totals::Totals;
-use crate::sync::link::SyncHub;
+use crate::domain::period::{self, Calendar, Period};
+use crate::domain::totals::Totals;
+use crate::report::{self, Report};
 use crate::wire;
+use tokio_util::sync::CancellationToken;
 
 /// Handlers of the report service.
+#[derive(Clone)]
 pub struct ReportApi {
-    pub hub: SyncHub,
+    pub app: App,
+    /// Ends the watches when the node stops.
+    pub shutdown: CancellationToken,
 }
 
 /// Shortest interval between two reports of a watch.
@@ -117,7 +121,7 @@ impl ReportApi {
     /// The time up to which `unit`'s records are here: now for this node and for a child
     /// whose link is open and caught up; otherwise the last time its link delivered events.
     fn as_of(&self, unit: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let tree = self.hub.registry.tree();
+        let tree = self.app.tree();
         let Some(child) = (if unit == tree.root() {
             None
         } else {
@@ -126,8 +130,8 @@ impl ReportApi {
             return Some(now);
         };
         let state = self
-            .hub
-            .status
+            .app
+            .links()
             .child_states()
             .into_iter()
             .find(|s| s.unit_code == child)?;
@@ -140,11 +144,7 @@ impl ReportApi {
 
     async fn build(&self, q: &Query) -> Result<pb::Report, Status> {
         let now = Utc::now();
-        let report: Report = self
-            .hub
-            .registry
-            .report(&q.unit, q.period, q.subtree, now)
-            .await?;
+        let report: Report = report::report(&self.app, &q.unit, q.period, q.subtree, now).await?;
         Ok(pb::Report {
             unit: Some(wire::unit(&report.unit)),
             period: q.period_text.clone(),
@@ -187,7 +187,7 @@ impl ReportService for ReportApi {
         &self,
         request: Request<pb::GetReportRequest>,
     ) -> Result<Response<pb::GetReportResponse>, Status> {
-        let q = query(request.get_ref(), &self.hub.registry.code())?;
+        let q = query(request.get_ref(), &self.app.code())?;
         let report = self.build(&q).await?;
         Ok(Response::new(pb::GetReportResponse {
             report: Some(report),
@@ -201,13 +201,11 @@ impl ReportService for ReportApi {
         request: Request<pb::WatchReportRequest>,
     ) -> Result<Response<Self::WatchReportStream>, Status> {
         let inner = request.into_inner().report.unwrap_or_default();
-        let q = query(&inner, &self.hub.registry.code())?;
-        let api = ReportApi {
-            hub: self.hub.clone(),
-        };
+        let q = query(&inner, &self.app.code())?;
+        let api = self.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         tokio::spawn(async move {
-            let mut changes = api.hub.registry.subscribe();
+            let mut changes = api.app.subscribe();
             let mut last: Option<pb::Report> = None;
             loop {
                 match api.build(&q).await {
@@ -233,7 +231,7 @@ impl ReportService for ReportApi {
                     }
                 }
                 tokio::select! {
-                    _ = api.hub.shutdown.cancelled() => return,
+                    _ = api.shutdown.cancelled() => return,
                     _ = tx.closed() => return,
                     changed = changes.changed() => {
                         if changed.is_err() {

@@ -4,14 +4,14 @@ use tiepdan_proto::v1::{self as pb, unit_service_server::UnitService};
 use tonic::{Request, Response, Status};
 
 use super::{Check, checked, encode_token, opt_string};
+use crate::app::App;
 use crate::domain::model::{Unit, UnitLevel};
 use crate::domain::validate::MAX_NAME;
-use crate::registry::Registry;
 use crate::wire;
 
 /// Handlers of the unit service.
 pub struct UnitApi {
-    pub registry: Registry,
+    pub app: App,
 }
 
 #[tonic::async_trait]
@@ -21,7 +21,7 @@ impl UnitService for UnitApi {
         _request: Request<pb::GetUnitRequest>,
     ) -> Result<Response<pb::GetUnitResponse>, Status> {
         Ok(Response::new(pb::GetUnitResponse {
-            unit: Some(wire::unit(&self.registry.unit())),
+            unit: Some(wire::unit(&self.app.unit())),
         }))
     }
 
@@ -43,7 +43,7 @@ impl UnitService for UnitApi {
             }
         };
         check.finish()?;
-        let units = self.registry.subtree().await?;
+        let units = self.app.subtree().await?;
         let size = usize::try_from(size).unwrap_or(usize::MAX);
         let end = offset.saturating_add(size).min(units.len());
         let page = units.get(offset.min(end)..end).unwrap_or_default();
@@ -82,7 +82,7 @@ impl UnitService for UnitApi {
         };
         check.finish()?;
         let unit = checked(unit, "unit")?;
-        let unit = self.registry.register_unit(&key, unit).await?;
+        let unit = self.app.register_unit(&key, unit).await?;
         Ok(Response::new(pb::RegisterUnitResponse {
             unit: Some(wire::unit(&unit)),
         }))

@@ -90,13 +90,11 @@ pub async fn wait_synced(
     let deadline = tokio::time::Instant::now() + limit;
     loop {
         let mut behind = 0u64;
-        for origin in child.registry.tree().subtree(&child.registry.unit().code) {
+        for origin in child.app.tree().subtree(&child.app.unit().code) {
             let have =
-                crate::sync::journal::last_sequence(child.registry.store().reader(), &origin)
-                    .await?;
-            let got =
-                crate::sync::journal::last_sequence(parent.registry.store().reader(), &origin)
-                    .await?;
+                crate::storage::journal::last_sequence(child.app.store().reader(), &origin).await?;
+            let got = crate::storage::journal::last_sequence(parent.app.store().reader(), &origin)
+                .await?;
             behind += have.saturating_sub(got);
         }
         if behind == 0 {
@@ -106,8 +104,8 @@ pub async fn wait_synced(
             anyhow::bail!(
                 "{} events of {} still missing at {}",
                 behind,
-                child.registry.unit().code,
-                parent.registry.unit().code
+                child.app.unit().code,
+                parent.app.unit().code
             );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -1,4 +1,4 @@
-//! The one error type of the domain and the registry above it; the API maps it once to a
+//! The one error type of the domain and the application above it; the API maps it once to a
 //! gRPC status.
 
 /// One invalid field of a request: the path of the field and what is wrong with it.

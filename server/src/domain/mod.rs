@@ -6,6 +6,11 @@ pub mod deadlines;
 pub mod error;
 pub mod lifecycle;
 pub mod model;
+pub mod period;
+pub mod span;
+pub mod tally;
+pub mod totals;
+pub mod tree;
 pub mod validate;
 
 pub use error::{DomainError, FieldViolation};

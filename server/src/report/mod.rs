@@ -1,9 +1,194 @@
-//! Counting: what each record contributes to the statistical totals, maintained
-//! incrementally as records change, and the tree the totals roll up through.
+//! Reports: a unit's totals for a period, with one row per child, assembled from the
+//! maintained totals in a few grouped sums per unit over whole years and half-months (the
+//! rollups) and edge days, so the cost grows with the number of children and metrics, not
+//! with the number of records, days or the length of the period.
 
-pub mod build;
-pub mod period;
-pub mod span;
-pub mod tally;
-pub mod totals;
-pub mod tree;
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+
+use crate::app::App;
+use crate::domain::DomainError;
+use crate::domain::deadlines::local_date;
+use crate::domain::model::{PetitionType, Unit};
+use crate::domain::period::Period;
+use crate::domain::span;
+use crate::domain::tally::{self, Delta};
+use crate::domain::totals::{CARRY_OVER_METRICS, OVERDUE_METRICS, Totals, assemble};
+use crate::storage::reports::{self, SumQuery};
+pub use crate::storage::reports::{Sums, maintained_rollups, maintained_totals};
+
+/// One row: a unit and its totals.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub unit: Unit,
+    pub totals: Totals,
+}
+
+/// A computed report.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub unit: Unit,
+    pub subtree: bool,
+    pub totals: Totals,
+    pub children: Vec<Row>,
+    pub by_type: Vec<(PetitionType, Totals)>,
+}
+
+/// The three sums a row of a report is assembled from.
+#[derive(Debug, Default)]
+struct Sums3 {
+    within: BTreeMap<String, i64>,
+    before: BTreeMap<String, i64>,
+    overdue: BTreeMap<String, i64>,
+}
+
+/// Where a report reads its sums from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Source {
+    /// Whole years and half-months from the rollups, the edge days from the day rows: the
+    /// rows read do not grow with the length of the period, and grow with the history only
+    /// by one year row per year (sums from the beginning, for carried-over and overdue cases).
+    #[default]
+    Rollups,
+    /// The day rows alone: what the rollups must reproduce.
+    DayRows,
+}
+
+/// The sums of each of `units` (their subtrees when `subtree`) in one query: within the
+/// period, before it, and up to the last day an open case is not yet overdue. Each range
+/// is covered by a few pieces (`span::cover`), each a grouped sum.
+/// Before the period and up to the last due day, only the metrics `assemble` reads there.
+async fn sums_of(
+    app: &App,
+    units: &[String],
+    subtree: bool,
+    period: Period,
+    now: DateTime<Utc>,
+    source: Source,
+) -> Result<HashMap<String, Sums3>, DomainError> {
+    let day_before = period.day_before();
+    // An open case is overdue once the day after its due date begins.
+    let last_due = period.end.min(local_date(now) - Duration::days(1));
+    let ranges: [(Option<NaiveDate>, NaiveDate, &[&str]); 3] = [
+        (Some(period.start), period.end, &[]),
+        (None, day_before, &CARRY_OVER_METRICS),
+        (None, last_due, &OVERDUE_METRICS),
+    ];
+    let mut queries = Vec::new();
+    for (part, (from, to, metrics)) in ranges.into_iter().enumerate() {
+        let pieces = match source {
+            Source::Rollups => span::cover(from, to),
+            Source::DayRows => span::days_only(from, to),
+        };
+        for piece in pieces {
+            queries.push(SumQuery {
+                piece,
+                part,
+                subtree,
+                units,
+                metrics,
+            });
+        }
+    }
+    let mut out: HashMap<String, Sums3> = HashMap::new();
+    for (unit, metric, part, total) in reports::sums(app.store().reader(), &queries).await? {
+        let sums = out.entry(unit).or_default();
+        let map = match part {
+            0 => &mut sums.within,
+            1 => &mut sums.before,
+            _ => &mut sums.overdue,
+        };
+        *map.entry(metric).or_default() += total;
+    }
+    Ok(out)
+}
+
+/// The report of `unit_code` (a unit of this node's subtree) for `period`.
+pub async fn report(
+    app: &App,
+    unit_code: &str,
+    period: Period,
+    subtree: bool,
+    now: DateTime<Utc>,
+) -> Result<Report, DomainError> {
+    report_from(app, unit_code, period, subtree, now, Source::Rollups).await
+}
+
+/// The report of `unit_code` read from `source`.
+pub async fn report_from(
+    app: &App,
+    unit_code: &str,
+    period: Period,
+    subtree: bool,
+    now: DateTime<Utc>,
+    source: Source,
+) -> Result<Report, DomainError> {
+    let tree = app.tree();
+    if !tree.is_within(unit_code, tree.root()) {
+        return Err(DomainError::NotFound {
+            kind: "unit in this node's subtree",
+            id: unit_code.to_string(),
+        });
+    }
+    // From the units in memory, not a query: listing every unit of a province cost a
+    // third of a report (BENCHMARKS.md).
+    let find = |code: &str| {
+        app.known_unit(code).ok_or_else(|| DomainError::NotFound {
+            kind: "unit",
+            id: code.to_string(),
+        })
+    };
+    let unit = find(unit_code)?;
+    let mut kinds = vec![None];
+    kinds.extend(PetitionType::ALL.iter().map(|t| Some(*t)));
+    let children_codes: Vec<String> = if subtree {
+        tree.children(unit_code)
+    } else {
+        Vec::new()
+    };
+    // A subtree report sums the unit and its children alike: one query for all rows.
+    let mut codes = children_codes.clone();
+    codes.push(unit_code.to_string());
+    let mut sums = sums_of(app, &codes, subtree, period, now, source).await?;
+    let own = sums.remove(unit_code).unwrap_or_default();
+    let mut all: Vec<Totals> = kinds
+        .iter()
+        .map(|t| assemble(&own.within, &own.before, &own.overdue, *t))
+        .collect();
+    let totals = all.remove(0);
+    let by_type = PetitionType::ALL.iter().copied().zip(all).collect();
+    let mut children = Vec::new();
+    for code in children_codes {
+        let s = sums.remove(&code).unwrap_or_default();
+        children.push(Row {
+            unit: find(&code)?,
+            totals: assemble(&s.within, &s.before, &s.overdue, None),
+        });
+    }
+    Ok(Report {
+        unit,
+        subtree,
+        totals,
+        children,
+        by_type,
+    })
+}
+
+/// The totals recounted from every record this node holds, with today's tree: what the
+/// maintained totals must equal.
+pub async fn recount_totals(app: &App) -> Result<Sums, DomainError> {
+    let (visits, petitions, cases) = reports::all_records(app.store().reader()).await?;
+    let tree = app.tree();
+    let mut delta = Delta::default();
+    for v in &visits {
+        delta.record(&tree, &[], &tally::visit(v));
+    }
+    for p in &petitions {
+        delta.record(&tree, &[], &tally::petition(p));
+    }
+    for c in &cases {
+        delta.record(&tree, &[], &tally::case(c));
+    }
+    Ok(delta.sums.into_iter().filter(|(_, v)| *v != 0).collect())
+}

@@ -20,7 +20,7 @@ impl MigratorTrait for Migrator {
     }
 }
 
-/// The initial schema: registry tables, the journal and the request log.
+/// The initial schema: record tables, the journal and the request log.
 pub struct M0001Initial;
 
 impl MigrationName for M0001Initial {
@@ -418,7 +418,7 @@ pub async fn fill_rollups(db: &impl ConnectionTrait) -> Result<(), DbErr> {
             let value: i64 = row.try_get_by_index(2)?;
             days.insert((subtree, unit.clone(), day, metric), value);
         }
-        let rollups = crate::report::tally::rollups_of(&days);
+        let rollups = crate::domain::tally::rollups_of(&days);
         crate::storage::records::add_to_rollups(db, rollups).await?;
     }
     Ok(())

@@ -1,4 +1,4 @@
-//! Storage: sea-orm entities, migrations and the queries the registry needs, on SQLite (the
+//! Storage: sea-orm entities, migrations and the queries the application needs, on SQLite (the
 //! embedded default) and PostgreSQL.
 //!
 //! Every write runs in one serialized write transaction: on SQLite it runs on the node's one
@@ -14,9 +14,14 @@
 //! could not end its transaction (see [`Store::open`]).
 
 pub mod entities;
+pub mod journal;
+pub mod keys;
 pub mod lock;
+pub mod mail;
 pub mod migration;
+pub mod owners;
 pub mod records;
+pub mod reports;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -32,6 +37,24 @@ use sea_orm_migration::MigratorTrait;
 use tokio::sync::watch;
 
 use crate::domain::DomainError;
+
+/// A write transaction, begun by [`Store::begin_write`] and ended by [`Store::commit`] (or
+/// dropped, which rolls it back).
+pub type Tx = DatabaseTransaction;
+
+/// What the store's functions fail with.
+pub type StorageError = DbErr;
+
+/// A handle reads go through: the store's pool ([`Store::reader`]) or a write transaction,
+/// which sees its own writes.
+pub trait Read: ConnectionTrait {}
+impl Read for DatabaseConnection {}
+impl Read for DatabaseTransaction {}
+
+/// A handle writes go through: only a write transaction, so every write is serialized and
+/// commits with the journal event that records it.
+pub trait Write: Read {}
+impl Write for DatabaseTransaction {}
 
 /// Key of the PostgreSQL advisory lock that serializes writers of one node's database.
 const WRITE_LOCK_KEY: i64 = 0x0074_6965_7064_616e; // "tiepdan"

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use super::link::SyncHub;
+use super::SyncHub;
 
 /// Serves metrics on `listener` until shutdown.
 pub async fn serve(listener: TcpListener, hub: SyncHub) {
@@ -37,7 +37,7 @@ pub async fn serve(listener: TcpListener, hub: SyncHub) {
 /// The metrics text.
 pub fn render(hub: &SyncHub) -> String {
     let mut out = String::new();
-    let children = hub.status.child_states();
+    let children = hub.app.links().child_states();
     let _ = writeln!(
         out,
         "# HELP tiepdan_events_applied_total Journal events applied from a child's link."
@@ -64,8 +64,12 @@ pub fn render(hub: &SyncHub) -> String {
     }
     let _ = writeln!(out, "# HELP tiepdan_open_streams Child streams open now.");
     let _ = writeln!(out, "# TYPE tiepdan_open_streams gauge");
-    let _ = writeln!(out, "tiepdan_open_streams {}", hub.status.open_streams());
-    let store = hub.registry.store();
+    let _ = writeln!(
+        out,
+        "tiepdan_open_streams {}",
+        hub.app.links().open_streams()
+    );
+    let store = hub.app.store();
     let _ = writeln!(
         out,
         "# HELP tiepdan_store_writable Whether the node's writes commit (0 from a failed write until one commits)."
@@ -86,7 +90,7 @@ pub fn render(hub: &SyncHub) -> String {
         "tiepdan_store_failed_commits_total {}",
         store.failed_commits()
     );
-    if let Some(p) = hub.status.parent_state() {
+    if let Some(p) = hub.app.links().parent_state() {
         let _ = writeln!(
             out,
             "# HELP tiepdan_parent_connected Whether the link to the parent is open."

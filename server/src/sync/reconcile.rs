@@ -12,9 +12,9 @@ use chrono::NaiveDate;
 use tiepdan_proto::v1 as pb;
 use tonic::Status;
 
-use super::journal::{self, DayDigest};
-use super::link::SyncHub;
-use super::status::Downlink;
+use super::SyncHub;
+use crate::app::links::Downlink;
+use crate::storage::journal::{self, DayDigest};
 
 /// How long a child has to answer one digest request.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -100,7 +100,7 @@ async fn ask(
     downlink: &Downlink,
     origins: Vec<String>,
 ) -> Result<pb::DigestReply, Unreached> {
-    let (id, reply) = hub.status.expect_digest(child);
+    let (id, reply) = hub.app.links().expect_digest(child);
     let request = Box::new(pb::LinkResponse {
         message: Some(pb::link_response::Message::DigestRequest(
             pb::DigestRequest {
@@ -119,7 +119,7 @@ async fn ask(
     let result = tokio::time::timeout(ANSWER_TIMEOUT, answer)
         .await
         .unwrap_or(Err(Unreached::Timeout));
-    hub.status.forget_digest(id);
+    hub.app.links().forget_digest(id);
     result
 }
 
@@ -171,8 +171,8 @@ async fn run(
     wait: Duration,
     out: &mut pb::ChildReconciliation,
 ) -> Result<Result<(), Unreached>, Status> {
-    let registry = &hub.registry;
-    let Some((downlink, supported)) = hub.status.session(child) else {
+    let app = &hub.app;
+    let Some((downlink, supported)) = hub.app.links().session(child) else {
         return Ok(Err(Unreached::NotConnected));
     };
     if !supported {
@@ -183,7 +183,7 @@ async fn run(
         Ok(reply) => reply.heads,
         Err(e) => return Ok(Err(e)),
     };
-    let mut origins: BTreeMap<String, u64> = registry
+    let mut origins: BTreeMap<String, u64> = app
         .tree()
         .subtree(child)
         .into_iter()
@@ -193,7 +193,7 @@ async fn run(
         origins.insert(h.origin_unit, h.sequence);
     }
 
-    let db = registry.store().reader();
+    let db = app.store().reader();
     let mut children_digests = BTreeMap::new();
     let mut pulls = Vec::new();
     let mut before = BTreeMap::new();
@@ -242,7 +242,7 @@ async fn run(
         if downlink.send(Ok(resend)).await.is_err() {
             return Ok(Err(Unreached::Closed));
         }
-        let mut changes = registry.subscribe();
+        let mut changes = app.subscribe();
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let mut current = true;
@@ -285,7 +285,7 @@ async fn run(
             d.origin_unit, d.day, d.child_count, d.parent_count
         );
         tracing::error!(child, error = %message, "reconciliation found a rewritten or lost journal");
-        hub.status.child(child, |s| {
+        hub.app.links().child(child, |s| {
             s.tampered = true;
             s.last_error = message;
         });

@@ -14,9 +14,10 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::{ClientTlsConfig, Endpoint};
 
-use super::journal;
-use super::link::{FEATURE_RECONCILE, PROTOCOL_VERSION, SyncHub};
-use super::mail::Hop;
+use super::SyncHub;
+use super::{FEATURE_RECONCILE, PROTOCOL_VERSION};
+use crate::app::mail::Hop;
+use crate::storage::journal;
 use crate::wire;
 use crate::wire::MAX_MESSAGE_BYTES;
 
@@ -131,7 +132,7 @@ pub async fn run(
     let mut attempt: u32 = 0;
     let mut failed: u32 = 0;
     let mut log = FailureLog::default();
-    hub.status.parent(|s| {
+    hub.app.links().parent(|s| {
         s.connected = false;
         s.since = Some(Utc::now());
     });
@@ -141,7 +142,7 @@ pub async fn run(
         }
         let started = Instant::now();
         let result = session(&hub, &parent_url, &config, tls.as_ref()).await;
-        let opened = hub.status.parent_state().is_some_and(|s| s.connected);
+        let opened = hub.app.links().parent_state().is_some_and(|s| s.connected);
         if started.elapsed() > Duration::from_secs(10) || opened {
             attempt = 0;
             failed = 0;
@@ -168,7 +169,7 @@ pub async fn run(
             // Full jitter: many children reconnecting at once spread over the whole interval.
             ceiling.mul_f64(rand::rng().random_range(0.0..=1.0))
         };
-        hub.status.parent(|s| {
+        hub.app.links().parent(|s| {
             s.connected = false;
             s.since = Some(Utc::now());
             s.refused = refused;
@@ -256,7 +257,7 @@ async fn session(
     config: &UplinkConfig,
     tls: Option<&ClientTlsConfig>,
 ) -> Result<(), UplinkError> {
-    let registry = &hub.registry;
+    let app = &hub.app;
     let mut endpoint = Endpoint::from_shared(parent_url.to_string())?;
     if let Some(tls) = tls {
         endpoint = endpoint.tls_config(tls.clone())?;
@@ -273,9 +274,9 @@ async fn session(
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let (tx, rx) = mpsc::channel::<pb::LinkRequest>(config.window + 8);
-    let me = registry.unit();
-    let tree = registry.tree();
-    let units = registry.known_units().await?;
+    let me = app.unit();
+    let tree = app.tree();
+    let units = app.known_units().await?;
     let subtree = units
         .iter()
         .filter(|u| u.code != me.code && tree.is_within(&u.code, &me.code))
@@ -283,7 +284,7 @@ async fn session(
         .collect();
     let mut heads = Vec::new();
     for origin in tree.subtree(&me.code) {
-        let (sequence, hash) = journal::head(registry.store().reader(), &origin).await?;
+        let (sequence, hash) = journal::head(app.store().reader(), &origin).await?;
         if sequence > 0 {
             heads.push(pb::OriginHead {
                 origin_unit: origin,
@@ -292,7 +293,7 @@ async fn session(
             });
         }
     }
-    let sealing_keys = registry.sealing_keys(&tree.subtree(&me.code)).await?;
+    let sealing_keys = app.sealing_keys(&tree.subtree(&me.code)).await?;
     // Units whose key the parent has from this session; a key learnt later goes up after
     // the first batch that places its unit there.
     let mut keys_sent: HashSet<String> = sealing_keys.iter().map(|k| k.unit_code.clone()).collect();
@@ -330,15 +331,15 @@ async fn session(
         .iter()
         .filter_map(|u| wire::inbound::unit(u).ok())
         .collect::<Vec<_>>();
-    registry.adopt_parent(&parent, &directory).await?;
-    let outside = |code: &str| !registry.tree().is_within(code, &me.code);
-    registry.learn_keys(&welcome.sealing_keys, outside).await?;
+    app.adopt_parent(&parent, &directory).await?;
+    let outside = |code: &str| !app.tree().is_within(code, &me.code);
+    app.learn_keys(&welcome.sealing_keys, outside).await?;
     let mut sent: BTreeMap<String, u64> = welcome
         .positions
         .iter()
         .map(|p| (p.origin_unit.clone(), p.sequence))
         .collect();
-    hub.status.parent(|s| {
+    hub.app.links().parent(|s| {
         s.unit_code = parent.code.clone();
         s.connected = true;
         s.since = Some(Utc::now());
@@ -350,8 +351,8 @@ async fn session(
     });
     tracing::info!(parent = %parent.code, "parent link open");
 
-    let mut changes = registry.subscribe();
-    let mut mail_changes = registry.subscribe_downlink();
+    let mut changes = app.subscribe();
+    let mut mail_changes = app.subscribe_downlink();
     let mut mail_due = true;
     let mut in_flight = 0usize;
     let mut mail_in_flight: HashSet<String> = HashSet::new();
@@ -359,37 +360,37 @@ async fn session(
     // since (the tail). The store is read again when something else may have written the
     // journal: at the start, after every local commit (this node's own events), once a
     // second, and whenever the tail no longer holds what the parent lacks.
-    registry.tail().keep();
+    app.tail().keep();
     let mut heads: BTreeMap<String, u64> = BTreeMap::new();
     let mut read_store = true;
-    let mut local_seen = registry.mail_generation();
+    let mut local_seen = app.mail_generation();
     loop {
         // Ship what the parent lacks, within the window.
-        let origins = registry.tree().subtree(&me.code);
+        let origins = app.tree().subtree(&me.code);
         while in_flight < config.window {
-            let local = registry.mail_generation();
+            let local = app.mail_generation();
             if local != local_seen {
                 local_seen = local;
                 read_store = true;
             }
             let from_store = std::mem::take(&mut read_store);
             if from_store {
-                heads = journal::last_sequences(registry.store().reader()).await?;
+                heads = journal::last_sequences(app.store().reader()).await?;
             }
-            registry.tail().raise(&mut heads);
+            app.tail().raise(&mut heads);
             // Live events go while fewer than `PARTIAL_IN_FLIGHT` batches are unacknowledged:
             // the next batch then waits at the parent while the one before it is applied, and
             // is applied as soon as that commits (with any others waiting, in one commit);
             // events that come meanwhile travel together in the batch after, instead of one
             // message (and two journal reads here) each.
             let behind = backlog(&heads, &origins, &sent);
-            hub.status.parent(|s| s.events_behind = behind);
+            hub.app.links().parent(|s| s.events_behind = behind);
             if behind == 0 || (in_flight >= PARTIAL_IN_FLIGHT && behind < config.batch_events) {
                 break;
             }
             let events = if from_store {
                 journal::next_batch(
-                    registry.store().reader(),
+                    app.store().reader(),
                     &origins,
                     &sent,
                     &heads,
@@ -398,7 +399,7 @@ async fn session(
                 )
                 .await?
             } else {
-                let held = registry.tail().after(
+                let held = app.tail().after(
                     &origins,
                     &sent,
                     &heads,
@@ -422,11 +423,11 @@ async fn session(
             for e in &events {
                 if e.origin != me.code && !units.iter().any(|u| u.code == e.origin) {
                     // Parents first, so the receiver can place each unit.
-                    for code in registry.tree().chain(&e.origin).iter().rev() {
+                    for code in app.tree().chain(&e.origin).iter().rev() {
                         if *code == me.code || units.iter().any(|u| u.code == *code) {
                             continue;
                         }
-                        if let Some(u) = registry.known_unit(code) {
+                        if let Some(u) = app.known_unit(code) {
                             units.push(wire::unit(&u));
                         }
                     }
@@ -447,7 +448,7 @@ async fn session(
                 .map_err(|_| UplinkError::Protocol("link closed".into()))?;
             in_flight += 1;
             if !unsent.is_empty() {
-                let keys = registry.sealing_keys(&unsent).await?;
+                let keys = app.sealing_keys(&unsent).await?;
                 if !keys.is_empty() {
                     keys_sent.extend(keys.iter().map(|k| k.unit_code.clone()));
                     let keys = pb::SealingKeys { keys };
@@ -464,7 +465,7 @@ async fn session(
         let waiting = if std::mem::take(&mut mail_due) || mail_changes.has_changed().unwrap_or(true)
         {
             let _ = mail_changes.borrow_and_update();
-            registry.outbox(&Hop::Up, 16).await?
+            app.outbox(&Hop::Up, 16).await?
         } else {
             Vec::new()
         };
@@ -491,7 +492,7 @@ async fn session(
                 match message.message {
                     Some(pb::link_response::Message::BatchAck(ack)) => {
                         in_flight = in_flight.saturating_sub(1);
-                        hub.status.parent(|s| s.last_event = Some(Utc::now()));
+                        hub.app.links().parent(|s| s.last_event = Some(Utc::now()));
                         for p in ack.positions {
                             if sent.get(&p.origin_unit).is_some_and(|s| p.sequence > *s) {
                                 return Err(UplinkError::Protocol(format!(
@@ -504,12 +505,12 @@ async fn session(
                     Some(pb::link_response::Message::MailAck(ack)) => {
                         mail_due = true;
                         if mail_in_flight.remove(&ack.mail_id) {
-                            registry.mail_delivered(&ack.mail_id).await?;
+                            app.mail_delivered(&ack.mail_id).await?;
                         }
                     }
                     Some(pb::link_response::Message::Mail(mail)) => {
                         let id = mail.id.clone();
-                        registry.receive_mail(mail, None).await?;
+                        app.receive_mail(mail, None).await?;
                         tx.send(request_of(pb::link_request::Message::MailAck(pb::MailAck {
                             mail_id: id,
                         })))
@@ -522,8 +523,8 @@ async fn session(
                             .iter()
                             .filter_map(|u| wire::inbound::unit(u).ok())
                             .collect();
-                        registry.adopt_parent(&parent, &units).await?;
-                        registry.learn_keys(&d.sealing_keys, outside).await?;
+                        app.adopt_parent(&parent, &units).await?;
+                        app.learn_keys(&d.sealing_keys, outside).await?;
                     }
                     Some(pb::link_response::Message::DigestRequest(request)) => {
                         let reply = digest_reply(hub, &origins, request).await?;
@@ -576,7 +577,7 @@ async fn digest_reply(
     origins: &[String],
     request: pb::DigestRequest,
 ) -> Result<pb::DigestReply, UplinkError> {
-    let db = hub.registry.store().reader();
+    let db = hub.app.store().reader();
     let mut reply = pb::DigestReply {
         request_id: request.request_id,
         ..Default::default()
@@ -616,53 +617,4 @@ async fn digest_reply(
 }
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    fn refused(message: &str) -> UplinkError {
-        UplinkError::Status(tonic::Status::permission_denied(message))
-    }
-
-    #[test]
-    fn a_failure_is_logged_once_per_change() {
-        let mut log = FailureLog::default();
-        let second = Duration::from_secs(1);
-        assert!(log.failed("p", &refused("a"), true, 1, second));
-        assert!(!log.failed("p", &refused("a"), true, 2, second));
-        assert!(!log.failed("p", &refused("a"), true, 3, second));
-        assert!(log.failed("p", &refused("b"), true, 4, second));
-        log.clear();
-        assert!(log.failed("p", &refused("b"), true, 1, second));
-        // The same failure again once a minute has passed.
-        log.last = Some((
-            refused("b").to_string(),
-            Instant::now() - SAME_FAILURE_LOG_EVERY,
-        ));
-        assert!(log.failed("p", &refused("b"), true, 2, second));
-    }
-
-    #[test]
-    fn refusals_are_told_from_failures_retrying_can_fix() {
-        for status in [
-            tonic::Status::permission_denied("x"),
-            tonic::Status::unauthenticated("x"),
-            tonic::Status::invalid_argument("x"),
-            tonic::Status::failed_precondition("x"),
-            tonic::Status::data_loss("x"),
-        ] {
-            assert!(UplinkError::Status(status).is_refusal());
-        }
-        for status in [
-            tonic::Status::unavailable("x"),
-            tonic::Status::deadline_exceeded("x"),
-            tonic::Status::cancelled("x"),
-            tonic::Status::resource_exhausted("x"),
-            tonic::Status::internal("x"),
-        ] {
-            assert!(!UplinkError::Status(status).is_refusal());
-        }
-        assert!(!UplinkError::Protocol("x".into()).is_refusal());
-        assert_eq!(refused("x").code_name(), "PERMISSION_DENIED");
-    }
-}
+mod tests;

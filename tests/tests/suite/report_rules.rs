@@ -13,7 +13,7 @@ use tiepdan_proto::v1 as pb;
 use tiepdan_server::demo::proxy::{Mode, Proxy};
 use tiepdan_server::demo::wait_synced;
 use tiepdan_server::domain::model::UnitLevel;
-use tiepdan_server::report::tally::rollups_of;
+use tiepdan_server::domain::tally::rollups_of;
 use tiepdan_tests::{Backend, TestDb, TestNode, on_every_backend, unit};
 use tonic::transport::Channel;
 
@@ -628,7 +628,7 @@ async fn watch_report_follows_changes(backend: Backend) {
 async fn wait_knows(pairs: &[(&TestNode, &str)]) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     for (node, code) in pairs {
-        while !node.running().registry.tree().knows(code) {
+        while !node.running().app.tree().knows(code) {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "{} never learnt of {code}",
@@ -783,12 +783,16 @@ impl Cluster {
 /// row equals the sum of its day rows.
 async fn assert_maintained(cluster: &Cluster, seed: u64) {
     for node in cluster.nodes() {
-        let registry = &node.running().registry;
-        let maintained = registry.maintained_totals().await.unwrap();
-        let recount = registry.recount_totals().await.unwrap();
+        let app = &node.running().app;
+        let maintained = tiepdan_server::report::maintained_totals(app.store().reader())
+            .await
+            .unwrap();
+        let recount = tiepdan_server::report::recount_totals(app).await.unwrap();
         assert!(!recount.is_empty());
         assert_eq!(maintained, recount, "seed {seed}, node {}", node.unit.code);
-        let rollups = registry.maintained_rollups().await.unwrap();
+        let rollups = tiepdan_server::report::maintained_rollups(app.store().reader())
+            .await
+            .unwrap();
         assert!(!rollups.is_empty());
         assert_eq!(
             rollups,
@@ -847,8 +851,8 @@ fn edge_day(rng: &mut StdRng) -> DateTime<Utc> {
 /// named periods on both calendars (crossing month, half-month and year edges) and random
 /// ranges, for a unit and its subtree, at several report times.
 async fn reports_from_rollups_equal_day_rows(backend: Backend) {
-    use tiepdan_server::report::build::{Report, Source};
-    use tiepdan_server::report::period::{Calendar, Period, parse};
+    use tiepdan_server::domain::period::{Calendar, Period, parse};
+    use tiepdan_server::report::{Report, Source};
     let cluster = Cluster::start(backend).await;
     let mut rng = StdRng::seed_from_u64(11);
     cluster.random_workload(&mut rng, 90, edge_day).await;
@@ -891,12 +895,16 @@ async fn reports_from_rollups_equal_day_rows(backend: Backend) {
     };
     let mut compared = 0;
     for node in cluster.nodes() {
-        let registry = &node.running().registry;
+        let app = &node.running().app;
         let code = node.unit.code.clone();
         for period in &periods {
             for subtree in [false, true] {
                 for now in nows {
-                    let read = |source| registry.report_from(&code, *period, subtree, now, source);
+                    let read = |source| {
+                        tiepdan_server::report::report_from(
+                            app, &code, *period, subtree, now, source,
+                        )
+                    };
                     let rolled = read(Source::Rollups).await.unwrap();
                     let days = read(Source::DayRows).await.unwrap();
                     assert_eq!(
@@ -912,18 +920,15 @@ async fn reports_from_rollups_equal_day_rows(backend: Backend) {
     assert!(compared > 0);
     // The workload reaches across the year end: the comparison is not between empty reports.
     let year = parse("2019", Calendar::Statistical).unwrap();
-    let r = cluster
-        .town
-        .running()
-        .registry
-        .report_from("269", year, true, nows[2], Source::Rollups)
+    let town = &cluster.town.running().app;
+    let r = tiepdan_server::report::report_from(town, "269", year, true, nows[2], Source::Rollups)
         .await
         .unwrap();
     assert!(r.totals.visits > 0 && r.totals.petitions_received > 0);
     assert!(r.totals.cases_to_resolve > 0);
     // The migration's fill rebuilds the same rollups from the day rows, whatever was there.
     for node in cluster.nodes() {
-        let store = node.running().registry.store();
+        let store = node.running().app.store();
         let tx = store.begin_write().await.unwrap();
         tx.execute_unprepared(
             "INSERT INTO tally_rollup (subtree, unit_code, span, day, metric, value) \

@@ -7,7 +7,7 @@ use crate::tier_common;
 
 use std::collections::BTreeMap;
 
-use tiepdan_server::sync::link::DIRECTORY_CHUNK;
+use tiepdan_server::sync::DIRECTORY_CHUNK;
 use tiepdan_tests::{TestDb, TestNode};
 use tier_common::*;
 use tokio::net::TcpListener;

@@ -424,7 +424,7 @@ async fn refused_hello_registers_nothing(backend: Backend) {
         (
             hello_with(|h| {
                 h.subtree = vec![ward("10000", CHILD.code)];
-                h.sealing_keys = (0..=tiepdan_server::sync::apply::MAX_UNITS + 1)
+                h.sealing_keys = (0..=tiepdan_server::app::children::MAX_UNITS + 1)
                     .map(|i| pb::UnitKey {
                         unit_code: format!("{:05}", 20_000 + i),
                         public_key: vec![7; 32],
@@ -461,7 +461,7 @@ async fn refused_hello_registers_nothing(backend: Backend) {
 /// than any subtree ends the link.
 async fn keys_after_hello_only_for_the_subtree(backend: Backend) {
     let s = Setup::start(backend).await;
-    let registry = s.nodes[0].running().registry.clone();
+    let app = s.nodes[0].running().app.clone();
     let codes = [CHILD.code.to_string(), OTHER.code.to_string()];
     let mut link = s.link().await;
     let keys = |key: u8| {
@@ -482,7 +482,7 @@ async fn keys_after_hello_only_for_the_subtree(backend: Backend) {
     // A batch after the keys: once it is acknowledged, the keys were taken.
     let ack = link.send(&s.child_events[..1]).await.unwrap();
     assert_eq!(ack.get(CHILD.code), Some(&1));
-    let known = registry.sealing_keys(&codes).await.unwrap();
+    let known = app.sealing_keys(&codes).await.unwrap();
     assert_eq!(
         known
             .iter()
@@ -492,7 +492,7 @@ async fn keys_after_hello_only_for_the_subtree(backend: Backend) {
         "only the child's own key is learnt"
     );
 
-    let many = (0..=tiepdan_server::sync::apply::MAX_UNITS + 1)
+    let many = (0..=tiepdan_server::app::children::MAX_UNITS + 1)
         .map(|i| pb::UnitKey {
             unit_code: format!("{:05}", 20_000 + i),
             public_key: vec![7; 32],

@@ -20,15 +20,15 @@ const RELOADERS: usize = 6;
 
 async fn a_registered_child_stays_in_the_tree(backend: Backend) {
     let town = TestNode::start(backend, unit(TOWN, "Thị xã", UnitLevel::District, None)).await;
-    let registry = town.running().registry.clone();
+    let app = town.running().app.clone();
     let stop = Arc::new(AtomicBool::new(false));
     let reloaders: Vec<_> = (0..RELOADERS)
         .map(|_| {
-            let registry = registry.clone();
+            let app = app.clone();
             let stop = stop.clone();
             tokio::spawn(async move {
                 while !stop.load(Ordering::Acquire) {
-                    registry.reload_tree().await.unwrap();
+                    app.reload_tree().await.unwrap();
                 }
             })
         })
@@ -39,11 +39,11 @@ async fn a_registered_child_stays_in_the_tree(backend: Backend) {
         let code = format!("{:05}", 10_000 + i);
         // A child knows no parent before it links, as a new commune does.
         let child = unit(&code, "Xã", UnitLevel::Commune, None);
-        registry.register_child(&child, &[]).await.unwrap();
+        app.register_child(&child, &[]).await.unwrap();
         registered.push(code);
         // Every child registered so far, now and after the reloads running beside.
         for _ in 0..3 {
-            let tree = registry.tree();
+            let tree = app.tree();
             for code in &registered {
                 if tree.chain(code) != vec![code.clone(), TOWN.to_string()] {
                     lost.push(format!(
@@ -76,15 +76,15 @@ on_every_backend!(a_registered_child_stays_in_the_tree);
 /// new unit below it is written.
 async fn a_child_linking_again_writes_nothing_new(backend: Backend) {
     let town = TestNode::start(backend, unit(TOWN, "Thị xã", UnitLevel::District, None)).await;
-    let registry = town.running().registry.clone();
+    let app = town.running().app.clone();
     let child = unit("09574", "Phường Lê Lợi", UnitLevel::Ward, None);
     let below = [unit("10000", "Tổ 1", UnitLevel::Ward, Some("09574"))];
-    registry.register_child(&child, &below).await.unwrap();
-    let tree = registry.tree();
+    app.register_child(&child, &below).await.unwrap();
+    let tree = app.tree();
     assert_eq!(tree.chain("10000"), ["10000", "09574", TOWN]);
-    registry.register_child(&child, &below).await.unwrap();
+    app.register_child(&child, &below).await.unwrap();
     assert!(
-        Arc::ptr_eq(&tree, &registry.tree()),
+        Arc::ptr_eq(&tree, &app.tree()),
         "an unchanged child was written again"
     );
 
@@ -92,15 +92,15 @@ async fn a_child_linking_again_writes_nothing_new(backend: Backend) {
         below[0].clone(),
         unit("10001", "Tổ 2", UnitLevel::Ward, Some("10000")),
     ];
-    registry.register_child(&child, &more).await.unwrap();
-    let tree = registry.tree();
+    app.register_child(&child, &more).await.unwrap();
+    let tree = app.tree();
     assert_eq!(tree.chain("10001"), ["10001", "10000", "09574", TOWN]);
 
     let renamed = unit("09574", "Phường Lê Lợi mới", UnitLevel::Ward, None);
-    registry.register_child(&renamed, &more).await.unwrap();
-    assert!(!Arc::ptr_eq(&tree, &registry.tree()));
+    app.register_child(&renamed, &more).await.unwrap();
+    assert!(!Arc::ptr_eq(&tree, &app.tree()));
     assert_eq!(
-        registry.known_unit("09574").map(|u| u.name),
+        app.known_unit("09574").map(|u| u.name),
         Some(renamed.name.clone())
     );
     town.stop().await;

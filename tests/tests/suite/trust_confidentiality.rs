@@ -363,7 +363,7 @@ async fn details_wait_for_the_destination_key() {
         .await
         .unwrap();
     crate::tier_common::wait_for("the commune to learn of 09577", || {
-        let known = a.running().registry.known_unit("09577").is_some();
+        let known = a.running().app.known_unit("09577").is_some();
         async move {
             if known {
                 Ok(())

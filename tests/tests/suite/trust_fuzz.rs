@@ -34,7 +34,7 @@ use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRu
 use prost::Message;
 use sha2::{Digest, Sha256};
 use tiepdan_server::node::MAX_MESSAGE_BYTES;
-use tiepdan_server::sync::link::MAX_BATCH_EVENTS;
+use tiepdan_server::sync::MAX_BATCH_EVENTS;
 use tiepdan_tests::{TestDb, TestNode};
 use tier_common::*;
 use tokio::net::TcpListener;

@@ -58,7 +58,7 @@ async fn town_with_tls(pki: &Pki) -> TestNode {
 
 async fn events_of(town: &TestNode, origin: &str) -> u64 {
     town.running()
-        .registry
+        .app
         .journal(origin, 0, 10_000)
         .await
         .unwrap()

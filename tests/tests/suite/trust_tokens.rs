@@ -288,7 +288,7 @@ async fn bad_tokens_are_refused_with_their_reason() {
 }
 
 async fn journal_head(node: &TestNode) -> u64 {
-    node.running().registry.journal(HOME, 0, 1).await.unwrap().1
+    node.running().app.journal(HOME, 0, 1).await.unwrap().1
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -533,12 +533,7 @@ async fn the_tier_link_needs_a_certificate_not_a_token() {
     wait_synced(commune.running(), town.running(), Duration::from_secs(30))
         .await
         .unwrap();
-    let (_, applied) = town
-        .running()
-        .registry
-        .journal("09574", 0, 1)
-        .await
-        .unwrap();
+    let (_, applied) = town.running().app.journal("09574", 0, 1).await.unwrap();
     assert!(applied >= 1, "the commune's journal reached the town");
     commune.stop().await;
     town.stop().await;

@@ -6,42 +6,32 @@
 
 use crypto_box::{PublicKey, SecretKey};
 use prost::Message;
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use tiepdan_proto::v1 as pb;
 
+use super::App;
 use crate::domain::DomainError;
-use crate::registry::Registry;
-use crate::storage::entities::unit_key;
+use crate::storage::Read;
+use crate::storage::keys::{self, UnitKey};
 
 /// Bytes of an X25519 public or secret key.
 const KEY_BYTES: usize = 32;
 
-impl Registry {
+impl App {
     /// Makes this node's key pair if it has none yet.
     pub(crate) async fn ensure_sealing_key(&self) -> Result<(), DomainError> {
         let me = self.code();
-        let mine = unit_key::Entity::find_by_id(me.clone())
-            .one(self.store().reader())
-            .await?;
+        let mine = keys::find(self.store().reader(), &me).await?;
         if mine.as_ref().is_some_and(|k| k.secret_key.is_some()) {
             return Ok(());
         }
         let secret = SecretKey::generate(&mut rand_core::OsRng);
-        let row = unit_key::ActiveModel {
-            unit_code: Set(me),
-            public_key: Set(secret.public_key().as_bytes().to_vec()),
-            secret_key: Set(Some(secret.to_bytes().to_vec())),
+        let key = UnitKey {
+            unit_code: me,
+            public_key: secret.public_key().as_bytes().to_vec(),
+            secret_key: Some(secret.to_bytes().to_vec()),
         };
         let tx = self.store().begin_write().await?;
-        unit_key::Entity::insert(row)
-            .on_conflict(
-                OnConflict::column(unit_key::Column::UnitCode)
-                    .update_columns([unit_key::Column::PublicKey, unit_key::Column::SecretKey])
-                    .to_owned(),
-            )
-            .exec(&tx)
-            .await?;
+        keys::put_own(&tx, key).await?;
         self.store().commit(tx).await?;
         Ok(())
     }
@@ -63,14 +53,12 @@ impl Registry {
                 .chain(std::iter::repeat(last))
                 .take(CHUNK);
             out.extend(
-                unit_key::Entity::find()
-                    .filter(unit_key::Column::UnitCode.is_in(padded))
-                    .all(self.store().reader())
+                keys::public_keys(self.store().reader(), padded)
                     .await?
                     .into_iter()
-                    .map(|k| pb::UnitKey {
-                        unit_code: k.unit_code,
-                        public_key: k.public_key,
+                    .map(|(unit_code, public_key)| pb::UnitKey {
+                        unit_code,
+                        public_key,
                     }),
             );
         }
@@ -96,35 +84,23 @@ impl Registry {
             if k.unit_code == me || !speaks_for(&k.unit_code) {
                 continue;
             }
-            rows.push(unit_key::ActiveModel {
-                unit_code: Set(k.unit_code.clone()),
-                public_key: Set(k.public_key.clone()),
-                secret_key: Set(None),
-            });
+            rows.push((k.unit_code.clone(), k.public_key.clone()));
         }
         if rows.is_empty() {
             return Ok(());
         }
         let known = self.sealing_keys(&rows_codes(&rows)).await?;
-        rows.retain(|r| {
-            !known.iter().any(|k| {
-                Some(&k.unit_code) == r.unit_code.try_as_ref()
-                    && Some(&k.public_key) == r.public_key.try_as_ref()
-            })
+        rows.retain(|(unit, key)| {
+            !known
+                .iter()
+                .any(|k| &k.unit_code == unit && &k.public_key == key)
         });
         if rows.is_empty() {
             return Ok(());
         }
         let learnt = rows_codes(&rows);
         let tx = self.store().begin_write().await?;
-        unit_key::Entity::insert_many(rows)
-            .on_conflict(
-                OnConflict::column(unit_key::Column::UnitCode)
-                    .update_column(unit_key::Column::PublicKey)
-                    .to_owned(),
-            )
-            .exec(&tx)
-            .await?;
+        keys::put_public(&tx, rows).await?;
         self.store().commit(tx).await?;
         self.resend_units(&learnt);
         Ok(())
@@ -133,14 +109,11 @@ impl Registry {
     /// Seals `petitioner` to `destination`'s key; None when that key is not known.
     pub(crate) async fn seal_for(
         &self,
-        db: &impl ConnectionTrait,
+        db: &impl Read,
         destination: &str,
         petitioner: &pb::Petitioner,
     ) -> Result<Option<Vec<u8>>, DomainError> {
-        let Some(key) = unit_key::Entity::find_by_id(destination.to_string())
-            .one(db)
-            .await?
-        else {
+        let Some(key) = keys::find(db, destination).await? else {
             return Ok(None);
         };
         let key: [u8; KEY_BYTES] = key
@@ -157,11 +130,10 @@ impl Registry {
     /// Opens personal details sealed to this node.
     pub(crate) async fn unseal(
         &self,
-        db: &impl ConnectionTrait,
+        db: &impl Read,
         sealed: &[u8],
     ) -> Result<pb::Petitioner, DomainError> {
-        let secret = unit_key::Entity::find_by_id(self.code())
-            .one(db)
+        let secret = keys::find(db, &self.code())
             .await?
             .and_then(|k| k.secret_key)
             .ok_or_else(|| DomainError::Storage("this node has no sealing key".into()))?;
@@ -184,10 +156,8 @@ impl Registry {
     }
 }
 
-fn rows_codes(rows: &[unit_key::ActiveModel]) -> Vec<String> {
-    rows.iter()
-        .filter_map(|r| r.unit_code.try_as_ref().cloned())
-        .collect()
+fn rows_codes(rows: &[(String, Vec<u8>)]) -> Vec<String> {
+    rows.iter().map(|(unit, _)| unit.clone()).collect()
 }
 
 #[cfg(test)]

@@ -4,23 +4,21 @@
 
 use chrono::{DateTime, Utc};
 use prost::Message;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use sha2::{Digest, Sha256};
 use tiepdan_proto::v1 as pb;
 
+use super::{Read, Write};
 use crate::domain::DomainError;
 use crate::storage::entities::{journal_event, journal_head};
-use crate::storage::records::to_us;
+use crate::storage::records::{Inserts, OnKey, to_us};
 use crate::wire;
 
 /// Appends `change` to the journal of `origin` inside the caller's write transaction and
 /// returns the new sequence number. The caller's transaction serializes appends, so the
 /// sequence is gapless.
 pub async fn append(
-    tx: &impl ConnectionTrait,
+    tx: &impl Write,
     origin: &str,
     at: DateTime<Utc>,
     action: &str,
@@ -68,7 +66,7 @@ pub async fn append(
 }
 
 /// The highest sequence of `origin` in this journal; 0 when it has none.
-pub async fn last_sequence(db: &impl ConnectionTrait, origin: &str) -> Result<u64, DomainError> {
+pub async fn last_sequence(db: &impl Read, origin: &str) -> Result<u64, DomainError> {
     let head = journal_head::Entity::find_by_id(origin.to_string())
         .one(db)
         .await?;
@@ -77,7 +75,7 @@ pub async fn last_sequence(db: &impl ConnectionTrait, origin: &str) -> Result<u6
 
 /// The highest sequence of every origin in this journal, in one query.
 pub async fn last_sequences(
-    db: &impl ConnectionTrait,
+    db: &impl Read,
 ) -> Result<std::collections::BTreeMap<String, u64>, DomainError> {
     let rows: Vec<(String, i64)> = journal_head::Entity::find()
         .select_only()
@@ -94,7 +92,7 @@ pub async fn last_sequences(
 
 /// Up to `limit` events of `origin` after `after`, in sequence order, decoded.
 pub async fn read(
-    db: &impl ConnectionTrait,
+    db: &impl Read,
     origin: &str,
     after: u64,
     limit: u64,
@@ -144,7 +142,7 @@ pub struct StoredEvent {
 /// position in `after` (up to its head in `heads`), until `max_events` or `max_bytes` is
 /// reached.
 pub async fn next_batch(
-    db: &impl ConnectionTrait,
+    db: &impl Read,
     origins: &[String],
     after: &std::collections::BTreeMap<String, u64>,
     heads: &std::collections::BTreeMap<String, u64>,
@@ -207,7 +205,7 @@ pub struct DayDigest {
 /// imported late carries old dates), so a day's events need not be consecutive: each day's
 /// hash runs over its events' hashes in sequence order.
 pub async fn digest(
-    db: &impl ConnectionTrait,
+    db: &impl Read,
     origin: &str,
     upto: u64,
 ) -> Result<Vec<DayDigest>, DomainError> {
@@ -248,7 +246,7 @@ pub async fn digest(
 
 /// The stored hash of `origin`'s event `sequence`, if held.
 pub async fn hash_at(
-    db: &impl ConnectionTrait,
+    db: &impl Read,
     origin: &str,
     sequence: u64,
 ) -> Result<Option<Vec<u8>>, DomainError> {
@@ -262,11 +260,71 @@ pub async fn hash_at(
 }
 
 /// This journal's head for `origin`: highest sequence and its hash.
-pub async fn head(db: &impl ConnectionTrait, origin: &str) -> Result<(u64, Vec<u8>), DomainError> {
+pub async fn head(db: &impl Read, origin: &str) -> Result<(u64, Vec<u8>), DomainError> {
     let head = journal_head::Entity::find_by_id(origin.to_string())
         .one(db)
         .await?;
     Ok(head.map_or((0, Vec::new()), |h| {
         (u64::try_from(h.last_sequence).unwrap_or(0), h.last_hash)
     }))
+}
+
+/// A journal event as received from a child, checked, to be stored byte for byte.
+#[derive(Debug, Clone)]
+pub struct EventRow {
+    pub origin: String,
+    pub sequence: i64,
+    pub event_us: i64,
+    pub action: String,
+    pub payload: Vec<u8>,
+    pub hash: Vec<u8>,
+}
+
+/// The stored head (last sequence, its hash) of each of `origins` that has one.
+pub async fn heads(
+    db: &impl Read,
+    origins: &[String],
+) -> Result<Vec<(String, u64, Vec<u8>)>, DomainError> {
+    Ok(journal_head::Entity::find()
+        .filter(journal_head::Column::OriginUnit.is_in(origins.iter().cloned()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|h| {
+            let last = u64::try_from(h.last_sequence).unwrap_or(0);
+            (h.origin_unit, last, h.last_hash)
+        })
+        .collect())
+}
+
+/// Queues `rows` as new journal events (a stored one with the same key refuses the batch).
+pub fn add_events(inserts: &mut Inserts, rows: Vec<EventRow>) -> Result<(), DomainError> {
+    let rows = rows
+        .into_iter()
+        .map(|r| journal_event::ActiveModel {
+            origin_unit: Set(r.origin),
+            sequence: Set(r.sequence),
+            event_us: Set(r.event_us),
+            action: Set(r.action),
+            payload: Set(r.payload),
+            hash: Set(r.hash),
+        })
+        .collect();
+    Ok(inserts.add(rows, OnKey::Refuse)?)
+}
+
+/// Queues the new heads (origin, last sequence, its hash) of the origins a batch grew.
+pub fn put_heads(
+    inserts: &mut Inserts,
+    heads: Vec<(String, u64, Vec<u8>)>,
+) -> Result<(), DomainError> {
+    let rows = heads
+        .into_iter()
+        .map(|(origin, last, hash)| journal_head::ActiveModel {
+            origin_unit: Set(origin),
+            last_sequence: Set(i64::try_from(last).unwrap_or(i64::MAX)),
+            last_hash: Set(hash),
+        })
+        .collect();
+    Ok(inserts.add(rows, OnKey::Replace)?)
 }

@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use super::journal::StoredEvent;
+use crate::storage::journal::StoredEvent;
 
 /// Most events the tail holds.
 const MAX_EVENTS: usize = 4096;

@@ -217,7 +217,7 @@ mod tests {
 
     #[test]
     fn named_periods_need_no_day_rows() {
-        use crate::report::period::{Calendar, parse};
+        use crate::domain::period::{Calendar, parse};
         for calendar in [Calendar::Statistical, Calendar::Plain] {
             for name in [
                 "2019", "2019-Q1", "2019-Q3", "2019-6M", "2019-9M", "2019-02",

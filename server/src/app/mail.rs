@@ -5,19 +5,14 @@
 //! receiver remembers the envelopes it took, so a redelivered envelope changes nothing.
 
 use chrono::{DateTime, Utc};
-use prost::Message;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
-};
 use tiepdan_proto::v1 as pb;
 
+use crate::app::App;
 use crate::domain::DomainError;
 use crate::domain::model::{Channel, Petition, PetitionResult, PetitionStatus};
-use crate::registry::Registry;
-use crate::report::tally::{self, Delta};
-use crate::storage::entities::{mail_outbox, mail_seen};
-use crate::storage::records::{self as repo, to_us};
+use crate::domain::tally::{self, Delta};
+use crate::storage::records::{self as repo};
+use crate::storage::{Read, Tx, mail as outbox};
 use crate::wire;
 
 /// Which way an envelope leaves this node.
@@ -31,7 +26,7 @@ pub enum Hop {
     Here,
 }
 
-impl Registry {
+impl App {
     /// Where mail for `destination` goes next.
     pub fn route(&self, destination: &str) -> Hop {
         let tree = self.tree();
@@ -50,7 +45,7 @@ impl Registry {
     /// Puts an envelope for `destination` in the outbox, inside the caller's transaction.
     pub(crate) async fn send_mail(
         &self,
-        tx: &DatabaseTransaction,
+        tx: &Tx,
         destination: &str,
         at: DateTime<Utc>,
         content: pb::mail::Content,
@@ -62,14 +57,14 @@ impl Registry {
             send_time: Some(wire::timestamp(at)),
             content: Some(content),
         };
-        enqueue(tx, &mail, at).await
+        outbox::enqueue(tx, &mail, at).await
     }
 
     /// Sends the result of a closed case back to every unit that transferred one of its
     /// petitions here.
     pub(crate) async fn send_results(
         &self,
-        tx: &DatabaseTransaction,
+        tx: &Tx,
         case: &crate::domain::model::Case,
         at: DateTime<Utc>,
     ) -> Result<(), DomainError> {
@@ -97,15 +92,7 @@ impl Registry {
     /// read them.
     pub async fn outbox(&self, hop: &Hop, limit: u64) -> Result<Vec<pb::Mail>, DomainError> {
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-        let waiting: Vec<(String, String)> = mail_outbox::Entity::find()
-            .select_only()
-            .column(mail_outbox::Column::Id)
-            .column(mail_outbox::Column::DestinationUnit)
-            .order_by_asc(mail_outbox::Column::CreateUs)
-            .order_by_asc(mail_outbox::Column::Id)
-            .into_tuple()
-            .all(self.store().reader())
-            .await?;
+        let waiting = outbox::waiting(self.store().reader()).await?;
         let ids: Vec<String> = waiting
             .into_iter()
             .filter(|(_, destination)| self.route(destination) == *hop)
@@ -114,16 +101,7 @@ impl Registry {
         let mut out = Vec::new();
         // Envelopes that must wait are skipped, so a page may yield fewer than it read.
         for page in ids.chunks(limit.max(1)) {
-            let rows = mail_outbox::Entity::find()
-                .filter(mail_outbox::Column::Id.is_in(page.iter().cloned()))
-                .order_by_asc(mail_outbox::Column::CreateUs)
-                .order_by_asc(mail_outbox::Column::Id)
-                .all(self.store().reader())
-                .await?;
-            for row in rows {
-                let mut mail = pb::Mail::decode(row.payload.as_slice()).map_err(|e| {
-                    DomainError::Storage(format!("outbox mail {} does not decode: {e}", row.id))
-                })?;
+            for mut mail in outbox::envelopes(self.store().reader(), page).await? {
                 if self.seal_in_clear(self.store().reader(), &mut mail).await? {
                     out.push(mail);
                     if out.len() == limit {
@@ -139,7 +117,7 @@ impl Registry {
     /// destination; false when the destination's key is not known (the envelope must wait).
     async fn seal_in_clear(
         &self,
-        db: &impl ConnectionTrait,
+        db: &impl Read,
         mail: &mut pb::Mail,
     ) -> Result<bool, DomainError> {
         let Some(pb::mail::Content::PetitionTransfer(t)) = &mut mail.content else {
@@ -160,21 +138,14 @@ impl Registry {
 
     /// Number of envelopes waiting for `hop`.
     pub async fn outbox_len(&self, hop: &Hop) -> Result<u64, DomainError> {
-        let rows = mail_outbox::Entity::find()
-            .select_only()
-            .column(mail_outbox::Column::DestinationUnit)
-            .into_tuple::<String>()
-            .all(self.store().reader())
-            .await?;
+        let rows = outbox::destinations(self.store().reader()).await?;
         Ok(rows.iter().filter(|d| self.route(d) == *hop).count() as u64)
     }
 
     /// The next hop durably took `mail_id`: forget it.
     pub async fn mail_delivered(&self, mail_id: &str) -> Result<(), DomainError> {
         let tx = self.store().begin_write().await?;
-        mail_outbox::Entity::delete_by_id(mail_id.to_string())
-            .exec(&tx)
-            .await?;
+        outbox::remove(&tx, mail_id).await?;
         self.store().commit(tx).await?;
         // A transfer's personal details may have passed through here: leave no copy behind.
         self.store().truncate_log().await;
@@ -206,20 +177,10 @@ impl Registry {
             ));
         }
         let tx = self.store().begin_write().await?;
-        if mail_seen::Entity::find_by_id(mail.id.clone())
-            .one(&tx)
-            .await?
-            .is_some()
-        {
+        let now = super::now_us();
+        if !outbox::take_once(&tx, &mail.id, now).await? {
             return Ok(()); // already taken: the acknowledgement was lost
         }
-        let now = crate::registry::now_us();
-        mail_seen::Entity::insert(mail_seen::ActiveModel {
-            id: Set(mail.id.clone()),
-            create_us: Set(to_us(now)),
-        })
-        .exec(&tx)
-        .await?;
         let mut delta = Delta::default();
         if mail.destination_unit == self.code() {
             self.deliver(&tx, &mail, now, &mut delta).await?;
@@ -228,7 +189,7 @@ impl Registry {
             // are stored here, if this node knows the destination's key.
             let mut mail = mail;
             self.seal_in_clear(&tx, &mut mail).await?;
-            enqueue(&tx, &mail, now).await?;
+            outbox::enqueue(&tx, &mail, now).await?;
         }
         repo::flush_tally(&tx, delta).await?;
         self.store().commit(tx).await?;
@@ -238,7 +199,7 @@ impl Registry {
 
     async fn deliver(
         &self,
-        tx: &DatabaseTransaction,
+        tx: &Tx,
         mail: &pb::Mail,
         now: DateTime<Utc>,
         delta: &mut Delta,
@@ -346,20 +307,4 @@ impl Registry {
         }
         Ok(())
     }
-}
-
-async fn enqueue(
-    db: &impl ConnectionTrait,
-    mail: &pb::Mail,
-    at: DateTime<Utc>,
-) -> Result<(), DomainError> {
-    mail_outbox::Entity::insert(mail_outbox::ActiveModel {
-        id: Set(mail.id.clone()),
-        destination_unit: Set(mail.destination_unit.clone()),
-        payload: Set(mail.encode_to_vec()),
-        create_us: Set(to_us(at)),
-    })
-    .exec(db)
-    .await?;
-    Ok(())
 }

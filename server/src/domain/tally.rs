@@ -11,12 +11,12 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
-use super::span::Span;
-use super::tree::Tree;
 use crate::domain::deadlines::local_date;
 use crate::domain::model::{
     Case, CaseStatus, Eligibility, Jurisdiction, Petition, PetitionStatus, Visit,
 };
+use crate::domain::span::Span;
+use crate::domain::tree::Tree;
 
 /// One contribution of a record.
 #[derive(Debug, Clone, PartialEq)]
