@@ -109,9 +109,11 @@ pub struct Client {
     raw: Channel,
 }
 
-/// Defines a unary call that answers one field of the response.
-macro_rules! call {
-    ($(#[$doc:meta])* $name:ident, $svc:ident, $req:ty => $field:ident: $out:ty) => {
+/// Defines unary calls, one a line: `name, service, Request => field: Type` answers that field
+/// of the response, `name, service, Request => Response` the whole response.
+macro_rules! calls {
+    () => {};
+    ($(#[$doc:meta])* $name:ident, $svc:ident, $req:ty => $field:ident: $out:ty; $($rest:tt)*) => {
         $(#[$doc])*
         pub async fn $name(&self, request: $req) -> Result<$out, Error> {
             self.$svc
@@ -122,12 +124,14 @@ macro_rules! call {
                 .$field
                 .ok_or(Error::MissingField(stringify!($field)))
         }
+        calls!($($rest)*);
     };
-    ($(#[$doc:meta])* $name:ident, $svc:ident, $req:ty => $out:ty) => {
+    ($(#[$doc:meta])* $name:ident, $svc:ident, $req:ty => $out:ty; $($rest:tt)*) => {
         $(#[$doc])*
         pub async fn $name(&self, request: $req) -> Result<$out, Error> {
             Ok(self.$svc.clone().$name(request).await?.into_inner())
         }
+        calls!($($rest)*);
     };
 }
 
@@ -190,96 +194,70 @@ impl Client {
         }
     }
 
-    call!(
+    calls! {
         /// This node's own unit.
-        get_unit, units, pb::GetUnitRequest => unit: pb::Unit
-    );
-    call!(
+        get_unit, units, pb::GetUnitRequest => unit: pb::Unit;
         /// One page of the node's subtree.
-        list_units, units, pb::ListUnitsRequest => pb::ListUnitsResponse
-    );
-    call!(
+        list_units, units, pb::ListUnitsRequest => pb::ListUnitsResponse;
         /// Registers a unit below the node.
-        register_unit, units, pb::RegisterUnitRequest => unit: pb::Unit
-    );
+        register_unit, units, pb::RegisterUnitRequest => unit: pb::Unit;
 
-    call!(
         /// Records a reception visit.
-        record_visit, reception, pb::RecordVisitRequest => visit: pb::Visit
-    );
-    call!(
+        record_visit, reception, pb::RecordVisitRequest => visit: pb::Visit;
         /// One page of visits, newest first.
-        list_visits, reception, pb::ListVisitsRequest => pb::ListVisitsResponse
-    );
-    call!(
+        list_visits, reception, pb::ListVisitsRequest => pb::ListVisitsResponse;
         /// Publishes a head's reception day.
-        publish_schedule_entry, reception, pb::PublishScheduleEntryRequest => entry: pb::ScheduleEntry
-    );
-    call!(
+        publish_schedule_entry, reception, pb::PublishScheduleEntryRequest => entry: pb::ScheduleEntry;
         /// One page of the published schedule.
-        list_schedule_entries, reception, pb::ListScheduleEntriesRequest => pb::ListScheduleEntriesResponse
-    );
-    call!(
+        list_schedule_entries, reception, pb::ListScheduleEntriesRequest => pb::ListScheduleEntriesResponse;
         /// Records a head's conclusion after a session.
-        record_conclusion, reception, pb::RecordConclusionRequest => conclusion: pb::Conclusion
-    );
-    call!(
+        record_conclusion, reception, pb::RecordConclusionRequest => conclusion: pb::Conclusion;
         /// Records progress on a conclusion.
-        update_conclusion, reception, pb::UpdateConclusionRequest => conclusion: pb::Conclusion
-    );
-    call!(
+        update_conclusion, reception, pb::UpdateConclusionRequest => conclusion: pb::Conclusion;
         /// One page of conclusions.
-        list_conclusions, reception, pb::ListConclusionsRequest => pb::ListConclusionsResponse
-    );
+        list_conclusions, reception, pb::ListConclusionsRequest => pb::ListConclusionsResponse;
 
-    call!(
         /// Receives a petition.
-        receive_petition, petitions, pb::ReceivePetitionRequest => petition: pb::Petition
-    );
-    call!(
+        receive_petition, petitions, pb::ReceivePetitionRequest => petition: pb::Petition;
         /// Classifies a petition.
-        classify_petition, petitions, pb::ClassifyPetitionRequest => petition: pb::Petition
-    );
-    call!(
+        classify_petition, petitions, pb::ClassifyPetitionRequest => petition: pb::Petition;
         /// Guides the petitioner elsewhere (hướng dẫn).
-        guide_petition, petitions, pb::GuidePetitionRequest => petition: pb::Petition
-    );
-    call!(
+        guide_petition, petitions, pb::GuidePetitionRequest => petition: pb::Petition;
         /// Transfers a petition (chuyển đơn).
-        transfer_petition, petitions, pb::TransferPetitionRequest => petition: pb::Petition
-    );
-    call!(
+        transfer_petition, petitions, pb::TransferPetitionRequest => petition: pb::Petition;
         /// Urges the lower body that is late (đôn đốc).
-        urge_petition, petitions, pb::UrgePetitionRequest => petition: pb::Petition
-    );
-    call!(
+        urge_petition, petitions, pb::UrgePetitionRequest => petition: pb::Petition;
         /// Returns a petition to the petitioner.
-        return_petition, petitions, pb::ReturnPetitionRequest => petition: pb::Petition
-    );
-    call!(
+        return_petition, petitions, pb::ReturnPetitionRequest => petition: pb::Petition;
         /// Records a withdrawal (rút).
-        withdraw_petition, petitions, pb::WithdrawPetitionRequest => petition: pb::Petition
-    );
-    call!(
+        withdraw_petition, petitions, pb::WithdrawPetitionRequest => petition: pb::Petition;
         /// Files a petition without action (lưu đơn).
-        file_petition, petitions, pb::FilePetitionRequest => petition: pb::Petition
-    );
-    call!(
+        file_petition, petitions, pb::FilePetitionRequest => petition: pb::Petition;
         /// One petition with the petitioner's details.
-        get_petition, petitions, pb::GetPetitionRequest => petition: pb::Petition
-    );
-    call!(
+        get_petition, petitions, pb::GetPetitionRequest => petition: pb::Petition;
         /// One page of petitions, newest first.
-        list_petitions, petitions, pb::ListPetitionsRequest => pb::ListPetitionsResponse
-    );
-    call!(
+        list_petitions, petitions, pb::ListPetitionsRequest => pb::ListPetitionsResponse;
         /// One page of petitions and cases past their limit.
-        list_overdue_items, petitions, pb::ListOverdueItemsRequest => pb::ListOverdueItemsResponse
-    );
-    call!(
+        list_overdue_items, petitions, pb::ListOverdueItemsRequest => pb::ListOverdueItemsResponse;
         /// The statutory deadline table the node computes with.
-        get_deadline_table, petitions, pb::GetDeadlineTableRequest => pb::GetDeadlineTableResponse
-    );
+        get_deadline_table, petitions, pb::GetDeadlineTableRequest => pb::GetDeadlineTableResponse;
+
+        /// One case.
+        get_case, cases, pb::GetCaseRequest => case: pb::Case;
+        /// One page of cases, newest first.
+        list_cases, cases, pb::ListCasesRequest => pb::ListCasesResponse;
+        /// Extends a case's limit or declares it complex.
+        extend_case, cases, pb::ExtendCaseRequest => case: pb::Case;
+        /// Records the decision that resolves a case.
+        resolve_case, cases, pb::ResolveCaseRequest => case: pb::Case;
+        /// Records that a decision came into force.
+        record_case_in_force, cases, pb::RecordCaseInForceRequest => case: pb::Case;
+        /// Records a step of enforcement.
+        record_enforcement, cases, pb::RecordEnforcementRequest => case: pb::Case;
+
+        /// Journal events after a sequence number.
+        list_journal_events, journal, pb::ListJournalEventsRequest => pb::ListJournalEventsResponse;
+    }
 
     /// Thụ lý: accepts a petition into a new or an open case; answers both.
     pub async fn accept_petition(
@@ -297,36 +275,6 @@ impl Client {
             answer.case.ok_or(Error::MissingField("case"))?,
         ))
     }
-
-    call!(
-        /// One case.
-        get_case, cases, pb::GetCaseRequest => case: pb::Case
-    );
-    call!(
-        /// One page of cases, newest first.
-        list_cases, cases, pb::ListCasesRequest => pb::ListCasesResponse
-    );
-    call!(
-        /// Extends a case's limit or declares it complex.
-        extend_case, cases, pb::ExtendCaseRequest => case: pb::Case
-    );
-    call!(
-        /// Records the decision that resolves a case.
-        resolve_case, cases, pb::ResolveCaseRequest => case: pb::Case
-    );
-    call!(
-        /// Records that a decision came into force.
-        record_case_in_force, cases, pb::RecordCaseInForceRequest => case: pb::Case
-    );
-    call!(
-        /// Records a step of enforcement.
-        record_enforcement, cases, pb::RecordEnforcementRequest => case: pb::Case
-    );
-
-    call!(
-        /// Journal events after a sequence number.
-        list_journal_events, journal, pb::ListJournalEventsRequest => pb::ListJournalEventsResponse
-    );
 }
 
 /// Collects pages of a listing until the last page or `limit` items (`None`: all).

@@ -1,28 +1,19 @@
 //! The `tiepdan` binary against a real node: JSON for scripts, tables for people, the exit
 //! status and message of a refusal, a safe retry with `--request-id`, and `import`.
 
-use std::process::{Command, Output};
+mod common;
+
+use std::process::Output;
 
 use serde_json::Value;
 use tiepdan_server::domain::model::UnitLevel;
 use tiepdan_tests::{Backend, TestNode, unit};
 
-/// Runs `tiepdan --node URL ARGS…` off the async runtime.
-async fn tiepdan(url: &str, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tiepdan"));
-    command
-        .arg("--node")
-        .arg(url)
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    tokio::task::spawn_blocking(move || command.output())
-        .await
-        .unwrap_or_else(|e| panic!("join: {e}"))
-        .unwrap_or_else(|e| panic!("run tiepdan: {e}"))
-}
+use common::text;
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+/// Runs `tiepdan --node URL ARGS…`.
+async fn tiepdan(url: &str, args: &[&str]) -> Output {
+    common::tiepdan(url, &[], args).await
 }
 
 fn json(output: &Output) -> Value {

@@ -1,31 +1,12 @@
 //! The `tiepdan` binary against a node that checks operator tokens: `--token` (or
 //! `TIEPDAN_TOKEN`) is sent on every call; without it the refusal says why.
 
-use std::process::{Command, Output};
+mod common;
 
 use tiepdan_server::auth::{self, Claims, Role, Secret};
 use tiepdan_tests::{Backend, TestDb, TestNode};
 
-/// Runs `tiepdan --node URL ARGS…` with `env` set, off the async runtime.
-async fn tiepdan(url: &str, env: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tiepdan"));
-    command
-        .arg("--node")
-        .arg(url)
-        .args(args)
-        .env_remove("TIEPDAN_TOKEN");
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    tokio::task::spawn_blocking(move || command.output())
-        .await
-        .unwrap_or_else(|e| panic!("join: {e}"))
-        .unwrap_or_else(|e| panic!("run tiepdan: {e}"))
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{text, tiepdan};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_command_line_sends_its_token() {

@@ -6,7 +6,7 @@ use tiepdan_client::{Client, Error};
 use tiepdan_proto::v1 as pb;
 
 use super::args::{Lang, Output, ReportArgs, VerifyArgs};
-use super::show::out;
+use super::show::{one, out};
 
 fn time(ts: &Option<prost_types::Timestamp>) -> String {
     ts.as_ref()
@@ -49,10 +49,7 @@ pub async fn sync_status(client: &Client, format: Output) -> Result<(), Error> {
             "parent": status.parent.as_ref().map(link),
             "children": status.children.iter().map(link).collect::<Vec<_>>(),
         });
-        out(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&doc).unwrap_or_default()
-        ));
+        one(format, &doc);
         return Ok(());
     }
     let mut text = format!(
@@ -162,10 +159,7 @@ pub async fn sync_verify(
                 "in_agreement": agrees(c),
             })).collect::<Vec<_>>(),
         });
-        out(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&doc).unwrap_or_default()
-        ));
+        one(format, &doc);
         return Ok(all_agree);
     }
     let mut text = format!(
@@ -489,10 +483,7 @@ pub async fn report(client: &Client, format: Output, args: &ReportArgs) -> Resul
                 "rows": lines(t).into_iter().map(|(form, vi, en, v)| json!({"form": form, "label": if args.lang == Lang::Vi { vi } else { en }, "value": v})).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
         });
-        out(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&doc).unwrap_or_default()
-        ));
+        one(format, &doc);
         return Ok(());
     }
     let label = |vi: &'static str, en: &'static str| if args.lang == Lang::Vi { vi } else { en };

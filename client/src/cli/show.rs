@@ -60,7 +60,7 @@ pub fn list<T>(
 }
 
 /// A JSON document, indented.
-pub fn pretty(value: &Value) -> String {
+fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
 }
 

@@ -6,7 +6,9 @@
 
 mod fields;
 pub mod import;
+mod links;
 mod read;
+mod records;
 pub mod state;
 
 use chrono::{DateTime, Utc};

@@ -1,17 +1,12 @@
-//! Reading a register file: JSON Lines or CSV into [`Fields`], fields into typed records,
-//! then the records against each other (unique keys, references to earlier records). A bad
-//! record is set aside with its line number; the rest of the file still imports.
+//! Reading a register file: JSON Lines or CSV into [`Fields`], one row a record, each then
+//! typed (`records`) and checked against the records before it (`links`). A bad record is set
+//! aside with its line number; the rest of the file still imports.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use tiepdan_proto::v1 as pb;
-
 use super::fields::Fields;
-use super::{
-    AcceptTarget, Action, Decision, Destination, Enforcement, Entry, FIELDS, Petition, Problem,
-    Record, Register, Resolution, Visit,
-};
+use super::links::Builder;
+use super::{FIELDS, Register};
 
 /// The syntax of a register file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +85,7 @@ pub fn parse_str(text: &str, format: Format) -> Result<Register, RegisterError> 
     for (line, row) in rows {
         builder.add(line, row)?;
     }
-    Ok(builder.register)
+    Ok(builder.finish())
 }
 
 /// A record's line and its fields, or why its text is unreadable.
@@ -185,411 +180,18 @@ fn csv_rows(text: &str) -> Result<Vec<Row>, RegisterError> {
     Ok(rows)
 }
 
-/// What later records need to know of an earlier one.
-#[derive(Debug, Clone)]
-struct Seen {
-    line: usize,
-    kind: &'static str,
-    ok: bool,
-    /// For an accepted petition: the key of the record whose acceptance opened the case.
-    case_root: Option<String>,
-}
-
-#[derive(Default)]
-struct Builder {
-    register: Register,
-    register_line: Option<usize>,
-    seen: HashMap<String, Seen>,
-    /// Case root → line of the resolution record that resolves it.
-    resolved: HashMap<String, usize>,
-}
-
-impl Builder {
-    fn add(&mut self, line: usize, row: Result<Fields, String>) -> Result<(), RegisterError> {
-        let mut f = match row {
-            Ok(f) => f,
-            Err(message) => {
-                self.refuse(line, None, message);
-                return Ok(());
-            }
-        };
-        let kind = f.text("type").unwrap_or_default().to_lowercase();
-        if kind == "register" {
-            if let Some(first) = self.register_line {
-                return Err(RegisterError::SecondRegister { line, first });
-            }
-            self.register_line = Some(line);
-            let id = f.key("key", true);
-            self.register.unit = f.text("unit");
-            self.register.title = f.text("title");
-            match f.finish() {
-                Ok(()) => self.register.id = id,
-                Err(message) => self.refuse(line, id, message),
-            }
-            return Ok(());
-        }
-        let key = f.key("key", true);
-        let record = match kind.as_str() {
-            "visit" => visit(&mut f).map(Record::Visit),
-            "petition" => petition(&mut f).map(Record::Petition),
-            "resolution" => resolution(&mut f).map(Record::Resolution),
-            "" => {
-                f.problem("type: required: visit, petition or resolution");
-                None
-            }
-            other => {
-                f.problem(format!(
-                    "type: {other:?} is not one of: register, visit, petition, resolution"
-                ));
-                None
-            }
-        };
-        let checked = f.finish();
-        let Some(key) = key else {
-            self.refuse(line, None, checked.err().unwrap_or_default());
-            return Ok(());
-        };
-        if let Some(earlier) = self.seen.get(&key) {
-            let message = format!("key {key:?} is already used on line {}", earlier.line);
-            self.refuse(line, Some(key), message);
-            return Ok(());
-        }
-        let linked = match (checked, record) {
-            (Ok(()), Some(record)) => self.link(line, &key, &record).map(|root| (record, root)),
-            (Err(message), _) => Err(message),
-            (Ok(()), None) => Err("unreadable record".to_string()),
-        };
-        let kind: &'static str = match kind.as_str() {
-            "visit" => "visit",
-            "petition" => "petition",
-            _ => "resolution",
-        };
-        match linked {
-            Ok((record, case_root)) => {
-                self.seen.insert(
-                    key.clone(),
-                    Seen {
-                        line,
-                        kind,
-                        ok: true,
-                        case_root,
-                    },
-                );
-                self.register.entries.push(Entry { line, key, record });
-            }
-            Err(message) => {
-                self.seen.insert(
-                    key.clone(),
-                    Seen {
-                        line,
-                        kind,
-                        ok: false,
-                        case_root: None,
-                    },
-                );
-                self.refuse(line, Some(key), message);
-            }
-        }
-        Ok(())
-    }
-
-    fn refuse(&mut self, line: usize, key: Option<String>, message: String) {
-        self.register.problems.push(Problem { line, key, message });
-    }
-
-    /// An earlier record of `kind` named by `field`.
-    fn earlier(&self, field: &str, key: &str, kind: &str) -> Result<&Seen, String> {
-        match self.seen.get(key) {
-            None => Err(format!(
-                "{field}: {key:?} is not the key of an earlier record"
-            )),
-            Some(s) if s.kind != kind => Err(format!(
-                "{field}: {key:?} (line {}) is a {}, not a {kind}",
-                s.line, s.kind
-            )),
-            Some(s) if !s.ok => Err(format!(
-                "{field}: {key:?} (line {}) has problems of its own",
-                s.line
-            )),
-            Some(s) => Ok(s),
-        }
-    }
-
-    /// Checks a record's references; answers the case root of an accepted petition.
-    fn link(&mut self, line: usize, key: &str, record: &Record) -> Result<Option<String>, String> {
-        match record {
-            Record::Visit(_) => Ok(None),
-            Record::Petition(p) => {
-                if let Some(v) = &p.visit {
-                    self.earlier("visit", v, "visit")?;
-                }
-                match p.decision.as_ref().map(|d| &d.action) {
-                    Some(Action::Accept {
-                        target: AcceptTarget::Join(other),
-                    }) => {
-                        let s = self.earlier("decision.join", other, "petition")?;
-                        s.case_root.clone().map(Some).ok_or_else(|| {
-                            format!(
-                                "decision.join: {other:?} (line {}) was not accepted into a case",
-                                s.line
-                            )
-                        })
-                    }
-                    Some(Action::Accept { .. }) => Ok(Some(key.to_string())),
-                    _ => Ok(None),
-                }
-            }
-            Record::Resolution(r) => {
-                let s = self.earlier("petition", &r.petition, "petition")?;
-                let root = s.case_root.clone().ok_or_else(|| {
-                    format!(
-                        "petition: {:?} (line {}) was not accepted into a case",
-                        r.petition, s.line
-                    )
-                })?;
-                if let Some(earlier) = self.resolved.get(&root) {
-                    return Err(format!(
-                        "petition: the case of {:?} is already resolved on line {earlier}",
-                        r.petition
-                    ));
-                }
-                self.resolved.insert(root, line);
-                Ok(None)
-            }
-        }
-    }
-}
-
-fn visit(f: &mut Fields) -> Option<Visit> {
-    let visit_time = f.time("visit_time", true);
-    let kind = f.word::<pb::ReceptionKind>("kind", true);
-    let receiver_role = f.word::<pb::ReceiverRole>("receiver_role", true);
-    let receiver_name = f.text("receiver_name").unwrap_or_default();
-    let persons = f.count("persons");
-    if persons.is_none() {
-        f.problem("persons: required, a whole number");
-    }
-    let matter = f.word::<pb::MatterKind>("matter", true);
-    let action = f.word::<pb::ReceptionAction>("action", true);
-    let summary = f.text("summary").unwrap_or_default();
-    Some(Visit {
-        visit_time: visit_time?,
-        kind: kind?,
-        receiver_role: receiver_role?,
-        receiver_name,
-        persons: persons?,
-        matter: matter?,
-        action: action?,
-        summary,
-    })
-}
-
-fn petition(f: &mut Fields) -> Option<Petition> {
-    let received_time = f.time("received_time", true);
-    let channel = f.word::<pb::Channel>("channel", true);
-    let summary = f.required("summary");
-    let visit = f.key("visit", false);
-    let signers = f.count("signers").unwrap_or(0);
-    let petitioner = petitioner(f);
-    let classification = classification(f);
-    let decision = decision(f);
-    Some(Petition {
-        received_time: received_time?,
-        channel: channel?,
-        summary: summary?,
-        visit,
-        signers,
-        petitioner: petitioner?,
-        classification: classification?,
-        decision: decision?,
-    })
-}
-
-/// `Some(None)`: no petitioner, an anonymous petition; `None`: a problem was recorded.
-fn petitioner(f: &mut Fields) -> Option<Option<pb::Petitioner>> {
-    if !f.has_group("petitioner") {
-        return Some(None);
-    }
-    let full_name = f.required("petitioner.full_name");
-    let address = f.text("petitioner.address").unwrap_or_default();
-    let id_number = f.text("petitioner.id_number").unwrap_or_default();
-    let phone = f.text("petitioner.phone").unwrap_or_default();
-    let email = f.text("petitioner.email").unwrap_or_default();
-    Some(Some(pb::Petitioner {
-        full_name: full_name?,
-        address,
-        id_number,
-        phone,
-        email,
-    }))
-}
-
-fn classification(f: &mut Fields) -> Option<Option<pb::Classification>> {
-    if !f.has_group("classification") {
-        return Some(None);
-    }
-    let petition_type = f.word::<pb::PetitionType>("classification.type", true);
-    let field = f.word::<pb::Field>("classification.field", true);
-    let complaint_round = f.count("classification.complaint_round").unwrap_or(0);
-    let eligibility = f.word::<pb::Eligibility>("classification.eligibility", true);
-    let jurisdiction = f.word::<pb::Jurisdiction>("classification.jurisdiction", true);
-    let has_evidence = f.flag("classification.has_evidence").unwrap_or(false);
-    Some(Some(pb::Classification {
-        r#type: petition_type? as i32,
-        field: field? as i32,
-        complaint_round,
-        eligibility: eligibility? as i32,
-        jurisdiction: jurisdiction? as i32,
-        has_evidence,
-    }))
-}
-
-const DECISION_FIELDS: [&str; 7] = [
-    "decision.time",
-    "decision.complex",
-    "decision.join",
-    "decision.unit",
-    "decision.outside_body",
-    "decision.reason",
-    "decision.note",
-];
-
-/// The fields each decision uses; any other `decision.*` field is refused rather than
-/// silently dropped.
-fn decision_fields(action: &str) -> Option<&'static [&'static str]> {
-    Some(match action {
-        "accept" => &["decision.time", "decision.complex", "decision.join"],
-        "guide" | "urge" => &["decision.time", "decision.outside_body", "decision.note"],
-        "transfer" => &[
-            "decision.time",
-            "decision.unit",
-            "decision.outside_body",
-            "decision.note",
-        ],
-        "return" | "withdraw" => &["decision.time", "decision.note"],
-        "file" => &["decision.time", "decision.reason", "decision.note"],
-        _ => return None,
-    })
-}
-
-fn decision(f: &mut Fields) -> Option<Option<Decision>> {
-    if !f.has_group("decision") {
-        return Some(None);
-    }
-    let action = f.text("decision.action").map(|a| a.to_lowercase());
-    let allowed = action.as_deref().and_then(decision_fields);
-    let (Some(action), Some(allowed)) = (action.clone(), allowed) else {
-        f.problem(match action {
-            None => "decision.action: required".to_string(),
-            Some(a) => format!(
-                "decision.action: {a:?} is not one of: accept, guide, transfer, urge, return, \
-                 withdraw, file"
-            ),
-        });
-        for name in DECISION_FIELDS {
-            f.text(name);
-        }
-        return None;
-    };
-    for name in DECISION_FIELDS {
-        if !allowed.contains(&name) && f.text(name).is_some() {
-            f.problem(format!("{name}: not used by a decision to {action}"));
-        }
-    }
-    let time = f.time("decision.time", action == "accept");
-    let note = f.text("decision.note").unwrap_or_default();
-    let action = match action.as_str() {
-        "accept" => {
-            let complex = f.flag("decision.complex");
-            let join = f.key("decision.join", false);
-            let target = match (join, complex) {
-                (Some(_), Some(_)) => {
-                    f.problem(
-                        "decision.complex: a petition joining another's case takes that case \
-                         as it is",
-                    );
-                    return None;
-                }
-                (Some(key), None) => AcceptTarget::Join(key),
-                (None, complex) => AcceptTarget::NewCase {
-                    complex: complex.unwrap_or(false),
-                },
-            };
-            time?;
-            Action::Accept { target }
-        }
-        "guide" | "urge" => {
-            let outside_body = f.required("decision.outside_body")?;
-            if action == "guide" {
-                Action::Guide { outside_body, note }
-            } else {
-                Action::Urge { outside_body, note }
-            }
-        }
-        "transfer" => {
-            let destination = match (f.text("decision.unit"), f.text("decision.outside_body")) {
-                (Some(unit), None) => Destination::Unit(unit),
-                (None, Some(body)) => Destination::Outside(body),
-                _ => {
-                    f.problem(
-                        "decision.unit, decision.outside_body: a transfer goes to exactly one \
-                         of a unit code or an outside body",
-                    );
-                    return None;
-                }
-            };
-            Action::Transfer { destination, note }
-        }
-        "return" => Action::Return { note },
-        "withdraw" => Action::Withdraw { note },
-        _ => {
-            let reason = f.word::<pb::FileReason>("decision.reason", true)?;
-            Action::File { reason, note }
-        }
-    };
-    Some(Some(Decision { time, action }))
-}
-
-fn resolution(f: &mut Fields) -> Option<Resolution> {
-    let petition = f.key("petition", true);
-    let outcome = f.word::<pb::CaseOutcome>("outcome", true);
-    let decision_number = f.text("decision_number").unwrap_or_default();
-    let decision_time = f.time("decision_time", true);
-    let money_to_recover_vnd = f.money("money_to_recover_vnd").unwrap_or(0);
-    let land_to_recover_m2 = f.area("land_to_recover_m2").unwrap_or(0.0);
-    let effective_time = f.time("effective_time", false);
-    let enforcement = if f.has_group("enforcement") {
-        let time = f.time("enforcement.time", true);
-        let money_recovered_vnd = f.money("enforcement.money_recovered_vnd").unwrap_or(0);
-        let land_recovered_m2 = f.area("enforcement.land_recovered_m2").unwrap_or(0.0);
-        let completed = f.flag("enforcement.completed").unwrap_or(false);
-        if effective_time.is_none() {
-            f.problem("enforcement: a decision is enforced once in force: give effective_time");
-        }
-        Some(Enforcement {
-            time: time?,
-            money_recovered_vnd,
-            land_recovered_m2,
-            completed,
-        })
-    } else {
-        None
-    };
-    Some(Resolution {
-        petition: petition?,
-        outcome: outcome?,
-        decision_number,
-        decision_time: decision_time?,
-        money_to_recover_vnd,
-        land_to_recover_m2,
-        effective_time,
-        enforcement,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::register::{AcceptTarget, Action, Decision, Record};
+
+    /// Each record by its key, without its line: what two syntaxes of one register share.
+    fn keyed(r: &Register) -> Vec<(String, Record)> {
+        r.entries
+            .iter()
+            .map(|e| (e.key.clone(), e.record.clone()))
+            .collect()
+    }
 
     fn parse(text: &str, format: Format) -> Register {
         parse_str(text, format).unwrap_or_else(|e| panic!("{e}"))
@@ -615,13 +217,7 @@ mod tests {
         assert_eq!(jsonl.unit.as_deref(), Some("269"));
         assert_eq!((&jsonl.id, &jsonl.unit), (&csv.id, &csv.unit));
         assert_eq!(jsonl.entries.len(), 26);
-        let strip = |r: &Register| -> Vec<(String, Record)> {
-            r.entries
-                .iter()
-                .map(|e| (e.key.clone(), e.record.clone()))
-                .collect()
-        };
-        assert_eq!(strip(&jsonl), strip(&csv));
+        assert_eq!(keyed(&jsonl), keyed(&csv));
         // Records keep their line: the CSV's header is line 1.
         assert_eq!(jsonl.entries[0].line, 2);
         assert_eq!(csv.entries[0].line, 3);
@@ -732,11 +328,6 @@ not json
             .unwrap_or_default();
         assert!(err.contains("unknown columns: colour"), "{err}");
     }
-}
-
-#[cfg(test)]
-mod doc_tests {
-    use super::*;
 
     /// The fenced blocks of `lang` in the format's documentation.
     fn blocks(doc: &str, lang: &str) -> Vec<String> {
@@ -759,12 +350,6 @@ mod doc_tests {
         assert_eq!(a.problems, vec![]);
         assert_eq!(b.problems, vec![]);
         assert_eq!(a.entries.len(), 4);
-        let strip = |r: &Register| -> Vec<(String, Record)> {
-            r.entries
-                .iter()
-                .map(|e| (e.key.clone(), e.record.clone()))
-                .collect()
-        };
-        assert_eq!(strip(&a), strip(&b));
+        assert_eq!(keyed(&a), keyed(&b));
     }
 }
