@@ -6,8 +6,7 @@
 //! `--quick` is the smoke run CI uses; `--scenarios` and the size flags pick what to run.
 
 /// mimalloc rather than glibc's malloc: applying a batch allocates and frees many small
-/// strings, and glibc spent a quarter of an apply in malloc, free and consolidation (perf;
-/// BENCHMARKS.md).
+/// strings, and glibc's malloc, free and consolidation were a large part of an apply.
 /// (`--features system-alloc` keeps the system's, for heap profilers such as heaptrack.)
 #[cfg(not(feature = "system-alloc"))]
 #[global_allocator]

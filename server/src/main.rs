@@ -9,8 +9,7 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 /// mimalloc rather than glibc's malloc: applying a batch allocates and frees many small
-/// strings, and glibc spent a quarter of an apply in malloc, free and consolidation (perf;
-/// BENCHMARKS.md).
+/// strings, and glibc's malloc, free and consolidation were a large part of an apply.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -8,10 +8,9 @@ use tiepdan_proto::v1 as pb;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-/// What a child's session sends down its stream.
 /// What a child's session sends down its link. Boxed: a channel allocates its slots up
-/// front, and an unboxed message (the largest variant inline) made each idle session's
-/// channel ~28 KB (heaptrack of a town holding 1,000 links).
+/// front, and an unboxed message (the largest variant inline) made every idle session's
+/// channel large.
 pub type Outgoing = Result<Box<pb::LinkResponse>, tonic::Status>;
 
 pub type Downlink = mpsc::Sender<Outgoing>;

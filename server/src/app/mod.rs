@@ -63,8 +63,7 @@ pub(crate) struct Inner {
     /// order: the one that read the units before another session's commit stored its tree
     /// last, and the unit that commit placed was lost from the tree until the next reload.
     /// A child registered meanwhile had its first batch counted as if it lay below no one
-    /// (its visits missing from this node's subtree totals; `tiepdan-bench --quick` with 16
-    /// communes: 2 of 38 runs, three at a time).
+    /// (its visits missing from this node's subtree totals).
     pub(crate) reloading: tokio::sync::Mutex<()>,
     /// The newest events applied from the children, for the uplink.
     pub(crate) tail: std::sync::Mutex<crate::app::tail::Tail>,

@@ -131,8 +131,7 @@ pub async fn report_from(
             id: unit_code.to_string(),
         });
     }
-    // From the units in memory, not a query: listing every unit of a province cost a
-    // third of a report (BENCHMARKS.md).
+    // From the units in memory: a query listing every unit of a province cost more than the sums.
     let find = |code: &str| {
         app.known_unit(code).ok_or_else(|| DomainError::NotFound {
             kind: "unit",

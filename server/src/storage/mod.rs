@@ -68,8 +68,8 @@ pub struct Store {
     db: DatabaseConnection,
     /// SQLite: a pool of one connection, the only one that writes. Writers used to race for
     /// the file's lock through SQLite's busy handler, which polls with sleeps of up to 100 ms
-    /// and serves no one in order: under a steady writer (a commune recording 1,000 events/s)
-    /// another write waited over a second. PostgreSQL: the same pool as `db`.
+    /// and serves no one in order: under a steady writer another write could wait for
+    /// seconds. PostgreSQL: the same pool as `db`.
     writer: DatabaseConnection,
     health: Arc<WriteHealth>,
     /// Held while the store is open: one node per data directory or database.
@@ -142,8 +142,7 @@ impl Store {
         if postgres {
             // A PostgreSQL connection idle for a while may have been dropped by the server
             // or something between: it is pinged before use. One in use is not: a ping on
-            // every use added a round trip to every read and every write transaction (a
-            // live batch's apply made seven with it; propagation p50 8.8 → 7.8 ms).
+            // every use added a round trip to every read and every write transaction.
             options.test_before_acquire_if_idle_for(POSTGRES_IDLE_PING);
         }
         let health = Arc::new(WriteHealth {

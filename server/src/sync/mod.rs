@@ -48,18 +48,18 @@ pub const MAIL_WINDOW: usize = 16;
 pub const DIRECTORY_PACE: Duration = Duration::from_millis(200);
 /// How many children's directories are built at once. A Welcome carries every unit outside
 /// the child's subtree with its sealing key: when a thousand communes connect together, a
-/// thousand such lists built at once were most of the town's peak memory (heaptrack:
-/// 230 of 342 MB), while the writer serializes the handshakes anyway.
+/// thousand such lists built at once were most of the town's peak memory, while the writer
+/// serializes the handshakes anyway.
 pub const DIRECTORY_BUILDERS: usize = 4;
 /// Most units one Welcome or Directory carries; a longer directory goes in several messages,
 /// so no message grows with the tree (a province's directory in one Welcome would approach
-/// the message size limit). It did not change the fan-in's memory measurably (BENCHMARKS.md).
+/// the message size limit).
 pub const DIRECTORY_CHUNK: usize = 128;
 /// How many children's batches are applied (decoded, checked, written) at once. Writes are
 /// serialized anyway; a second one is decoded while the first holds the write lock. A
 /// session waiting for its turn holds only the batches it received, not an apply in
 /// progress: with a thousand children sending together, their waiting applies (each a
-/// future of ~14 KB with its decoded events) were a tenth of the town's heap (heaptrack).
+/// future with its decoded events) were a large part of the town's heap.
 pub const APPLIERS: usize = 2;
 /// Most writes a session makes in a row, checking each next batch while the one before is
 /// written, before it looks at its other work (mail, directories) again.

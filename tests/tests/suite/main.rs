@@ -26,6 +26,7 @@ mod python_interop;
 mod report_rules;
 mod report_seed;
 mod smoke;
+mod storage_api;
 mod storage_bulk;
 mod storage_reads;
 mod storage_writers;

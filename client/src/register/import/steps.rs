@@ -78,7 +78,7 @@ pub(super) struct StepError {
 
 /// The ids an earlier record got, one of them picked; a step fails without it.
 type Known<'a> =
-    dyn Fn(&str, &'static str, fn(&Ids) -> Option<String>) -> Result<String, StepError> + 'a;
+    dyn Fn(&str, &'static str, fn(&Ids) -> Option<String>) -> Result<String, StepError> + Sync + 'a;
 
 pub(super) struct Importer<'a> {
     pub client: &'a Client,

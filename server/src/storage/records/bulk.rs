@@ -57,22 +57,22 @@ where
 /// connection cost an apply more than the statement it carried: a live batch of one event
 /// at a town made five inserts (its record, its journal row, the head, the day totals, the
 /// rollups), each handed to SQLite's connection thread and back, or to PostgreSQL's backend
-/// and back, in turn (BENCHMARKS.md). Here they go in one: on SQLite as statements separated
+/// and back, in turn. Here they go in one: on SQLite as statements separated
 /// by `;`, which its driver runs one after another in one call, binding the values in order;
 /// on PostgreSQL as one statement whose inserts but the last are the data-modifying parts of
 /// its `WITH`, run once each. Those see the same snapshot, so keys must be unique within a
 /// table, as within one multi-row statement (PostgreSQL refuses to update a row twice).
 /// A full multi-row statement still goes alone, its text the same every time, so the driver
 /// keeps it prepared: sent with others, whose texts vary, it could not be, and PostgreSQL
-/// ingest and catch-up were 11–30 % slower (BENCHMARKS.md). On PostgreSQL, rows without a
+/// ingest and catch-up were slower. On PostgreSQL, rows without a
 /// NULL go as one array a column instead (`UNNEST`, see `unnest`), a statement whose text
 /// does not change with its rows. Run them in a transaction: on SQLite the statements before
 /// a refused one have run when the error comes back.
 ///
 /// Each multi-row statement's SQL and values are written here, column by column in the
 /// entity's order. sea-orm's `insert_many` builds the same statement through its query
-/// builder, value by value, with copies: that was half of what a catch-up's apply did outside
-/// the database while the writer waited (perf, BENCHMARKS.md).
+/// builder, value by value, with copies: most of what a catch-up's apply did outside the
+/// database while the writer waited.
 pub struct Inserts {
     backend: sea_orm::DbBackend,
     trips: Vec<Trip>,
@@ -260,7 +260,7 @@ impl Inserts {
 /// has no array here (the driver binds arrays of non-NULL elements only). Its text does not
 /// change with the number of rows, so the driver keeps one prepared statement and PostgreSQL
 /// one plan: a multi-row `VALUES` statement's text changes with its row count, and planning
-/// one of 1,000 rows took 8–9 ms in `psql`, more than inserting them (BENCHMARKS.md).
+/// a large one took longer than inserting its rows.
 pub(super) fn unnest(
     head: &str,
     tail: &str,
@@ -349,14 +349,13 @@ pub fn upsert_cases(inserts: &mut Inserts, cs: &[&Case]) -> Result<(), DomainErr
 /// The rows of the record table `E` (keyed by `"id"`) whose id is one of `ids`, with one
 /// statement whose text does not change however many ids there are: the ids go as one JSON
 /// array. An `IN` list with a parameter for each id was built and bound value by value, and
-/// split into statements of 500 ids (a catch-up's 2,000 events made four reads).
+/// split into statements of 500 ids.
 ///
 /// On PostgreSQL each id is looked up through the primary key on its own (a `LATERAL`
 /// subquery with a `LIMIT` is not flattened into a join). As `"id" IN (SELECT …)`, or
 /// `= ANY(…)`, the driver's prepared statement kept the plan it was first given: made on a
 /// new node's empty table, a sequential scan, which then read the whole table for every
-/// batch applied (1,100–1,200 scans at each node reading 4.7–5.2 million rows in a 10-second
-/// propagation run, 1.5–2.3 ms a read at 9,000 visits; BENCHMARKS.md).
+/// batch applied.
 pub async fn find_by_ids<E>(db: &impl Read, ids: &[String]) -> Result<Vec<E::Model>, DomainError>
 where
     E: EntityTrait,

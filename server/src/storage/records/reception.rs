@@ -1,9 +1,7 @@
 //! Visits, schedule entries and conclusions.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::*;
 use crate::domain::DomainError;
@@ -12,23 +10,7 @@ use crate::storage::entities::{conclusion, schedule_entry, visit};
 use crate::storage::{Read, Write};
 
 pub async fn insert_visit(db: &impl Write, v: &Visit) -> Result<(), DomainError> {
-    visit::Entity::insert(visit::ActiveModel {
-        id: Set(v.id.clone()),
-        unit_code: Set(v.unit_code.clone()),
-        visit_us: Set(to_us(v.visit_time)),
-        kind: Set(v.kind.as_str().into()),
-        receiver_role: Set(v.receiver_role.as_str().into()),
-        receiver_name: Set(v.receiver_name.clone()),
-        persons: Set(count(v.persons)),
-        crowd_group: Set(v.crowd_group),
-        matter: Set(v.matter.as_str().into()),
-        action: Set(v.action.as_str().into()),
-        summary: Set(v.summary.clone()),
-        schedule_entry_id: Set(v.schedule_entry_id.clone()),
-        create_us: Set(to_us(v.create_time)),
-    })
-    .exec(db)
-    .await?;
+    visit::Entity::insert(visit_active(v)).exec(db).await?;
     Ok(())
 }
 
@@ -75,17 +57,9 @@ pub async fn list_visits(
 }
 
 pub async fn insert_schedule(db: &impl Write, e: &ScheduleEntry) -> Result<(), DomainError> {
-    schedule_entry::Entity::insert(schedule_entry::ActiveModel {
-        id: Set(e.id.clone()),
-        unit_code: Set(e.unit_code.clone()),
-        receiver_role: Set(e.receiver_role.as_str().into()),
-        receiver_name: Set(e.receiver_name.clone()),
-        start_us: Set(to_us(e.start_time)),
-        end_us: Set(to_us(e.end_time)),
-        location: Set(e.location.clone()),
-    })
-    .exec(db)
-    .await?;
+    schedule_entry::Entity::insert(schedule_active(e))
+        .exec(db)
+        .await?;
     Ok(())
 }
 
