@@ -6,12 +6,52 @@ use sha2::{Digest, Sha256};
 use tiepdan_proto::v1 as pb;
 
 use super::App;
-use super::apply::ApplyError;
+use crate::domain::DomainError;
 use crate::domain::model::{Case, Conclusion, Petition, ScheduleEntry, Visit};
 use crate::domain::tree::Tree;
+use crate::storage::StorageError;
 use crate::storage::journal::EventRow;
 use crate::storage::records::to_us;
 use crate::wire;
+
+/// Why a batch was refused. Nothing of it was stored.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// An event does not decode or a record in it is malformed.
+    #[error("malformed event: {0}")]
+    Malformed(String),
+    /// An event's origin is outside the child's subtree, or a record does not belong to it.
+    #[error("forged origin: {0}")]
+    Forged(String),
+    /// Sequences skip a number.
+    #[error("gap in the journal of {origin}: expected {expected}, got {got}")]
+    Gap {
+        origin: String,
+        expected: u64,
+        got: u64,
+    },
+    /// An event does not chain to the one before it.
+    #[error("broken hash chain of {origin} at {sequence}")]
+    Chain { origin: String, sequence: u64 },
+    /// The store failed.
+    #[error("storage: {0}")]
+    Storage(String),
+}
+
+impl From<DomainError> for ApplyError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::Storage(s) => ApplyError::Storage(s),
+            other => ApplyError::Malformed(other.to_string()),
+        }
+    }
+}
+
+impl From<StorageError> for ApplyError {
+    fn from(e: StorageError) -> Self {
+        ApplyError::Storage(e.to_string())
+    }
+}
 
 /// A record an event carries, checked and converted, waiting to be written.
 pub(super) enum Record {
