@@ -3,6 +3,7 @@
 //! nothing; an interrupted import resumes to the same end; bad records are reported by line
 //! while the rest imports.
 
+use crate::support::on_every_backend;
 use std::collections::BTreeMap;
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
@@ -15,7 +16,7 @@ use tiepdan_client::words::word_of;
 use tiepdan_client::{Client, collect_pages};
 use tiepdan_proto::v1 as pb;
 use tiepdan_server::domain::model::UnitLevel;
-use tiepdan_tests::{Backend, TestNode, on_every_backend, unit};
+use tiepdan_tests::{Backend, TestNode, unit};
 
 fn ok<T, E: Display>(r: Result<T, E>) -> T {
     r.unwrap_or_else(|e| panic!("{e}"))

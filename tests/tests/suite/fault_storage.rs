@@ -12,8 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::reason;
-use crate::tier_common::*;
+use crate::support::*;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use tiepdan_server::domain::model::UnitLevel;
 use tiepdan_server::node::WRITES_HEALTH;
@@ -486,6 +485,7 @@ async fn failed_commits_are_never_acknowledged(backend: Backend) {
             told
         });
     }
+    // The sleeps pace the fault windows under test.
     for _ in 0..3 {
         fault.arm(true).await;
         tokio::time::sleep(std::time::Duration::from_millis(30)).await;
@@ -520,4 +520,4 @@ async fn failed_commits_are_never_acknowledged(backend: Backend) {
     drop(node.stop().await);
 }
 
-backend_tests!(failed_commits_are_never_acknowledged);
+on_every_backend!(failed_commits_are_never_acknowledged);

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::tier_common::*;
+use crate::support::*;
 use tiepdan_server::domain::model::UnitLevel;
 use tiepdan_server::net::ConnectionLimits;
 use tiepdan_tests::{Backend, TestDb, TestNode, unit};

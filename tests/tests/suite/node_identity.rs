@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::tier_common::*;
+use crate::support::*;
 use clap::Parser;
 use tiepdan_server::config::ServeArgs;
 use tiepdan_server::domain::model::UnitLevel;
@@ -201,4 +201,4 @@ async fn one_node_per_database(backend: Backend) {
     drop(db);
 }
 
-backend_tests!(one_node_per_database);
+on_every_backend!(one_node_per_database);

@@ -4,11 +4,9 @@
 //! child's genuine journal is accepted afterwards.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::tier_common;
-
+use crate::support::*;
 use prost::Message;
 use tiepdan_tests::{TestDb, TestNode};
-use tier_common::*;
 use tokio::net::TcpListener;
 use tonic::{Code, Status};
 
@@ -442,7 +440,7 @@ async fn refused_hello_registers_nothing(backend: Backend) {
             && !field.is_empty()
         {
             assert_eq!(
-                crate::common::violated_fields(status),
+                crate::support::violated_fields(status),
                 [field.to_string()].into(),
                 "{what}: {}",
                 status.message()
@@ -513,7 +511,7 @@ async fn keys_after_hello_only_for_the_subtree(backend: Backend) {
     s.stop().await;
 }
 
-backend_tests!(
+on_every_backend!(
     keys_after_hello_only_for_the_subtree,
     refused_hello_registers_nothing,
     hello_comes_first,
