@@ -125,86 +125,102 @@ pub struct Records {
     pub cases: BTreeMap<String, pb::Case>,
 }
 
-/// The records of `unit` held by the node at `ch`. Fails if the node lists a record twice.
-pub async fn records_of(ch: &Channel, unit: &str, at: &str) -> Records {
-    let mut out = Records::default();
+/// Every item of a paged listing: `page(token)` answers one page's items and the next
+/// token, empty after the last page.
+pub async fn all_pages<T, F, Fut>(mut page: F) -> Vec<T>
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = (Vec<T>, String)>,
+{
+    let mut out = Vec::new();
     let mut token = String::new();
     loop {
+        let (items, next) = page(token).await;
+        out.extend(items);
+        if next.is_empty() {
+            return out;
+        }
+        token = next;
+    }
+}
+
+/// Every visit the node at `ch` lists.
+pub async fn visits_at(ch: &Channel) -> Vec<pb::Visit> {
+    all_pages(|page_token| async move {
         let page = reception(ch)
             .list_visits(pb::ListVisitsRequest {
                 page_size: 1000,
-                page_token: token,
+                page_token,
                 ..Default::default()
             })
             .await
             .unwrap()
             .into_inner();
-        for v in page.visits {
-            if v.unit_code == unit {
-                let id = v.id.clone();
-                assert!(
-                    out.visits.insert(id.clone(), v).is_none(),
-                    "{at} lists visit {id} twice"
-                );
-            }
-        }
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        token = page.next_page_token;
-    }
-    let mut token = String::new();
-    loop {
+        (page.visits, page.next_page_token)
+    })
+    .await
+}
+
+/// Every petition of `unit` the node at `ch` lists.
+pub async fn petitions_of(ch: &Channel, unit: &str) -> Vec<pb::Petition> {
+    all_pages(|page_token| async move {
         let page = petitions(ch)
             .list_petitions(pb::ListPetitionsRequest {
                 unit_code: unit.to_string(),
                 page_size: 1000,
-                page_token: token,
+                page_token,
                 ..Default::default()
             })
             .await
             .unwrap()
             .into_inner();
-        for mut p in page.petitions {
-            assert_eq!(p.unit_code, unit, "{at}: ListPetitions filter by unit");
-            p.deadline = None;
-            p.petitioner = None;
-            let id = p.id.clone();
-            assert!(
-                out.petitions.insert(id.clone(), p).is_none(),
-                "{at} lists petition {id} twice"
-            );
-        }
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        token = page.next_page_token;
-    }
-    let mut token = String::new();
-    loop {
+        (page.petitions, page.next_page_token)
+    })
+    .await
+}
+
+/// Every case `unit` owns that the node at `ch` lists.
+pub async fn cases_of(ch: &Channel, unit: &str) -> Vec<pb::Case> {
+    all_pages(|page_token| async move {
         let page = cases(ch)
             .list_cases(pb::ListCasesRequest {
                 owner_unit: unit.to_string(),
                 page_size: 1000,
-                page_token: token,
+                page_token,
                 ..Default::default()
             })
             .await
             .unwrap()
             .into_inner();
-        for mut c in page.cases {
-            assert_eq!(c.owner_unit, unit, "{at}: ListCases filter by owner");
-            c.deadline = None;
-            let id = c.id.clone();
-            assert!(
-                out.cases.insert(id.clone(), c).is_none(),
-                "{at} lists case {id} twice"
-            );
+        (page.cases, page.next_page_token)
+    })
+    .await
+}
+
+/// Inserts `item` under `id`, failing if `at` listed it already.
+fn insert_once<T>(map: &mut BTreeMap<String, T>, id: String, item: T, at: &str) {
+    let again = map.insert(id.clone(), item).is_some();
+    assert!(!again, "{at} lists {id} twice");
+}
+
+/// The records of `unit` held by the node at `ch`. Fails if the node lists a record twice.
+pub async fn records_of(ch: &Channel, unit: &str, at: &str) -> Records {
+    let mut out = Records::default();
+    for v in visits_at(ch).await {
+        if v.unit_code == unit {
+            insert_once(&mut out.visits, v.id.clone(), v, at);
         }
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        token = page.next_page_token;
+    }
+    for mut p in petitions_of(ch, unit).await {
+        assert_eq!(p.unit_code, unit, "{at}: ListPetitions filter by unit");
+        p.deadline = None;
+        p.petitioner = None;
+        insert_once(&mut out.petitions, p.id.clone(), p, at);
+    }
+    for mut c in cases_of(ch, unit).await {
+        assert_eq!(c.owner_unit, unit, "{at}: ListCases filter by owner");
+        c.deadline = None;
+        insert_once(&mut out.cases, c.id.clone(), c, at);
     }
     out
 }

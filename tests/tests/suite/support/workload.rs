@@ -36,25 +36,8 @@ pub fn visit_request(tag: &str, i: u32) -> pb::RecordVisitRequest {
 
 /// Every visit the node holds, as (summary, id), in the node's order.
 pub async fn all_visits(ch: &Channel) -> Vec<(String, String)> {
-    let mut client = reception(ch);
-    let mut out = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page = client
-            .list_visits(pb::ListVisitsRequest {
-                page_size: 1000,
-                page_token,
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        out.extend(page.visits.into_iter().map(|v| (v.summary, v.id)));
-        if page.next_page_token.is_empty() {
-            return out;
-        }
-        page_token = page.next_page_token;
-    }
+    let visits = visits_at(ch).await;
+    visits.into_iter().map(|v| (v.summary, v.id)).collect()
 }
 
 /// Records `n` visits at the node of `ch`, numbered from `from` (request ids
@@ -429,30 +412,10 @@ pub async fn wait_transferred_in(ch: &Channel, unit: &str, source_id: &str) -> p
     wait_for(
         &format!("petition {source_id} to arrive at {unit}"),
         || async move {
-            let mut token = String::new();
-            loop {
-                let page = petitions(ch)
-                    .list_petitions(pb::ListPetitionsRequest {
-                        unit_code: unit.to_string(),
-                        page_size: 1000,
-                        page_token: token,
-                        ..Default::default()
-                    })
-                    .await
-                    .unwrap()
-                    .into_inner();
-                if let Some(p) = page
-                    .petitions
-                    .into_iter()
-                    .find(|p| p.source_petition_id == source_id)
-                {
-                    return Ok(p);
-                }
-                if page.next_page_token.is_empty() {
-                    return Err("not there yet".to_string());
-                }
-                token = page.next_page_token;
-            }
+            let held = petitions_of(ch, unit).await;
+            held.into_iter()
+                .find(|p| p.source_petition_id == source_id)
+                .ok_or_else(|| "not there yet".to_string())
         },
     )
     .await
