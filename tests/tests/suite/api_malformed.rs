@@ -8,7 +8,7 @@
 use crate::support::on_every_backend;
 use std::time::Duration;
 
-use tiepdan_server::node::MAX_MESSAGE_BYTES;
+use crate::support::server::MAX_MESSAGE_BYTES;
 use tiepdan_tests::Backend;
 use tokio::time::timeout;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};

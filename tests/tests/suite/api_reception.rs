@@ -3,9 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::support::server::UnitLevel;
 use crate::support::*;
 use chrono::Duration;
-use tiepdan_server::domain::model::UnitLevel;
 use tiepdan_tests::{Backend, unit};
 
 async fn crowd_group_from_five_persons(backend: Backend) {

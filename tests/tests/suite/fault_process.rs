@@ -9,10 +9,10 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::server::UnitLevel;
 use crate::support::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tiepdan_server::domain::model::UnitLevel;
 use tiepdan_tests::{TestDb, TestNode, unit};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};

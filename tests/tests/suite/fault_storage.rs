@@ -12,10 +12,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::support::server::UnitLevel;
+use crate::support::server::WRITES_HEALTH;
 use crate::support::*;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
-use tiepdan_server::domain::model::UnitLevel;
-use tiepdan_server::node::WRITES_HEALTH;
 use tiepdan_tests::{TestDb, TestNode, unit};
 use tonic::Code;
 use tonic::transport::Channel;
@@ -26,7 +26,7 @@ use tonic_types::StatusExt;
 
 const CODE: &str = "09574";
 
-fn ward() -> tiepdan_server::domain::model::Unit {
+fn ward() -> crate::support::server::Unit {
     unit(CODE, "Phường Lê Lợi", UnitLevel::Ward, None)
 }
 

@@ -6,7 +6,7 @@ use crate::support::on_every_backend;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use tiepdan_server::domain::model::UnitLevel;
+use crate::support::server::UnitLevel;
 use tiepdan_tests::{Backend, TestNode, unit};
 
 async fn python_interop(backend: Backend) {

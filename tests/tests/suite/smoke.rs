@@ -1,9 +1,9 @@
 //! The shortest path through a node: record a visit, receive a petition, classify, accept,
 //! resolve, read back — on SQLite and on PostgreSQL.
 
+use crate::support::server::UnitLevel;
 use crate::support::{on_every_backend, ts, unix};
 use tiepdan_proto::v1 as pb;
-use tiepdan_server::domain::model::UnitLevel;
 use tiepdan_tests::{Backend, TestNode, unit};
 
 async fn smoke(backend: Backend) {

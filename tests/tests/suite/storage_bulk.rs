@@ -8,12 +8,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::support::on_every_backend;
+use crate::support::server::Store;
+use crate::support::server::{Inserts, OnKey, insert_rows};
+use crate::support::server::{journal_event, journal_head, tally};
 use sea_orm::{
     ActiveValue::NotSet, ActiveValue::Set, DbErr, EntityTrait, PaginatorTrait, QueryOrder, SqlErr,
 };
-use tiepdan_server::storage::Store;
-use tiepdan_server::storage::entities::{journal_event, journal_head, tally};
-use tiepdan_server::storage::records::{Inserts, OnKey, insert_rows};
 use tiepdan_tests::{Backend, TestDb};
 
 /// More rows than one statement carries (500), and not a multiple of it.
@@ -269,7 +269,7 @@ on_every_backend!(inserts_of_several_tables_go_together);
 /// On PostgreSQL rows with a NULL go as multi-row `VALUES`, the others as arrays (`UNNEST`):
 /// the visits are written both ways.
 async fn bulk_values_keep_text_bytes_and_nulls(backend: Backend) {
-    use tiepdan_server::storage::entities::visit;
+    use crate::support::server::visit;
     let db = TestDb::new(backend).await;
     let store = Store::open(&db.url).await.unwrap();
     let texts = [

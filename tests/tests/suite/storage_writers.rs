@@ -15,8 +15,8 @@ use crate::support::on_every_backend;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::support::server::Store;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
-use tiepdan_server::storage::Store;
 use tiepdan_tests::{Backend, TestDb};
 
 /// Writers that keep writing while the probes run.

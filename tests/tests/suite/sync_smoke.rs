@@ -1,8 +1,8 @@
 //! Two tiers, one commune: what the commune records reaches the town.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::support::server::UnitLevel;
 use tiepdan_proto::v1 as pb;
-use tiepdan_server::domain::model::UnitLevel;
 use tiepdan_tests::{Backend, TestDb, TestNode, unit};
 
 use crate::support::{journal_last, ts, unix, wait_for};

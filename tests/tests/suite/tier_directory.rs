@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::support::server::DIRECTORY_CHUNK;
 use crate::support::*;
-use tiepdan_server::sync::link::DIRECTORY_CHUNK;
 use tiepdan_tests::{TestDb, TestNode};
 use tokio::net::TcpListener;
 

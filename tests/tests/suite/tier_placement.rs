@@ -5,9 +5,9 @@
 //! status says why; a parent that is merely unreachable is still retried at once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::support::server::UnitLevel;
 use crate::support::*;
 use chrono::Utc;
-use tiepdan_server::domain::model::UnitLevel;
 use tiepdan_tests::{TestDb, TestNode, unit};
 use tokio::net::TcpListener;
 use tonic::Code;

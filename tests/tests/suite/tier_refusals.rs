@@ -422,7 +422,7 @@ async fn refused_hello_registers_nothing(backend: Backend) {
         (
             hello_with(|h| {
                 h.subtree = vec![ward("10000", CHILD.code)];
-                h.sealing_keys = (0..=tiepdan_server::sync::apply::MAX_UNITS + 1)
+                h.sealing_keys = (0..=crate::support::server::MAX_UNITS + 1)
                     .map(|i| pb::UnitKey {
                         unit_code: format!("{:05}", 20_000 + i),
                         public_key: vec![7; 32],
@@ -490,7 +490,7 @@ async fn keys_after_hello_only_for_the_subtree(backend: Backend) {
         "only the child's own key is learnt"
     );
 
-    let many = (0..=tiepdan_server::sync::apply::MAX_UNITS + 1)
+    let many = (0..=crate::support::server::MAX_UNITS + 1)
         .map(|i| pb::UnitKey {
             unit_code: format!("{:05}", 20_000 + i),
             public_key: vec![7; 32],

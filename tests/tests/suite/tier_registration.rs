@@ -11,7 +11,7 @@ use crate::support::on_every_backend;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use tiepdan_server::domain::model::UnitLevel;
+use crate::support::server::UnitLevel;
 use tiepdan_tests::{Backend, TestNode, unit};
 
 const TOWN: &str = "269";

@@ -4,9 +4,9 @@
 //! each: no event lost, none applied twice, every tier's totals equal a recount.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::support::server::UnitLevel;
+use crate::support::server::{Shape, Target, generator};
 use crate::support::*;
-use tiepdan_server::demo::generator::{self, Shape, Target};
-use tiepdan_server::domain::model::UnitLevel;
 use tiepdan_tests::TestDb;
 use tokio::net::TcpListener;
 

@@ -5,8 +5,8 @@
 //! back. The petitioner's details travel only to the unit that handles the petition.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::support::server::UnitLevel;
 use crate::support::*;
-use tiepdan_server::domain::model::UnitLevel;
 use tiepdan_tests::TestDb;
 use tonic::transport::Channel;
 

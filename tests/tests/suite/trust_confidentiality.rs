@@ -10,9 +10,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::server::UnitLevel;
+use crate::support::server::wait_synced;
 use tiepdan_proto::v1 as pb;
-use tiepdan_server::demo::wait_synced;
-use tiepdan_server::domain::model::UnitLevel;
 use tiepdan_tests::{Backend, TestDb, TestNode, unit};
 
 use crate::support::{
@@ -221,7 +221,7 @@ async fn personal_details_stay_where_they_belong() {
 /// opens them once the link is back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sealed_details_cross_the_town_unread() {
-    use tiepdan_server::demo::proxy::{Mode, Proxy};
+    use crate::support::server::{Mode, Proxy};
     let start = |db: TestDb, code: &'static str, level, parent: Option<String>| async move {
         TestNode::start_with(db, unit(code, code, level, None), parent, |_| {}).await
     };

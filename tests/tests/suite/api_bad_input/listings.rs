@@ -141,7 +141,7 @@ pub(super) async fn digest_origins_are_bounded_and_checked(backend: Backend) {
     let digest = |origins: Vec<String>| pb::GetJournalDigestRequest {
         origin_units: origins,
     };
-    let many: Vec<String> = (0..=tiepdan_server::sync::link::MAX_DIGEST_ORIGINS)
+    let many: Vec<String> = (0..=crate::support::server::MAX_DIGEST_ORIGINS)
         .map(|i| format!("{:05}", 10_000 + i))
         .collect();
     let cases: Vec<(Vec<String>, Vec<&str>)> = vec![

@@ -4,9 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::support::server::UnitLevel;
 use crate::support::*;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
-use tiepdan_server::domain::model::UnitLevel;
 use tiepdan_tests::{Backend, unit};
 
 use pb::Eligibility::Eligible;

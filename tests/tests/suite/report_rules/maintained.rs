@@ -265,8 +265,8 @@ pub(super) fn edge_day(rng: &mut StdRng) -> DateTime<Utc> {
 /// named periods on both calendars (crossing month, half-month and year edges) and random
 /// ranges, for a unit and its subtree, at several report times.
 pub(super) async fn reports_from_rollups_equal_day_rows(backend: Backend) {
-    use tiepdan_server::report::build::{Report, Source};
-    use tiepdan_server::report::period::{Calendar, Period, parse};
+    use crate::support::server::{Calendar, Period, parse};
+    use crate::support::server::{Report, Source};
     let cluster = Cluster::start(backend).await;
     let mut rng = StdRng::seed_from_u64(11);
     cluster.random_workload(&mut rng, 90, edge_day).await;
@@ -349,9 +349,7 @@ pub(super) async fn reports_from_rollups_equal_day_rows(backend: Backend) {
         )
         .await
         .unwrap();
-        tiepdan_server::storage::migration::fill_rollups(&tx)
-            .await
-            .unwrap();
+        crate::support::server::fill_rollups(&tx).await.unwrap();
         tx.commit().await.unwrap();
     }
     assert_maintained(&cluster, 11).await;

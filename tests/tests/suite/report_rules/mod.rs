@@ -5,15 +5,15 @@
 
 use std::time::Duration;
 
+use crate::support::server::UnitLevel;
+use crate::support::server::rollups_of;
+use crate::support::server::wait_synced;
+use crate::support::server::{Mode, Proxy};
 use chrono::{DateTime, Utc};
 use prost_types::Timestamp;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use sea_orm::ConnectionTrait;
 use tiepdan_proto::v1 as pb;
-use tiepdan_server::demo::proxy::{Mode, Proxy};
-use tiepdan_server::demo::wait_synced;
-use tiepdan_server::domain::model::UnitLevel;
-use tiepdan_server::report::tally::rollups_of;
 use tiepdan_tests::{Backend, TestDb, TestNode, unit};
 use tonic::transport::Channel;
 

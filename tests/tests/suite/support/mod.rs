@@ -4,8 +4,8 @@
 //! (`workload`), the invariant checker (`recount`) and the raw link (`link`); and the one
 //! macro that makes a test's SQLite/PostgreSQL pair.
 //!
-//! The server's own paths (`tiepdan_server::…`) the helpers need are imported here and
-//! nowhere else in this module.
+//! Every path of the server the suites use (`tiepdan_server::…`) is in `server.rs`, and
+//! nowhere else.
 
 #![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 
@@ -13,6 +13,7 @@ mod api;
 mod clients;
 mod link;
 mod recount;
+pub mod server;
 mod status;
 mod time;
 mod tree;
@@ -33,10 +34,10 @@ pub use tiepdan_proto::v1 as pb;
 pub use tiepdan_tests::{Backend, TestDb, TestNode, unit};
 
 // The server's paths the helpers use.
-pub use tiepdan_server::demo::proxy::{Mode, Proxy};
-use tiepdan_server::demo::wait_synced as journal_synced;
-use tiepdan_server::domain::model::{Unit, UnitLevel};
-use tiepdan_server::node::{self, NodeConfig};
+use crate::support::server::journal_synced;
+pub use crate::support::server::{Mode, Proxy};
+use crate::support::server::{NodeConfig, node};
+use crate::support::server::{Unit, UnitLevel};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{Debug, Write as _};

@@ -7,8 +7,8 @@ use super::*;
 /// Decodes `bytes` as a link message and as a journal event, and converts every record
 /// found the way the town does: whatever the bytes, an error or a value, never a panic.
 pub(super) fn decode_and_convert(bytes: &[u8]) {
+    use crate::support::server::{inbound, wire};
     use pb::journal_event::Change;
-    use tiepdan_server::wire::{self, inbound};
     if let Ok(event) = pb::JournalEvent::decode(bytes) {
         if let Some(t) = &event.event_time {
             let _ = wire::instant(t);

@@ -26,14 +26,14 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::support::server::MAX_BATCH_EVENTS;
+use crate::support::server::MAX_MESSAGE_BYTES;
 use crate::support::*;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 use prost::Message;
 use sha2::{Digest, Sha256};
-use tiepdan_server::node::MAX_MESSAGE_BYTES;
-use tiepdan_server::sync::link::MAX_BATCH_EVENTS;
 use tiepdan_tests::{TestDb, TestNode};
 use tokio::net::TcpListener;
 use tonic::transport::Channel;

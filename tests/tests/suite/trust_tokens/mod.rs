@@ -6,13 +6,13 @@
 
 use std::time::Duration;
 
+use crate::support::server::UnitLevel;
+use crate::support::server::tls;
+use crate::support::server::wait_synced;
+use crate::support::server::{Access, Claims, Role, Secret, auth};
+use crate::support::server::{NodeConfig, node};
 use tiepdan_client::{Bearer, Client};
 use tiepdan_proto::v1 as pb;
-use tiepdan_server::auth::{self, Access, Claims, Role, Secret};
-use tiepdan_server::demo::wait_synced;
-use tiepdan_server::domain::model::UnitLevel;
-use tiepdan_server::node::{self, NodeConfig};
-use tiepdan_server::tls;
 use tiepdan_tests::{Backend, TestDb, TestNode, unit};
 use tokio::time::timeout;
 use tonic::codegen::http::uri::PathAndQuery;
