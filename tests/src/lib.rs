@@ -218,23 +218,3 @@ pub async fn channel(url: &str) -> Channel {
         .await
         .unwrap_or_else(|e| panic!("connect {url}: {e}"))
 }
-
-/// Generates one test per storage backend from an `async fn(Backend)`.
-#[macro_export]
-macro_rules! on_every_backend {
-    ($($name:ident),+ $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::$name($crate::Backend::Sqlite).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    super::$name($crate::Backend::Postgres).await;
-                }
-            }
-        )+
-    };
-}

@@ -5,20 +5,18 @@
 //! never INTERNAL or OUT_OF_RANGE; nothing is stored, and the node serves on.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::common;
-
+use crate::support::on_every_backend;
 use std::time::Duration;
 
-use tiepdan_server::node::MAX_MESSAGE_BYTES;
-use tiepdan_tests::{Backend, on_every_backend};
+use crate::support::server::MAX_MESSAGE_BYTES;
+use tiepdan_tests::Backend;
 use tokio::time::timeout;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
-use tonic_types::StatusExt;
 
-use common::{Api, ok, pb};
+use crate::support::{Api, assert_refused_with, ok, pb};
 
 /// Sends each message's bytes as they are; reads answers as nothing.
 #[derive(Debug, Clone, Copy, Default)]
@@ -69,38 +67,20 @@ impl Codec for RawCodec {
 }
 
 /// Calls `path` with one message of `bytes`; answers the status the call ends with, or
-/// `None` when it answered a message or stayed open.
-async fn send_raw(channel: &Channel, path: &str, bytes: Vec<u8>) -> Option<Status> {
+/// `Ok` when it answered a message or stayed open.
+async fn send_raw(channel: &Channel, path: &str, bytes: Vec<u8>) -> Result<(), Status> {
     let mut grpc = tonic::client::Grpc::new(channel.clone());
     grpc.ready().await.unwrap();
     let request = tonic::Request::new(tokio_stream::iter([bytes]));
     let path = PathAndQuery::try_from(path).unwrap();
     let mut answers = match grpc.streaming(request, path, RawCodec).await {
         Ok(response) => response.into_inner(),
-        Err(status) => return Some(status),
+        Err(status) => return Err(status),
     };
     match timeout(Duration::from_secs(10), answers.message()).await {
-        Ok(Err(status)) => Some(status),
-        Ok(Ok(_)) | Err(_) => None,
+        Ok(Err(status)) => Err(status),
+        Ok(Ok(_)) | Err(_) => Ok(()),
     }
-}
-
-#[track_caller]
-fn assert_refused(status: Option<Status>, code: Code, reason: &str, context: &str) {
-    let Some(status) = status else {
-        panic!("{context}: accepted, expected {code:?} {reason}");
-    };
-    assert_eq!(
-        status.code(),
-        code,
-        "{context}: {:?} {}",
-        status.code(),
-        status.message()
-    );
-    let info = status.get_error_details().error_info().cloned();
-    let info = info.unwrap_or_else(|| panic!("{context}: no ErrorInfo in {status:?}"));
-    assert_eq!(info.reason, reason, "{context}");
-    assert_eq!(info.domain, "tiepdan.v1", "{context}");
 }
 
 /// Bytes no request message decodes from: a field of wire type 7 (none such exists), a
@@ -119,20 +99,20 @@ async fn malformed_and_oversized_requests_are_the_callers_fault(backend: Backend
     let mut api = Api::start(backend).await;
     let channel = api.node.channel().await;
     let seq = api.last_seq().await;
-    let methods = common::described_methods();
+    let methods = crate::support::described_methods();
     let services: std::collections::BTreeSet<_> =
         methods.iter().filter_map(|m| m.split('/').nth(1)).collect();
     assert_eq!(services.len(), 7, "{services:?}");
     for method in &methods {
         for (i, bytes) in undecodable().into_iter().enumerate() {
-            assert_refused(
+            assert_refused_with(
                 send_raw(&channel, method, bytes).await,
                 Code::InvalidArgument,
                 "MALFORMED_MESSAGE",
                 &format!("{method} undecodable #{i}"),
             );
         }
-        assert_refused(
+        assert_refused_with(
             send_raw(&channel, method, vec![0x0a; MAX_MESSAGE_BYTES + 1]).await,
             Code::ResourceExhausted,
             "MESSAGE_TOO_LARGE",
@@ -149,7 +129,7 @@ async fn malformed_and_oversized_requests_are_the_callers_fault(backend: Backend
         .await)
     .petitions;
     assert!(petitions.is_empty());
-    api.receive(common::ago(1), None).await;
+    api.receive(crate::support::ago(1), None).await;
     assert_eq!(api.last_seq().await, seq + 1);
     api.stop().await;
 }

@@ -3,12 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::common;
-
+use crate::support::server::UnitLevel;
+use crate::support::*;
 use chrono::Duration;
-use common::*;
-use tiepdan_server::domain::model::UnitLevel;
-use tiepdan_tests::{Backend, on_every_backend, unit};
+use tiepdan_tests::{Backend, unit};
 
 async fn crowd_group_from_five_persons(backend: Backend) {
     let mut api = Api::start(backend).await;

@@ -3,10 +3,12 @@
 //! nothing; an interrupted import resumes to the same end; bad records are reported by line
 //! while the rest imports.
 
+use crate::support::on_every_backend;
 use std::collections::BTreeMap;
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
 
+use crate::support::server::UnitLevel;
 use tiepdan_client::register::state::ImportState;
 use tiepdan_client::register::{
     self, Action, Format, ImportError, ImportOptions, ImportReport, Record, Register,
@@ -14,8 +16,7 @@ use tiepdan_client::register::{
 use tiepdan_client::words::word_of;
 use tiepdan_client::{Client, collect_pages};
 use tiepdan_proto::v1 as pb;
-use tiepdan_server::domain::model::UnitLevel;
-use tiepdan_tests::{Backend, TestNode, on_every_backend, unit};
+use tiepdan_tests::{Backend, TestNode, unit};
 
 fn ok<T, E: Display>(r: Result<T, E>) -> T {
     r.unwrap_or_else(|e| panic!("{e}"))
@@ -62,7 +63,7 @@ fn events_of(register: &Register) -> u64 {
     n
 }
 
-fn son_tay() -> tiepdan_server::domain::model::Unit {
+fn son_tay() -> crate::support::server::Unit {
     unit("269", "Thị xã Sơn Tây", UnitLevel::District, Some("01"))
 }
 

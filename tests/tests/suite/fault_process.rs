@@ -9,13 +9,11 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::tier_common;
-
+use crate::support::server::UnitLevel;
+use crate::support::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tiepdan_server::domain::model::UnitLevel;
 use tiepdan_tests::{TestDb, TestNode, unit};
-use tier_common::*;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -178,6 +176,7 @@ async fn town_killed_while_a_commune_streams(backend: Backend) {
             round
         })
     };
+    // The sleeps pace the kills and restarts under test, with the commune recording throughout.
     for _ in 0..3 {
         tokio::time::sleep(Duration::from_millis(700)).await;
         town.kill().await;
@@ -264,6 +263,7 @@ async fn town_killed_during_catch_up(backend: Backend) {
     for round in 0..3 {
         let town = NodeProcess::start(&town_db, "269", "district", &listen, None).await;
         let delay = Duration::from_millis(rng.random_range(0..600));
+        // The kill under test comes at a random moment.
         tokio::time::sleep(delay).await;
         town.kill().await;
         // More backlog while the town is down again.
@@ -329,6 +329,7 @@ async fn node_killed_during_import(backend: Backend) {
             let (book, options) = (book.clone(), options.clone());
             tokio::spawn(async move { register::import(&client, &book, &options).await })
         };
+        // The kill under test comes at a random moment.
         tokio::time::sleep(delay).await;
         node.kill().await;
         // Cut off (or, if it was quick, done): either way the import says so, and stops.
@@ -362,7 +363,7 @@ async fn node_killed_during_import(backend: Backend) {
     node.kill().await;
 }
 
-backend_tests!(
+on_every_backend!(
     acknowledged_records_survive_sigkill,
     town_killed_while_a_commune_streams,
     town_killed_during_catch_up,

@@ -12,11 +12,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::reason;
-use crate::tier_common::*;
+use crate::support::server::UnitLevel;
+use crate::support::server::WRITES_HEALTH;
+use crate::support::*;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
-use tiepdan_server::domain::model::UnitLevel;
-use tiepdan_server::node::WRITES_HEALTH;
 use tiepdan_tests::{TestDb, TestNode, unit};
 use tonic::Code;
 use tonic::transport::Channel;
@@ -27,7 +26,7 @@ use tonic_types::StatusExt;
 
 const CODE: &str = "09574";
 
-fn ward() -> tiepdan_server::domain::model::Unit {
+fn ward() -> crate::support::server::Unit {
     unit(CODE, "Phường Lê Lợi", UnitLevel::Ward, None)
 }
 
@@ -486,6 +485,7 @@ async fn failed_commits_are_never_acknowledged(backend: Backend) {
             told
         });
     }
+    // The sleeps pace the fault windows under test.
     for _ in 0..3 {
         fault.arm(true).await;
         tokio::time::sleep(std::time::Duration::from_millis(30)).await;
@@ -520,4 +520,4 @@ async fn failed_commits_are_never_acknowledged(backend: Backend) {
     drop(node.stop().await);
 }
 
-backend_tests!(failed_commits_are_never_acknowledged);
+on_every_backend!(failed_commits_are_never_acknowledged);

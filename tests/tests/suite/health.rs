@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use tiepdan_server::domain::model::UnitLevel;
+use crate::support::server::UnitLevel;
 use tiepdan_tests::{Backend, TestNode, unit};
 use tokio::time::timeout;
 use tonic::Code;
@@ -91,8 +91,9 @@ async fn serving_then_stopped() {
         .unwrap_or_else(|_| panic!("the node did not stop within {WAIT:?}"));
 
     let after = health.check(request("")).await;
-    assert!(
-        after.is_err(),
+    assert_eq!(
+        after.as_ref().err().map(|s| s.code()),
+        Some(Code::Unavailable),
         "a stopped node answered a health check: {after:?}"
     );
     let connect = Endpoint::from_shared(url.clone())
@@ -100,5 +101,25 @@ async fn serving_then_stopped() {
         .connect_timeout(Duration::from_secs(2))
         .connect()
         .await;
-    assert!(connect.is_err(), "a stopped node accepted a connection");
+    let Err(refused) = connect else {
+        panic!("a stopped node accepted a connection");
+    };
+    assert!(
+        connection_refused(&refused),
+        "the connection failed for another reason: {refused:?}"
+    );
+}
+
+/// Whether `e` comes from a connection the peer refused (nothing listening).
+fn connection_refused(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }

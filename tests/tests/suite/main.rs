@@ -1,13 +1,12 @@
 //! The integration suite, one test binary: real nodes on `127.0.0.1:0`, each with its own
 //! real database (a SQLite file, or a PostgreSQL database created for the test). Each module
 //! is a suite of its own; nextest still runs every test in a process of its own. One binary
-//! instead of one per suite: the shared helpers (`common`, `tier_common`) compile and link
+//! instead of one per suite: the shared helpers (`support`) compile and link
 //! once, not once per suite.
 //!
 //! Run one suite with `cargo nextest run -p tiepdan-tests -E 'test(/^tier_sync::/)'`.
 
-mod common;
-mod tier_common;
+mod support;
 
 mod api_bad_input;
 mod api_deadlines;

@@ -6,9 +6,9 @@
 
 use std::time::Duration;
 
-use crate::tier_common::*;
-use tiepdan_server::domain::model::UnitLevel;
-use tiepdan_server::net::ConnectionLimits;
+use crate::support::server::ConnectionLimits;
+use crate::support::server::UnitLevel;
+use crate::support::*;
 use tiepdan_tests::{Backend, TestDb, TestNode, unit};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

@@ -8,11 +8,11 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::tier_common::*;
+use crate::support::server::ServeArgs;
+use crate::support::server::UnitLevel;
+use crate::support::server::{NodeConfig, node};
+use crate::support::*;
 use clap::Parser;
-use tiepdan_server::config::ServeArgs;
-use tiepdan_server::domain::model::UnitLevel;
-use tiepdan_server::node::{self, NodeConfig};
 use tiepdan_tests::{TestDb, unit};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::net::TcpListener;
@@ -155,7 +155,7 @@ async fn one_node_per_data_directory_and_its_identity() {
     let renamed = "Phường Sơn Lộc";
     let mut cli = vec!["set-identity".to_string()];
     cli.extend(serve_args(dir.path(), "09574", renamed, &[]));
-    tiepdan_server::config::set_identity(SetIdentity::parse_from(cli).serve)
+    crate::support::server::set_identity(SetIdentity::parse_from(cli).serve)
         .await
         .unwrap();
     let (mut again, url) = serving(&serve_args(dir.path(), "09574", renamed, &[])).await;
@@ -201,4 +201,4 @@ async fn one_node_per_database(backend: Backend) {
     drop(db);
 }
 
-backend_tests!(one_node_per_database);
+on_every_backend!(one_node_per_database);

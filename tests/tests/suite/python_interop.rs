@@ -2,11 +2,12 @@
 //! from Python's grpcio with message classes built from server reflection (no generated code),
 //! on SQLite and on PostgreSQL. Needs `python3` with `tests/python/requirements.txt` installed.
 
+use crate::support::on_every_backend;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use tiepdan_server::domain::model::UnitLevel;
-use tiepdan_tests::{Backend, TestNode, on_every_backend, unit};
+use crate::support::server::UnitLevel;
+use tiepdan_tests::{Backend, TestNode, unit};
 
 async fn python_interop(backend: Backend) {
     let node = TestNode::start(

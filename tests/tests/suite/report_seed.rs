@@ -7,10 +7,10 @@
 
 use std::time::Duration;
 
+use crate::support::server::UnitLevel;
+use crate::support::server::{COMMUNES, wait_synced};
+use crate::support::server::{Ledger, Shape, Target, generator};
 use tiepdan_proto::v1 as pb;
-use tiepdan_server::demo::generator::{self, Ledger, Shape, Target};
-use tiepdan_server::demo::{COMMUNES, wait_synced};
-use tiepdan_server::domain::model::UnitLevel;
 use tiepdan_tests::{Backend, TestDb, TestNode, channel, unit};
 
 struct Tree {

@@ -1,14 +1,10 @@
 //! The shortest path through a node: record a visit, receive a petition, classify, accept,
 //! resolve, read back — on SQLite and on PostgreSQL.
 
-use prost_types::Timestamp;
+use crate::support::server::UnitLevel;
+use crate::support::{on_every_backend, ts, unix};
 use tiepdan_proto::v1 as pb;
-use tiepdan_server::domain::model::UnitLevel;
-use tiepdan_tests::{Backend, TestNode, on_every_backend, unit};
-
-fn ts(seconds: i64) -> Option<Timestamp> {
-    Some(Timestamp { seconds, nanos: 0 })
-}
+use tiepdan_tests::{Backend, TestNode, unit};
 
 async fn smoke(backend: Backend) {
     let node = TestNode::start(
@@ -24,7 +20,7 @@ async fn smoke(backend: Backend) {
     let visit = reception
         .record_visit(pb::RecordVisitRequest {
             request_id: "v1".into(),
-            visit_time: ts(1_560_000_000),
+            visit_time: ts(unix(1_560_000_000)),
             kind: pb::ReceptionKind::Regular as i32,
             receiver_role: pb::ReceiverRole::Staff as i32,
             persons: 6,
@@ -42,7 +38,7 @@ async fn smoke(backend: Backend) {
     let petition = petitions
         .receive_petition(pb::ReceivePetitionRequest {
             request_id: "p1".into(),
-            received_time: ts(1_560_000_100),
+            received_time: ts(unix(1_560_000_100)),
             channel: pb::Channel::InPerson as i32,
             summary: "tranh chấp đất".into(),
             petitioner: Some(pb::Petitioner {
@@ -71,7 +67,7 @@ async fn smoke(backend: Backend) {
         .accept_petition(pb::AcceptPetitionRequest {
             request_id: "a1".into(),
             petition_id: petition.id.clone(),
-            accept_time: ts(1_560_100_000),
+            accept_time: ts(unix(1_560_100_000)),
             target: Some(pb::accept_petition_request::Target::NewCase(pb::NewCase {
                 complex: false,
             })),
@@ -88,7 +84,7 @@ async fn smoke(backend: Backend) {
             case_id: case.id.clone(),
             outcome: pb::CaseOutcome::ComplaintPartlyCorrect as i32,
             decision_number: "12/QĐ-UBND".into(),
-            decision_time: ts(1_561_000_000),
+            decision_time: ts(unix(1_561_000_000)),
             ..Default::default()
         })
         .await

@@ -5,14 +5,14 @@
 //! failed when one of them does.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::support::on_every_backend;
+use crate::support::server::journal::{self, EventRow};
+use crate::support::server::records::{self, Inserts, LoggedRequest};
+use crate::support::server::{Store, Unit, UnitLevel, keys, mail};
 use chrono::{TimeZone, Utc};
 use sha2::{Digest, Sha256};
 use tiepdan_proto::v1 as pb;
-use tiepdan_server::domain::model::{Unit, UnitLevel};
-use tiepdan_server::storage::journal::{self, EventRow};
-use tiepdan_server::storage::records::{self, Inserts, LoggedRequest};
-use tiepdan_server::storage::{Store, keys, mail};
-use tiepdan_tests::{Backend, TestDb, on_every_backend};
+use tiepdan_tests::{Backend, TestDb};
 
 fn unit(code: &str, parent: Option<&str>) -> Unit {
     Unit {

@@ -7,11 +7,14 @@
 //! trips, and one refused insert takes its transaction's others with it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, EntityTrait, PaginatorTrait, QueryOrder};
-use tiepdan_server::storage::Store;
-use tiepdan_server::storage::entities::{journal_event, journal_head, tally};
-use tiepdan_server::storage::records::{Inserts, OnKey, insert_rows};
-use tiepdan_tests::{Backend, TestDb, on_every_backend};
+use crate::support::on_every_backend;
+use crate::support::server::Store;
+use crate::support::server::{Inserts, OnKey, insert_rows};
+use crate::support::server::{journal_event, journal_head, tally};
+use sea_orm::{
+    ActiveValue::NotSet, ActiveValue::Set, DbErr, EntityTrait, PaginatorTrait, QueryOrder, SqlErr,
+};
+use tiepdan_tests::{Backend, TestDb};
 
 /// More rows than one statement carries (500), and not a multiple of it.
 const ROWS: i64 = 1203;
@@ -68,8 +71,10 @@ async fn bulk_rows_insert_replace_and_add(backend: Backend) {
 
     // A key stored already: the whole statement is refused, its new rows too.
     let tx = store.begin_write().await.unwrap();
-    let refused = insert_rows(&tx, journal_rows(ROWS - 2..ROWS + 5, "b"), OnKey::Refuse).await;
-    assert!(refused.is_err(), "a duplicate key was accepted");
+    let refused = insert_rows(&tx, journal_rows(ROWS - 2..ROWS + 5, "b"), OnKey::Refuse)
+        .await
+        .expect_err("a duplicate key was accepted");
+    assert_unique_violation(&refused);
     drop(tx);
     assert_eq!(journal(&store).await.len() as i64, ROWS);
 
@@ -141,6 +146,15 @@ async fn bulk_rows_insert_replace_and_add(backend: Backend) {
         ROWS + 5
     );
     drop(store);
+}
+
+/// Asserts that `e` is the database refusing a key stored already.
+#[track_caller]
+fn assert_unique_violation(e: &DbErr) {
+    assert!(
+        matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))),
+        "refused for another reason: {e}"
+    );
 }
 
 on_every_backend!(bulk_rows_insert_replace_and_add);
@@ -223,10 +237,11 @@ async fn inserts_of_several_tables_go_together(backend: Backend) {
     inserts
         .add(journal_rows(MANY - 1..MANY + 3, "b"), OnKey::Refuse)
         .unwrap();
-    assert!(
-        inserts.run(&tx).await.is_err(),
-        "a duplicate key was accepted"
-    );
+    let refused = inserts
+        .run(&tx)
+        .await
+        .expect_err("a duplicate key was accepted");
+    assert_unique_violation(&refused);
     drop(tx);
     assert_eq!(journal(&store).await.len() as i64, MANY);
     let value = tally::Entity::find()
@@ -254,7 +269,7 @@ on_every_backend!(inserts_of_several_tables_go_together);
 /// On PostgreSQL rows with a NULL go as multi-row `VALUES`, the others as arrays (`UNNEST`):
 /// the visits are written both ways.
 async fn bulk_values_keep_text_bytes_and_nulls(backend: Backend) {
-    use tiepdan_server::storage::entities::visit;
+    use crate::support::server::visit;
     let db = TestDb::new(backend).await;
     let store = Store::open(&db.url).await.unwrap();
     let texts = [

@@ -5,9 +5,9 @@
 //! was a sequential scan, then read the whole table for every batch while it grew.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::support::server::Store;
+use crate::support::server::by_ids_sql;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
-use tiepdan_server::storage::Store;
-use tiepdan_server::storage::records::by_ids_sql;
 use tiepdan_tests::{Backend, TestDb};
 
 /// The plan PostgreSQL keeps for the read of `table`'s records by id, made as a generic plan
@@ -44,8 +44,8 @@ async fn generic_plan(store: &Store, table: &str, name: &str) -> String {
 async fn record_reads_use_the_key_whatever_the_table_held_when_planned() {
     let db = TestDb::new(Backend::Postgres).await;
     let store = Store::open(&db.url).await.unwrap();
+    use crate::support::server::{case, conclusion, petition, schedule_entry, visit};
     use sea_orm::EntityName;
-    use tiepdan_server::storage::entities::{case, conclusion, petition, schedule_entry, visit};
     for table in [
         visit::Entity.table_name(),
         petition::Entity.table_name(),

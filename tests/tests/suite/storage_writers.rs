@@ -11,12 +11,13 @@
 //! bound allows that, not the hundreds of overtakes of writers polling for the lock.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::support::on_every_backend;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::support::server::Store;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
-use tiepdan_server::storage::Store;
-use tiepdan_tests::{Backend, TestDb, on_every_backend};
+use tiepdan_tests::{Backend, TestDb};
 
 /// Writers that keep writing while the probes run.
 const STEADY: usize = 4;

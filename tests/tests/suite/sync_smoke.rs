@@ -1,12 +1,11 @@
 //! Two tiers, one commune: what the commune records reaches the town.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::Duration;
-
-use prost_types::Timestamp;
+use crate::support::server::UnitLevel;
 use tiepdan_proto::v1 as pb;
-use tiepdan_server::domain::model::UnitLevel;
 use tiepdan_tests::{Backend, TestDb, TestNode, unit};
+
+use crate::support::{journal_last, ts, unix, wait_for};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commune_reaches_town() {
@@ -29,10 +28,7 @@ async fn commune_reaches_town() {
         reception
             .record_visit(pb::RecordVisitRequest {
                 request_id: format!("v{i}"),
-                visit_time: Some(Timestamp {
-                    seconds: 1_560_000_000 + i,
-                    nanos: 0,
-                }),
+                visit_time: ts(unix(1_560_000_000 + i)),
                 kind: pb::ReceptionKind::Regular as i32,
                 receiver_role: pb::ReceiverRole::Staff as i32,
                 persons: 1,
@@ -43,28 +39,15 @@ async fn commune_reaches_town() {
             .await
             .unwrap();
     }
-    let mut journal = pb::journal_service_client::JournalServiceClient::new(town.channel().await);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let last = journal
-            .list_journal_events(pb::ListJournalEventsRequest {
-                origin_unit: "09574".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .last_sequence;
+    let town_ch = town.channel().await;
+    wait_for("the town to hold the commune's 7 events", || async {
         // unit registered, adopt parent, 5 visits
-        if last == 7 {
-            break;
+        match journal_last(&town_ch, "09574").await {
+            7 => Ok(()),
+            last => Err(format!("town has {last} events of the commune")),
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "town has {last} events of the commune"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
     let mut visits =
         pb::reception_service_client::ReceptionServiceClient::new(town.channel().await);
     let listed = visits

@@ -3,13 +3,11 @@
 //! larger than `DIRECTORY_CHUNK` units; the child learns every unit and key all the same.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::tier_common;
-
 use std::collections::BTreeMap;
 
-use tiepdan_server::sync::DIRECTORY_CHUNK;
+use crate::support::server::DIRECTORY_CHUNK;
+use crate::support::*;
 use tiepdan_tests::{TestDb, TestNode};
-use tier_common::*;
 use tokio::net::TcpListener;
 
 /// Units the first child vouches for below itself: more than two directory messages' worth.
@@ -140,4 +138,4 @@ async fn long_directory_arrives_whole(backend: Backend) {
     drop_all(vec![town.stop().await]);
 }
 
-backend_tests!(long_directory_arrives_whole);
+on_every_backend!(long_directory_arrives_whole);

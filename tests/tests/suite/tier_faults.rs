@@ -4,9 +4,7 @@
 //! none is applied twice, and every tier's totals equal a recount.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::tier_common;
-
-use tier_common::*;
+use crate::support::*;
 
 /// Small batches and a small window: a backlog crosses in dozens of batches.
 const SMALL: Options = Options {
@@ -33,18 +31,17 @@ async fn backlog(tree: &Tree, commune: &str, tag: &str, visits: u32, petitions: 
 async fn streaming(tree: &Tree, commune: &str, after: u64) -> u64 {
     let parent = tree.member(commune).spec.parent.unwrap();
     let ch = tree.channel(parent);
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let seen = journal_last(&ch, commune).await;
-        if seen > after {
-            return seen;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{parent} never received more than {seen} events of {commune}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    wait_polling(
+        &format!("{parent} to receive more than {after} events of {commune}"),
+        std::time::Duration::from_millis(5),
+        || async {
+            match journal_last(&ch, commune).await {
+                seen if seen > after => Ok(seen),
+                seen => Err(format!("{seen} received")),
+            }
+        },
+    )
+    .await
 }
 
 /// The parent of a commune is killed while the commune streams a backlog, and restarted
@@ -113,6 +110,7 @@ async fn link_cut_mid_stream(backend: Backend, depth: Depth) {
     };
     for _ in 0..12 {
         tree.proxy(commune).reset();
+        // Pacing the resets, which are what is under test.
         tokio::time::sleep(std::time::Duration::from_millis(30)).await;
     }
     recorder.await.unwrap();
@@ -124,6 +122,7 @@ async fn link_cut_mid_stream(backend: Backend, depth: Depth) {
     streaming(&tree, commune, start).await;
     tree.proxy(commune).set(Mode::Stall);
     record_visits(&tree.channel(commune), "short-stall", 0, 5).await;
+    // The stall under test lasts this long.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     tree.proxy(commune).set(Mode::Pass);
     verify(&tree).await;
@@ -165,5 +164,5 @@ async fn commune_killed_mid_stream(backend: Backend) {
     tree.stop().await;
 }
 
-tier_tests!(parent_killed_mid_batch, link_cut_mid_stream);
-backend_tests!(stalled_link_recovers, commune_killed_mid_stream);
+on_every_backend!(depths: parent_killed_mid_batch, link_cut_mid_stream);
+on_every_backend!(stalled_link_recovers, commune_killed_mid_stream);

@@ -3,11 +3,9 @@
 //! for it does not hold up the mail of the other communes or the mail going up.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::tier_common;
-
 use std::time::Duration;
 
-use tier_common::*;
+use crate::support::*;
 use tonic::transport::Channel;
 
 /// The petitions of `unit` transferred in from `source_unit`.
@@ -32,7 +30,7 @@ async fn many_into_one_case(
     let from_ch = tree.channel(from);
     let mut sources = Vec::new();
     for i in 0..n {
-        let when = local(2019, 5, 2, 8, 0) + chrono::Duration::minutes(i64::from(i));
+        let when = local(2019, 5, 2, 8, 0, 0) + chrono::Duration::minutes(i64::from(i));
         sources.push(transfer_up(&from_ch, &format!("{tag}{i}"), to, when).await);
     }
     let to_ch = tree.channel(to);
@@ -52,12 +50,12 @@ async fn many_into_one_case(
     assert_eq!(copies.len(), n as usize, "each transfer arrived once");
     let mut case: Option<pb::Case> = None;
     for (i, p) in copies.iter().enumerate() {
-        let at = local(2019, 5, 6, 8, 0) + chrono::Duration::minutes(i as i64);
+        let at = local(2019, 5, 6, 8, 0, 0) + chrono::Duration::minutes(i as i64);
         classify(
             &to_ch,
             format!("{tag}-c{i}"),
             &p.id,
-            class(pb::PetitionType::Complaint, true, true),
+            class_of(pb::PetitionType::Complaint, true, true),
             at,
         )
         .await;
@@ -84,7 +82,7 @@ async fn waiting_mail_does_not_block_other_mail(backend: Backend, depth: Depth) 
         "many-d".into(),
         &case.id,
         pb::CaseOutcome::ComplaintIncorrect,
-        local(2019, 6, 1, 9, 0),
+        local(2019, 6, 1, 9, 0, 0),
     )
     .await;
     assert_eq!(resolved.petition_ids.len(), 70);
@@ -96,13 +94,19 @@ async fn waiting_mail_does_not_block_other_mail(backend: Backend, depth: Depth) 
         "one-d".into(),
         &other_case.id,
         pb::CaseOutcome::ComplaintCorrect,
-        local(2019, 6, 2, 9, 0),
+        local(2019, 6, 2, 9, 0, 0),
     )
     .await;
     // A transfer from a third commune to the province, through the town's outbox.
     let mut up = None;
     if depth != Depth::Two {
-        let p = transfer_up(&tree.channel("09580"), "up", "01", local(2019, 6, 3, 9, 0)).await;
+        let p = transfer_up(
+            &tree.channel("09580"),
+            "up",
+            "01",
+            local(2019, 6, 3, 9, 0, 0),
+        )
+        .await;
         up = Some(p);
     }
     if let Some(p) = &up {
@@ -133,7 +137,7 @@ async fn mail_survives_resets(backend: Backend, depth: Depth) {
             "r-d".into(),
             &case.id,
             pb::CaseOutcome::ComplaintPartlyCorrect,
-            local(2019, 6, 5, 9, 0),
+            local(2019, 6, 5, 9, 0, 0),
         )
         .await;
         let ch = tree.channel(commune);
@@ -150,6 +154,7 @@ async fn mail_survives_resets(backend: Backend, depth: Depth) {
                 break;
             }
             proxy.reset();
+            // Pacing the resets, which are what is under test.
             tokio::time::sleep(Duration::from_millis(20 + (i * 37) % 130)).await;
         }
     };
@@ -160,4 +165,4 @@ async fn mail_survives_resets(backend: Backend, depth: Depth) {
     tree.stop().await;
 }
 
-tier_tests!(waiting_mail_does_not_block_other_mail, mail_survives_resets);
+on_every_backend!(depths: waiting_mail_does_not_block_other_mail, mail_survives_resets);

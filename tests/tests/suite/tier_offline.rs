@@ -5,9 +5,7 @@
 //! tier holds everything, once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::tier_common;
-
-use tier_common::*;
+use crate::support::*;
 
 async fn offline_commune_catches_up(backend: Backend, depth: Depth) {
     let tree = Tree::start(
@@ -79,4 +77,4 @@ async fn offline_commune_catches_up(backend: Backend, depth: Depth) {
     tree.stop().await;
 }
 
-tier_tests!(offline_commune_catches_up);
+on_every_backend!(depths: offline_commune_catches_up);

@@ -5,10 +5,9 @@
 //! status says why; a parent that is merely unreachable is still retried at once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::common::reason;
-use crate::tier_common::*;
+use crate::support::server::UnitLevel;
+use crate::support::*;
 use chrono::Utc;
-use tiepdan_server::domain::model::UnitLevel;
 use tiepdan_tests::{TestDb, TestNode, unit};
 use tokio::net::TcpListener;
 use tonic::Code;
@@ -187,7 +186,7 @@ async fn a_refused_link_backs_off_and_says_why(backend: Backend) {
     drop(city.stop().await);
 }
 
-backend_tests!(
+on_every_backend!(
     a_unit_placed_elsewhere_is_refused,
     a_new_unit_is_welcomed,
     a_refused_link_backs_off_and_says_why

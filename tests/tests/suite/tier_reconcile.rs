@@ -6,15 +6,13 @@
 //! nodes hold, by an implementation of the digest independent of the server's.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::tier_common;
-
 use std::collections::BTreeMap;
 
+use crate::support::*;
 use chrono::NaiveDate;
 use prost::Message;
 use sea_orm::ConnectionTrait;
 use sha2::{Digest, Sha256};
-use tier_common::*;
 use tokio::net::TcpListener;
 use tonic::transport::Channel;
 
@@ -53,7 +51,7 @@ fn digests(events: &[Vec<u8>]) -> BTreeMap<NaiveDate, (u64, u64, Vec<u8>)> {
     for bytes in events {
         let e = pb::JournalEvent::decode(bytes.as_slice()).unwrap();
         let d = days
-            .entry(local_day(&e.event_time))
+            .entry(local_day(instant(&e.event_time)))
             .or_insert_with(|| (0, 0, Sha256::new()));
         d.0 += 1;
         d.1 = d.1.max(e.sequence);
@@ -194,7 +192,7 @@ async fn rewritten_copy_is_detected(backend: Backend) {
     settle(&tree).await;
     let events = journal(&tree.channel(commune), commune).await;
     let victim = &events[events.len() / 2];
-    let day = local_day(&victim.event_time);
+    let day = local_day(instant(&victim.event_time));
 
     tree.kill(town);
     let url = tree.member(town).db.as_ref().unwrap().url.clone();
@@ -458,8 +456,8 @@ async fn exchange_with_a_scripted_child(backend: Backend) {
     drop_all(dbs);
 }
 
-tier_tests!(synced_tree_agrees);
-backend_tests!(
+on_every_backend!(depths: synced_tree_agrees);
+on_every_backend!(
     missing_events_are_pulled,
     rewritten_copy_is_detected,
     exchange_with_a_scripted_child

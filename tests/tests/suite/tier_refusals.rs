@@ -4,11 +4,9 @@
 //! child's genuine journal is accepted afterwards.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::tier_common;
-
+use crate::support::*;
 use prost::Message;
 use tiepdan_tests::{TestDb, TestNode};
-use tier_common::*;
 use tokio::net::TcpListener;
 use tonic::{Code, Status};
 
@@ -424,7 +422,7 @@ async fn refused_hello_registers_nothing(backend: Backend) {
         (
             hello_with(|h| {
                 h.subtree = vec![ward("10000", CHILD.code)];
-                h.sealing_keys = (0..=tiepdan_server::app::children::MAX_UNITS + 1)
+                h.sealing_keys = (0..=crate::support::server::MAX_UNITS + 1)
                     .map(|i| pb::UnitKey {
                         unit_code: format!("{:05}", 20_000 + i),
                         public_key: vec![7; 32],
@@ -442,7 +440,7 @@ async fn refused_hello_registers_nothing(backend: Backend) {
             && !field.is_empty()
         {
             assert_eq!(
-                crate::common::violated_fields(status),
+                crate::support::violated_fields(status),
                 [field.to_string()].into(),
                 "{what}: {}",
                 status.message()
@@ -492,7 +490,7 @@ async fn keys_after_hello_only_for_the_subtree(backend: Backend) {
         "only the child's own key is learnt"
     );
 
-    let many = (0..=tiepdan_server::app::children::MAX_UNITS + 1)
+    let many = (0..=crate::support::server::MAX_UNITS + 1)
         .map(|i| pb::UnitKey {
             unit_code: format!("{:05}", 20_000 + i),
             public_key: vec![7; 32],
@@ -513,7 +511,7 @@ async fn keys_after_hello_only_for_the_subtree(backend: Backend) {
     s.stop().await;
 }
 
-backend_tests!(
+on_every_backend!(
     keys_after_hello_only_for_the_subtree,
     refused_hello_registers_nothing,
     hello_comes_first,

@@ -7,11 +7,12 @@
 //! three at a time).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::support::on_every_backend;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use tiepdan_server::domain::model::UnitLevel;
-use tiepdan_tests::{Backend, TestNode, on_every_backend, unit};
+use crate::support::server::UnitLevel;
+use tiepdan_tests::{Backend, TestNode, unit};
 
 const TOWN: &str = "269";
 const CHILDREN: usize = 40;

@@ -5,9 +5,7 @@
 //! the sibling's mail — petitions with personal data — to it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::tier_common;
-
-use tier_common::*;
+use crate::support::*;
 use tonic::transport::Channel;
 
 const CLAIMANT: &str = "09574";
@@ -157,4 +155,4 @@ async fn sibling_claimed_on_the_link(backend: Backend, depth: Depth) {
     tree.stop().await;
 }
 
-tier_tests!(sibling_claimed_in_journal, sibling_claimed_on_the_link);
+on_every_backend!(depths: sibling_claimed_in_journal, sibling_claimed_on_the_link);

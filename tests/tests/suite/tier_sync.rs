@@ -4,12 +4,10 @@
 //! each: no event lost, none applied twice, every tier's totals equal a recount.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::tier_common;
-
-use tiepdan_server::demo::generator::{self, Shape, Target};
-use tiepdan_server::domain::model::UnitLevel;
+use crate::support::server::UnitLevel;
+use crate::support::server::{Shape, Target, generator};
+use crate::support::*;
 use tiepdan_tests::TestDb;
-use tier_common::*;
 use tokio::net::TcpListener;
 
 /// A small register shaped like the seed, over the town (or the province of a two-tier tree)
@@ -178,4 +176,4 @@ async fn same_batch_delivered_twice(backend: Backend, depth: Depth) {
     tree.stop().await;
 }
 
-tier_tests!(whole_tree_syncs, same_batch_delivered_twice);
+on_every_backend!(depths: whole_tree_syncs, same_batch_delivered_twice);

@@ -5,11 +5,9 @@
 //! back. The petitioner's details travel only to the unit that handles the petition.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::tier_common;
-
-use tiepdan_server::domain::model::UnitLevel;
+use crate::support::server::UnitLevel;
+use crate::support::*;
 use tiepdan_tests::TestDb;
-use tier_common::*;
 use tonic::transport::Channel;
 
 /// A petition transferred from `from` to `to`, handled there up to its case.
@@ -29,7 +27,7 @@ async fn hand_over(
     tag: &str,
     day: u32,
 ) -> Handled {
-    let source = transfer_up(&tree.channel(from), tag, to, local(2019, 4, day, 9, 0)).await;
+    let source = transfer_up(&tree.channel(from), tag, to, local(2019, 4, day, 9, 0, 0)).await;
     assert_eq!(source.status, pb::PetitionStatus::Transferred as i32);
     assert_eq!(source.transferred_to_unit, to);
     let to_ch = tree.channel(to);
@@ -41,8 +39,8 @@ async fn hand_over(
         &to_ch,
         format!("{tag}-c"),
         &copy.id,
-        class(pb::PetitionType::Complaint, true, true),
-        local(2019, 4, day + 2, 9, 0),
+        class_of(pb::PetitionType::Complaint, true, true),
+        local(2019, 4, day + 2, 9, 0, 0),
     )
     .await;
     Handled {
@@ -86,13 +84,19 @@ async fn transfer_and_result_round_trip(backend: Backend, depth: Depth) {
     let a = hand_over(&tree, "09574", town, "ta", 1).await;
     let b = hand_over(&tree, "09577", town, "tb", 2).await;
     let town_ch = tree.channel(town);
-    let case = accept_new(&town_ch, "ta-a".into(), &a.copy.id, local(2019, 4, 6, 9, 0)).await;
+    let case = accept_new(
+        &town_ch,
+        "ta-a".into(),
+        &a.copy.id,
+        local(2019, 4, 6, 9, 0, 0),
+    )
+    .await;
     accept_into(
         &town_ch,
         "tb-a".into(),
         &b.copy.id,
         &case.id,
-        local(2019, 4, 6, 10, 0),
+        local(2019, 4, 6, 10, 0, 0),
     )
     .await;
     let resolved = resolve(
@@ -100,7 +104,7 @@ async fn transfer_and_result_round_trip(backend: Backend, depth: Depth) {
         "ta-d".into(),
         &case.id,
         pb::CaseOutcome::ComplaintPartlyCorrect,
-        local(2019, 5, 20, 15, 0),
+        local(2019, 5, 20, 15, 0, 0),
     )
     .await;
     assert_eq!(resolved.petition_ids.len(), 2, "{resolved:?}");
@@ -139,7 +143,7 @@ async fn transfer_and_result_round_trip(backend: Backend, depth: Depth) {
             &ch,
             format!("{tag}-a"),
             &h.copy.id,
-            local(2019, 4, day + 3, 9, 0),
+            local(2019, 4, day + 3, 9, 0, 0),
         )
         .await;
         let resolved = resolve(
@@ -147,7 +151,7 @@ async fn transfer_and_result_round_trip(backend: Backend, depth: Depth) {
             format!("{tag}-d"),
             &case.id,
             pb::CaseOutcome::ComplaintIncorrect,
-            local(2019, 6, day, 9, 0),
+            local(2019, 6, day, 9, 0, 0),
         )
         .await;
         wait_result(&tree.channel(from), &h.source.id, &resolved).await;
@@ -160,7 +164,7 @@ async fn transfer_and_result_round_trip(backend: Backend, depth: Depth) {
         &town_ch,
         "te-a".into(),
         &e.copy.id,
-        local(2019, 4, 18, 9, 0),
+        local(2019, 4, 18, 9, 0, 0),
     )
     .await;
     tree.proxy("09574").set(Mode::Drop);
@@ -170,7 +174,7 @@ async fn transfer_and_result_round_trip(backend: Backend, depth: Depth) {
         "te-d".into(),
         &case.id,
         pb::CaseOutcome::ComplaintCorrect,
-        local(2019, 6, 28, 9, 0),
+        local(2019, 6, 28, 9, 0, 0),
     )
     .await;
     wait_for("the result to wait at the town", || {
@@ -195,4 +199,4 @@ async fn transfer_and_result_round_trip(backend: Backend, depth: Depth) {
     tree.stop().await;
 }
 
-tier_tests!(transfer_and_result_round_trip);
+on_every_backend!(depths: transfer_and_result_round_trip);

@@ -10,11 +10,14 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use prost_types::Timestamp;
+use crate::support::server::UnitLevel;
+use crate::support::server::wait_synced;
 use tiepdan_proto::v1 as pb;
-use tiepdan_server::demo::wait_synced;
-use tiepdan_server::domain::model::UnitLevel;
 use tiepdan_tests::{Backend, TestDb, TestNode, unit};
+
+use crate::support::{
+    get_petition, settle_links, stays_for, ts, unix, wait_for, wait_transferred_in,
+};
 
 /// Log output captured for the scan.
 #[derive(Clone, Default)]
@@ -80,10 +83,7 @@ async fn receive(node: &TestNode, tag: &str, kind: pb::PetitionType, within: boo
     client
         .receive_petition(pb::ReceivePetitionRequest {
             request_id: format!("p-{tag}"),
-            received_time: Some(Timestamp {
-                seconds: 1_560_000_000,
-                nanos: 0,
-            }),
+            received_time: ts(unix(1_560_000_000)),
             channel: pb::Channel::InPerson as i32,
             summary: "tố cáo cán bộ địa chính".into(),
             petitioner: Some(markers(tag)),
@@ -118,39 +118,16 @@ async fn transfer(node: &TestNode, petition_id: &str, to: &str) {
                 to.into(),
             )),
             note: String::new(),
-            decision_time: Some(Timestamp {
-                seconds: 1_560_100_000,
-                nanos: 0,
-            }),
+            decision_time: ts(unix(1_560_100_000)),
         })
         .await
         .unwrap();
 }
 
 async fn arrived(node: &TestNode, source: &str) -> pb::Petition {
-    let mut client = pb::petition_service_client::PetitionServiceClient::new(node.channel().await);
-    for _ in 0..400 {
-        let list = client
-            .list_petitions(pb::ListPetitionsRequest::default())
-            .await
-            .unwrap()
-            .into_inner();
-        if let Some(p) = list
-            .petitions
-            .into_iter()
-            .find(|p| p.source_petition_id == source)
-        {
-            return client
-                .get_petition(pb::GetPetitionRequest { petition_id: p.id })
-                .await
-                .unwrap()
-                .into_inner()
-                .petition
-                .unwrap();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("transfer of {source} did not arrive");
+    let ch = node.channel().await;
+    let p = wait_transferred_in(&ch, &node.unit.code, source).await;
+    get_petition(&ch, &p.id).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -199,14 +176,7 @@ async fn personal_details_stay_where_they_belong() {
         at_b.petitioner.unwrap().id_number,
         markers("ACROSSTOB").id_number
     );
-    for _ in 0..2 {
-        for (child, parent) in [(&a, &town), (&b, &town), (&town, &city)] {
-            wait_synced(child.running(), parent.running(), Duration::from_secs(30))
-                .await
-                .unwrap();
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    settle_links(&[(&a, &town), (&b, &town), (&town, &city)]).await;
     let dirs: Vec<(String, std::path::PathBuf)> =
         [(&city, "01"), (&town, "269"), (&a, "09574"), (&b, "09577")]
             .iter()
@@ -251,7 +221,7 @@ async fn personal_details_stay_where_they_belong() {
 /// opens them once the link is back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sealed_details_cross_the_town_unread() {
-    use tiepdan_server::demo::proxy::{Mode, Proxy};
+    use crate::support::server::{Mode, Proxy};
     let start = |db: TestDb, code: &'static str, level, parent: Option<String>| async move {
         TestNode::start_with(db, unit(code, code, level, None), parent, |_| {}).await
     };
@@ -286,14 +256,13 @@ async fn sealed_details_cross_the_town_unread() {
     let petition = receive(&a, "SEALEDTOCITY", pb::PetitionType::Complaint, false).await;
     transfer(&a, &petition.id, "01").await;
     // The town took the envelope (the commune's outbox is empty) and holds it for the city.
-    let mut waiting = 0;
-    for _ in 0..400 {
-        waiting = mail_waiting_up(&town).await;
-        if waiting > 0 {
-            break;
+    let waiting = wait_for("the envelope to reach the town", || async {
+        match mail_waiting_up(&town).await {
+            0 => Err("no mail waiting at the town".to_string()),
+            n => Ok(n),
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
     assert_eq!(waiting, 1, "the envelope waits at the town");
     let town_dir = town.db.dir().unwrap().to_path_buf();
     let town_db = town.stop().await;
@@ -362,7 +331,7 @@ async fn details_wait_for_the_destination_key() {
         })
         .await
         .unwrap();
-    crate::tier_common::wait_for("the commune to learn of 09577", || {
+    wait_for("the commune to learn of 09577", || {
         let known = a.running().app.known_unit("09577").is_some();
         async move {
             if known {
@@ -375,13 +344,18 @@ async fn details_wait_for_the_destination_key() {
     .await;
     let petition = receive(&a, "WAITSFORKEY", pb::PetitionType::Denunciation, false).await;
     transfer(&a, &petition.id, "09577").await;
-    // The uplink looks at its outbox at least once a second; give it three.
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(
-        mail_waiting_up(&a).await,
-        1,
-        "the envelope waits at the commune"
-    );
+    // The uplink looks at its outbox at least once a second; watch it for three.
+    stays_for(
+        "the envelope waiting at the commune",
+        Duration::from_secs(3),
+        || async {
+            match mail_waiting_up(&a).await {
+                1 => Ok(()),
+                n => Err(format!("{n} envelopes waiting")),
+            }
+        },
+    )
+    .await;
     let town_dir = town.db.dir().unwrap().to_path_buf();
     let town_files = files(&town_dir);
     for m in marker_fields("WAITSFORKEY") {

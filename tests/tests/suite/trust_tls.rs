@@ -5,13 +5,15 @@
 
 use std::time::Duration;
 
+use crate::support::server::UnitLevel;
+use crate::support::server::tls;
+use crate::support::server::wait_synced;
+use crate::support::server::{NodeConfig, node};
 use tiepdan_proto::v1 as pb;
-use tiepdan_server::demo::wait_synced;
-use tiepdan_server::domain::model::UnitLevel;
-use tiepdan_server::node::{self, NodeConfig};
-use tiepdan_server::tls;
 use tiepdan_tests::{Backend, TestDb, TestNode, unit};
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
+
+use crate::support::wait_for;
 
 struct Pki {
     dir: tempfile::TempDir,
@@ -135,21 +137,15 @@ async fn a_child_cannot_speak_as_another_unit() {
         |c| c.tls = Some(wrong),
     )
     .await;
-    let mut refused = false;
-    for _ in 0..100 {
-        if impostor
-            .running()
-            .status
-            .parent_state()
-            .is_some_and(|p| p.last_error.contains("certificate names unit 09577"))
-        {
-            refused = true;
-            break;
+    let status = wait_for("the town to refuse the impostor's certificate", || async {
+        let status = impostor.running().status.parent_state().unwrap_or_default();
+        if status.last_error.contains("certificate names unit 09577") {
+            Ok(status)
+        } else {
+            Err(format!("last error: {:?}", status.last_error))
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let status = impostor.running().status.parent_state().unwrap_or_default();
-    assert!(refused, "link refused: {:?}", status.last_error);
+    })
+    .await;
     assert!(!status.connected);
     assert_eq!(
         events_of(&town, "09574").await,
