@@ -254,7 +254,7 @@ impl App {
         self.inner.changed.send_modify(|n| *n = n.wrapping_add(1));
     }
 
-    /// The newest events applied from the children (`sync::tail`).
+    /// The newest events applied from the children ([`tail`]).
     pub fn tail(&self) -> std::sync::MutexGuard<'_, crate::app::tail::Tail> {
         match self.inner.tail.lock() {
             Ok(t) => t,

@@ -2,8 +2,7 @@
 //!
 //! A batch applied here goes on up: without the tail the uplink read the journal's heads and
 //! the new events back from the database for every batch, two round trips to the store per
-//! hop. The
-//! tail holds what the applies committed, in commit order, bounded by count and bytes. It
+//! hop. The tail holds what the applies committed, in commit order, bounded by count and bytes. It
 //! answers only when it holds every event the uplink lacks for each origin it knows of;
 //! otherwise, and for the node's own events (written by other transactions), the uplink reads
 //! the database as before.

@@ -181,7 +181,7 @@ entity_module!(tally, "tally", {
     pub value: i64,
 });
 
-// Sums of `tally` rows over a span of days (`report::span`): `day` is the span's first day.
+// Sums of `tally` rows over a span of days (`domain::span`): `day` is the span's first day.
 entity_module!(tally_rollup, "tally_rollup", {
     #[sea_orm(primary_key, auto_increment = false)]
     pub subtree: bool,

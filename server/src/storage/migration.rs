@@ -341,7 +341,7 @@ impl MigrationTrait for M0002TierLink {
 }
 
 /// Rollups of the maintained totals over half-months and both kinds of year
-/// (`report::span`), filled from the day rows already stored.
+/// (`domain::span`), filled from the day rows already stored.
 pub struct M0003TallyRollup;
 
 impl MigrationName for M0003TallyRollup {

@@ -1,8 +1,7 @@
 //! The parent's side of the tier link: `tiepdan.v1.SyncService`. A child opens one stream,
-//! introduces itself, and is told where to resume; then each batch, with those already
-//! waiting behind it, is applied in one transaction and acknowledged after the commit, mail
-//! is taken durably and acknowledged, and mail for the child's subtree is sent down the same
-//! stream.
+//! introduces itself and is told where to resume; its session (`session`) then applies its
+//! batches, takes its mail and sends its subtree's mail and directories down the same stream.
+//! Digests, reconciliation and the sync status are answered here too.
 
 use std::pin::Pin;
 use std::time::Duration;
@@ -15,7 +14,8 @@ use tokio_stream::{Stream, wrappers::ReceiverStream};
 use tonic::{Request, Response, Status, Streaming};
 use tonic_types::StatusExt;
 
-use super::SyncHub;
+use super::session::{directory_chunks, directory_for, malformed, response, send, session_loop};
+use super::*;
 use crate::app::apply::ApplyError;
 use crate::app::mail::Hop;
 use crate::wire;
@@ -480,6 +480,3 @@ impl SyncService for SyncApi {
         }))
     }
 }
-
-use super::session::{directory_chunks, directory_for, malformed, response, send, session_loop};
-use super::*;

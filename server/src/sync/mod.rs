@@ -1,6 +1,6 @@
-//! The tier link. This release holds its first part, the journal: every state change is
-//! appended, in the transaction that makes it, as an event with a gapless per-origin sequence
-//! and a hash chain, ready to be shipped up the tree.
+//! The tier link: the parent's service (`link`) and a child's session there (`session`), the
+//! uplink to this node's parent (`uplink`), reconciliation of journals by daily digests
+//! (`reconcile`) and the metrics endpoint, over the context they share (`SyncHub`).
 
 pub mod link;
 pub mod metrics;

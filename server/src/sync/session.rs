@@ -20,7 +20,6 @@ use crate::app::apply::CheckedBatch;
 use crate::app::mail::Hop;
 use crate::wire;
 
-/// Protocol version of the link this release speaks.
 use super::*;
 
 pub(super) async fn session_loop(

@@ -11,7 +11,7 @@ use crate::domain::DomainError;
 use crate::storage::{Read, Write};
 
 /// Writes accumulated changes of the totals: the day rows and, in the same transaction, the
-/// rollups of the spans holding each day (`report::span`), so that every rollup row stays the
+/// rollups of the spans holding each day (`domain::span`), so that every rollup row stays the
 /// sum of its day rows whoever writes.
 pub async fn flush_tally(
     db: &impl Write,
