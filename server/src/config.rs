@@ -93,15 +93,15 @@ pub struct ServeArgs {
 /// The TOML file: the same keys as the flags, plus `[deadlines]`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FileConfig {
-    unit: Option<String>,
+pub(crate) struct FileConfig {
+    pub(crate) unit: Option<String>,
     name: Option<String>,
     level: Option<String>,
     parent: Option<String>,
     remote: Option<bool>,
     listen: Option<SocketAddr>,
-    db: Option<String>,
-    data_dir: Option<PathBuf>,
+    pub(crate) db: Option<String>,
+    pub(crate) data_dir: Option<PathBuf>,
     metrics_listen: Option<SocketAddr>,
     max_connections: Option<usize>,
     max_streams_per_connection: Option<u32>,
@@ -313,14 +313,14 @@ fn check_data_dir(data_dir: &Path, unit: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
-fn default_sqlite(data_dir: &Path, unit: &str) -> String {
+pub(crate) fn default_sqlite(data_dir: &Path, unit: &str) -> String {
     format!(
         "sqlite://{}",
         data_dir.join(format!("{unit}.sqlite")).display()
     )
 }
 
-fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+pub(crate) fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,

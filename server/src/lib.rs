@@ -19,6 +19,7 @@ pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod maintenance;
 pub mod net;
 pub mod node;
 pub mod report;

@@ -45,6 +45,23 @@ enum Command {
     /// Change the unit's stored name, level or remote flag (journaled) to the values given,
     /// with the node stopped; `serve` refuses to start while they differ.
     SetIdentity(Box<ServeArgs>),
+    /// Copy the unit's database to a file while the node runs (SQLite; PostgreSQL: pg_dump).
+    Backup {
+        #[command(flatten)]
+        database: tiepdan_server::maintenance::DatabaseArgs,
+        /// The file to write; it must not exist.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Put a backup in place of the unit's database, with the node stopped; the replaced
+    /// database is kept beside it.
+    Restore {
+        #[command(flatten)]
+        database: tiepdan_server::maintenance::DatabaseArgs,
+        /// The backup to restore.
+        #[arg(long)]
+        from: std::path::PathBuf,
+    },
     /// Make a tree's certificate authority and node certificates for mutual TLS.
     Certs {
         #[command(subcommand)]
@@ -129,7 +146,11 @@ async fn main() -> anyhow::Result<()> {
     // The demo prints its own story; its nodes only log errors unless RUST_LOG says more.
     let default = match cli.command {
         Command::Demo { .. } => "error",
-        Command::Serve(_) | Command::SetIdentity(_) | Command::Certs { .. } => "info",
+        Command::Serve(_)
+        | Command::SetIdentity(_)
+        | Command::Certs { .. }
+        | Command::Backup { .. }
+        | Command::Restore { .. } => "info",
         Command::Token { .. } => "warn",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
@@ -161,6 +182,14 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => tiepdan_server::config::serve(*args, json).await,
         Command::SetIdentity(args) => tiepdan_server::config::set_identity(*args).await,
+        Command::Backup { database, out } => tiepdan_server::maintenance::backup(&database, &out)
+            .await
+            .map(drop),
+        Command::Restore { database, from } => {
+            tiepdan_server::maintenance::restore(&database, &from)
+                .await
+                .map(drop)
+        }
         Command::Certs { command } => match command {
             CertsCommand::Init { dir, name } => {
                 tiepdan_server::tls::init_ca(&dir, &name)?;

@@ -19,6 +19,7 @@ mod cli_import;
 mod fault_process;
 mod fault_storage;
 mod health;
+mod node_backup;
 mod node_connections;
 mod node_identity;
 mod python_interop;

@@ -24,6 +24,7 @@ pub use tiepdan_server::domain::period::Calendar;
 pub use tiepdan_server::domain::period::Period;
 pub use tiepdan_server::domain::period::parse;
 pub use tiepdan_server::domain::tally::rollups_of;
+pub use tiepdan_server::maintenance::{DatabaseArgs, backup, restore};
 pub use tiepdan_server::net::ConnectionLimits;
 pub use tiepdan_server::node;
 pub use tiepdan_server::node::MAX_MESSAGE_BYTES;
