@@ -21,6 +21,7 @@ mod fault_storage;
 mod health;
 mod node_connections;
 mod node_identity;
+mod node_metrics;
 mod python_interop;
 mod report_rules;
 mod report_seed;
