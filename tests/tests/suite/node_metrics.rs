@@ -352,3 +352,37 @@ async fn child_link_state_follows_the_child() {
     .await;
     town.stop().await;
 }
+
+/// Petitions past their due date are counted by type at the scrape; the other types show 0.
+async fn overdue_items_are_counted_by_type(backend: Backend) {
+    use crate::support::{Api, class, home_unit};
+    let node = TestNode::start_with(TestDb::new(backend).await, home_unit(), None, |c| {
+        c.metrics_listen = Some("127.0.0.1:0".parse().unwrap())
+    })
+    .await;
+    let addr = node.running().metrics_addr.expect("metrics served");
+    let mut api = Api::connect(node).await;
+    // Received in 2019: long past any limit, and still pending.
+    let long_ago = unix(1_560_000_000);
+    api.receive(long_ago, None).await;
+    for ty in [
+        pb::PetitionType::Complaint,
+        pb::PetitionType::Complaint,
+        pb::PetitionType::Denunciation,
+    ] {
+        let classified = class(ty, pb::Eligibility::Eligible, pb::Jurisdiction::Within);
+        api.receive(long_ago, Some(classified)).await;
+    }
+    let parsed = scrape(addr).await;
+    let overdue = |kind: &str, ty: &str| {
+        parsed.value("tiepdan_overdue_items", &format!("kind={kind},type={ty}"))
+    };
+    assert_eq!(overdue("petition", "unclassified"), Some(1.0));
+    assert_eq!(overdue("petition", "complaint"), Some(2.0));
+    assert_eq!(overdue("petition", "denunciation"), Some(1.0));
+    assert_eq!(overdue("petition", "recommendation"), Some(0.0));
+    assert_eq!(overdue("case", "complaint"), Some(0.0));
+    api.stop().await;
+}
+
+on_every_backend!(overdue_items_are_counted_by_type);
