@@ -13,6 +13,7 @@ use tonic::transport::Server;
 use tonic_health::ServingStatus;
 
 use crate::api::limits::UnreadableLayer;
+use crate::api::rpc_metrics::RpcMetricsLayer;
 use crate::api::{CaseApi, JournalApi, PetitionApi, ReceptionApi, ReportApi, UnitApi};
 use crate::app::App;
 use crate::app::links::SyncStatus;
@@ -24,7 +25,7 @@ use crate::net::{self, CallsLayer, ConnectionLimits, Connections};
 use crate::storage::Store;
 use crate::sync::SyncHub;
 use crate::sync::link::SyncApi;
-use crate::sync::metrics;
+use crate::sync::metrics::{self, NodeMetrics};
 use crate::sync::uplink::{self, UplinkConfig};
 use crate::tls::NodeTls;
 
@@ -198,6 +199,15 @@ pub async fn start(config: NodeConfig, listener: TcpListener) -> Result<RunningN
         appliers: Arc::new(tokio::sync::Semaphore::new(crate::sync::APPLIERS)),
     };
     let r = || app.clone();
+    let node_metrics = Arc::new(NodeMetrics::new(
+        app.clone(),
+        &[
+            tiepdan_proto::FILE_DESCRIPTOR_SET,
+            tonic_health::pb::FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+        ],
+    ));
     let mut builder = Server::builder();
     if let Some(tls) = &config.tls {
         builder = builder.tls_config(tls.server.clone())?;
@@ -208,6 +218,7 @@ pub async fn start(config: NodeConfig, listener: TcpListener) -> Result<RunningN
     let router = builder
         .max_concurrent_streams(config.connections.max_streams_per_connection)
         .layer(CallsLayer::new(connections))
+        .layer(RpcMetricsLayer::new(node_metrics.rpc()))
         .layer(AuthLayer::new(auth))
         .layer(UnreadableLayer)
         .http2_keepalive_interval(Some(Duration::from_secs(10)))
@@ -278,7 +289,11 @@ pub async fn start(config: NodeConfig, listener: TcpListener) -> Result<RunningN
     if let Some(listen) = config.metrics_listen {
         let listener = TcpListener::bind(listen).await?;
         metrics_addr = Some(listener.local_addr()?);
-        background.push(tokio::spawn(metrics::serve(listener, hub.clone())));
+        background.push(tokio::spawn(metrics::serve(
+            listener,
+            node_metrics,
+            shutdown.clone(),
+        )));
     }
     tracing::info!(
         unit = %config.unit.code,

@@ -8,6 +8,7 @@ pub mod limits;
 mod petitions;
 mod reception;
 mod reports;
+pub mod rpc_metrics;
 mod units;
 
 use chrono::{DateTime, Utc};

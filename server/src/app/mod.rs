@@ -7,6 +7,7 @@ pub mod apply;
 mod cases;
 mod check;
 pub mod children;
+mod counts;
 pub mod links;
 pub mod mail;
 mod petitions;
@@ -17,6 +18,7 @@ pub mod tail;
 mod units;
 mod write;
 
+pub use counts::OverdueCount;
 pub use petitions::{AcceptTarget, NewPetition};
 pub use reads::{Overdue, Page};
 pub use reception::{NewConclusion, NewScheduleEntry, NewVisit};

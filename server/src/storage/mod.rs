@@ -29,6 +29,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
@@ -83,6 +84,26 @@ pub struct Store {
 struct WriteHealth {
     writable: watch::Sender<bool>,
     failed_commits: AtomicU64,
+    /// How long each COMMIT took (the durable write), failed ones included.
+    commit_seconds: Histogram,
+    /// Writers waiting in [`Store::begin_write`] for the write lock.
+    writers_waiting: AtomicU64,
+}
+
+/// Counts a writer waiting for the write lock until dropped (begun, failed or given up).
+struct Waiting<'a>(&'a AtomicU64);
+
+impl<'a> Waiting<'a> {
+    fn new(count: &'a AtomicU64) -> Waiting<'a> {
+        count.fetch_add(1, Ordering::Relaxed);
+        Waiting(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl WriteHealth {
@@ -149,6 +170,9 @@ impl Store {
         let health = Arc::new(WriteHealth {
             writable: watch::channel(true).0,
             failed_commits: AtomicU64::new(0),
+            // 0.5 ms to about 16 s: an fsync on a quiet SSD to a stalled disk.
+            commit_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 16)),
+            writers_waiting: AtomicU64::new(0),
         });
         let writer = if postgres {
             None
@@ -188,7 +212,12 @@ impl Store {
 
     /// Commits a write transaction, keeping track of whether writes commit.
     pub async fn commit(&self, tx: DatabaseTransaction) -> Result<(), DbErr> {
-        match tx.commit().await {
+        let start = std::time::Instant::now();
+        let committed = tx.commit().await;
+        self.health
+            .commit_seconds
+            .observe(start.elapsed().as_secs_f64());
+        match committed {
             Ok(()) => {
                 self.health.set(true, None);
                 Ok(())
@@ -211,6 +240,16 @@ impl Store {
         self.health.failed_commits.load(Ordering::Relaxed)
     }
 
+    /// How long commits took, for the metrics (a handle on the store's own histogram).
+    pub fn commit_seconds(&self) -> Histogram {
+        self.health.commit_seconds.clone()
+    }
+
+    /// Writers waiting now for the write lock.
+    pub fn writers_waiting(&self) -> u64 {
+        self.health.writers_waiting.load(Ordering::Relaxed)
+    }
+
     /// The connection pool, for reads.
     pub fn reader(&self) -> &DatabaseConnection {
         &self.db
@@ -224,7 +263,9 @@ impl Store {
     /// Begins the node's one write transaction; it holds the write lock until committed or
     /// dropped (rolled back).
     pub async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
+        let waiting = Waiting::new(&self.health.writers_waiting);
         let begun = self.begin_locked().await;
+        drop(waiting);
         if let Err(e) = &begun {
             self.health.set(false, Some(e));
         }

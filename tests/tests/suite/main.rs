@@ -22,6 +22,7 @@ mod health;
 mod node_backup;
 mod node_connections;
 mod node_identity;
+mod node_metrics;
 mod python_interop;
 mod report_rules;
 mod report_seed;

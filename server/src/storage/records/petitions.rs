@@ -288,4 +288,34 @@ pub async fn overdue_cases(
     with_petitions(db, rows).await
 }
 
+/// Pending petitions and open cases past their due date at `today`, counted by type (a
+/// petition not classified yet has none): one grouped count each, whatever their number.
+pub async fn count_overdue(
+    db: &impl Read,
+    today: NaiveDate,
+) -> Result<(Vec<(Option<String>, i64)>, Vec<(String, i64)>), DomainError> {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    let petitions = petition::Entity::find()
+        .select_only()
+        .column(petition::Column::PetitionType)
+        .column_as(Expr::col(petition::Column::Id).count(), "n")
+        .filter(petition::Column::Status.is_in(PENDING))
+        .filter(petition::Column::DueDate.lt(today))
+        .group_by(petition::Column::PetitionType)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let cases = case::Entity::find()
+        .select_only()
+        .column(case::Column::CaseType)
+        .column_as(Expr::col(case::Column::Id).count(), "n")
+        .filter(case::Column::Status.eq("open"))
+        .filter(case::Column::DueDate.lt(today))
+        .group_by(case::Column::CaseType)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok((petitions, cases))
+}
+
 // ---- request log and counters ----

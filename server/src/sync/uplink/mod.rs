@@ -90,7 +90,7 @@ impl UplinkError {
 }
 
 /// The canonical name of a gRPC code, as in the gRPC documentation.
-fn code_name(code: tonic::Code) -> &'static str {
+pub(crate) fn code_name(code: tonic::Code) -> &'static str {
     use tonic::Code::*;
     match code {
         Ok => "OK",
