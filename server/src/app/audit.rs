@@ -36,7 +36,7 @@ impl App {
     /// RPC's name) for `reason`. When there are details, the read is recorded first: the
     /// record commits before they are returned, and if it cannot commit the read fails
     /// (`DomainError::Storage`, UNAVAILABLE) rather than hand out details no one recorded.
-    /// A petition without details (anonymous, or sealed away) records nothing.
+    /// An anonymous petition (no details stored) records nothing.
     pub async fn petition_read_by(
         &self,
         id: &str,
