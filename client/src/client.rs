@@ -241,6 +241,8 @@ impl Client {
         list_overdue_items, petitions, pb::ListOverdueItemsRequest => pb::ListOverdueItemsResponse;
         /// The statutory deadline table the node computes with.
         get_deadline_table, petitions, pb::GetDeadlineTableRequest => pb::GetDeadlineTableResponse;
+        /// One page of the node's personal-data audit trail, oldest first (auditors only).
+        list_personal_data_access, petitions, pb::ListPersonalDataAccessRequest => pb::ListPersonalDataAccessResponse;
 
         /// One case.
         get_case, cases, pb::GetCaseRequest => case: pb::Case;

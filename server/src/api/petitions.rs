@@ -4,7 +4,8 @@ use tiepdan_proto::v1::{self as pb, petition_service_server::PetitionService};
 use tonic::{Request, Response, Status};
 
 use super::{Check, checked, encode_token, opt_string};
-use crate::app::{AcceptTarget, App, NewPetition, Overdue, RequestKey};
+use crate::app::{AcceptTarget, App, NewPetition, Overdue, PersonalDataAccess, Reader, RequestKey};
+use crate::auth::Claims;
 use crate::domain::deadlines;
 use crate::domain::lifecycle::{Destination, PetitionCommand};
 use crate::domain::model::{
@@ -62,6 +63,31 @@ fn classification(
         jurisdiction: jurisdiction?,
         has_evidence: input.has_evidence,
     })
+}
+
+/// Who calls: the token's subject and role the auth layer put in the request, or an
+/// unauthenticated caller on a node that checks no tokens.
+fn reader<T>(request: &Request<T>) -> Reader {
+    request
+        .extensions()
+        .get::<Claims>()
+        .map_or_else(Reader::unauthenticated, |claims| Reader {
+            subject: claims.subject.clone(),
+            role: claims.role.to_string(),
+        })
+}
+
+/// A recorded read of personal details, as the API answers it.
+fn access(a: &PersonalDataAccess) -> pb::PersonalDataAccess {
+    pb::PersonalDataAccess {
+        sequence: a.id,
+        access_time: Some(wire::timestamp(a.at)),
+        subject: a.subject.clone(),
+        role: a.role.clone(),
+        petition_id: a.petition_id.clone(),
+        action: a.action.clone(),
+        reason: a.reason.clone(),
+    }
 }
 
 fn petitioner(c: &mut Check, input: Option<&pb::Petitioner>) -> Option<Petitioner> {
@@ -324,11 +350,16 @@ impl PetitionService for PetitionApi {
         &self,
         request: Request<pb::GetPetitionRequest>,
     ) -> Result<Response<pb::GetPetitionResponse>, Status> {
+        let reader = reader(&request);
         let req = request.into_inner();
         let mut c = Check::new();
         c.v.id("petition_id", &req.petition_id, true);
+        c.v.text("reason", &req.reason, MAX_TEXT, false);
         c.finish()?;
-        let (p, person) = self.app.petition(&req.petition_id).await?;
+        let (p, person) = self
+            .app
+            .petition_read_by(&req.petition_id, &reader, "GetPetition", &req.reason)
+            .await?;
         let mut petition = self.petition(&p);
         petition.petitioner = person.as_ref().map(wire::petitioner);
         Ok(Response::new(pb::GetPetitionResponse {
@@ -406,6 +437,26 @@ impl PetitionService for PetitionApi {
             .collect();
         Ok(Response::new(pb::ListOverdueItemsResponse {
             items,
+            next_page_token: encode_token(page.next_cursor),
+        }))
+    }
+
+    async fn list_personal_data_access(
+        &self,
+        request: Request<pb::ListPersonalDataAccessRequest>,
+    ) -> Result<Response<pb::ListPersonalDataAccessResponse>, Status> {
+        let req = request.into_inner();
+        let mut c = Check::new();
+        c.v.id("petition_id", &req.petition_id, false);
+        let (size, token) = c.page(req.page_size, &req.page_token);
+        c.finish()?;
+        let petition_id = opt_string(req.petition_id);
+        let page = self
+            .app
+            .personal_data_access(petition_id.as_deref(), token.as_deref(), size)
+            .await?;
+        Ok(Response::new(pb::ListPersonalDataAccessResponse {
+            accesses: page.items.iter().map(access).collect(),
             next_page_token: encode_token(page.next_cursor),
         }))
     }

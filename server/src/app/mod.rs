@@ -4,6 +4,7 @@
 //! appends the journal event in one write transaction (`write`).
 
 pub mod apply;
+mod audit;
 mod cases;
 mod check;
 pub mod children;
@@ -18,12 +19,16 @@ pub mod tail;
 mod units;
 mod write;
 
+pub use audit::Reader;
 pub use counts::OverdueCount;
 pub use petitions::{AcceptTarget, NewPetition};
 pub use reads::{Overdue, Page};
 pub use reception::{NewConclusion, NewScheduleEntry, NewVisit};
 pub use units::save_identity;
 pub use write::RequestKey;
+
+/// A recorded read of a petitioner's personal details.
+pub use crate::storage::audit::Access as PersonalDataAccess;
 
 use std::sync::{Arc, RwLock};
 

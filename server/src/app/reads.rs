@@ -179,7 +179,7 @@ impl App {
     }
 }
 
-fn page<T>(items: &mut Vec<T>, limit: u64, cursor: impl Fn(&T) -> String) -> Page<T> {
+pub(super) fn page<T>(items: &mut Vec<T>, limit: u64, cursor: impl Fn(&T) -> String) -> Page<T> {
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     let next_cursor = if items.len() > limit {
         items.truncate(limit);
@@ -197,7 +197,7 @@ fn time_cursor(t: DateTime<Utc>, id: &str) -> String {
     format!("{}|{id}", to_us(t))
 }
 
-fn bad_cursor() -> DomainError {
+pub(super) fn bad_cursor() -> DomainError {
     DomainError::invalid("page_token", "not a page token of this listing")
 }
 

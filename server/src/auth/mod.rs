@@ -34,6 +34,8 @@ const HEAD: Access = Access::Roles(&[Head]);
 const READ: Access = Access::Roles(&[Reception, Head, Auditor]);
 /// The journal, its digests and reconciliation: for the head and for audit.
 const AUDIT: Access = Access::Roles(&[Head, Auditor]);
+/// The personal-data audit trail: the auditor's alone, since it records the head's reads too.
+const OVERSIGHT: Access = Access::Roles(&[Auditor]);
 /// Totals and the state of the links: for everyone, reporters included.
 const TOTALS: Access = Access::Roles(&[Reception, Head, Auditor, Reporter]);
 const TIER_LINK: Access = Access::TierLink;
@@ -76,6 +78,7 @@ pub const PERMISSIONS: &[(&str, Access)] = permissions! {
         "ListPetitions" => READ,
         "ListOverdueItems" => READ,
         "GetDeadlineTable" => READ,
+        "ListPersonalDataAccess" => OVERSIGHT,
     }
     "CaseService" {
         "GetCase" => READ,

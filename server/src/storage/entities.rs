@@ -216,3 +216,15 @@ entity_module!(mail_seen, "mail_seen", {
     pub id: String,
     pub create_us: i64,
 });
+
+// The personal-data audit trail: append-only, never journaled (see `storage::audit`).
+entity_module!(personal_data_access, "personal_data_access", {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub at_us: i64,
+    pub subject: String,
+    pub role: String,
+    pub petition_id: String,
+    pub action: String,
+    pub reason: String,
+});

@@ -16,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0002TierLink),
             Box::new(M0003TallyRollup),
             Box::new(M0004SealingKeys),
+            Box::new(M0005PersonalDataAccess),
         ]
     }
 }
@@ -451,5 +452,77 @@ impl MigrationTrait for M0004SealingKeys {
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.drop_table(Table::drop().table("unit_key").if_exists().to_owned())
             .await
+    }
+}
+
+/// The personal-data audit trail: who read a petitioner's details, when, of which petition
+/// and why. Append-only: the database itself refuses to change or delete a row.
+pub struct M0005PersonalDataAccess;
+
+impl MigrationName for M0005PersonalDataAccess {
+    fn name(&self) -> &str {
+        "m0005_personal_data_access"
+    }
+}
+
+/// Statements that make `personal_data_access` refuse UPDATE and DELETE, per backend.
+fn append_only(backend: sea_orm::DbBackend) -> &'static [&'static str] {
+    match backend {
+        sea_orm::DbBackend::Postgres => &[
+            "CREATE OR REPLACE FUNCTION personal_data_access_append_only() RETURNS trigger \
+             LANGUAGE plpgsql AS $$ BEGIN \
+             RAISE EXCEPTION 'personal_data_access is append-only'; END $$",
+            "CREATE TRIGGER personal_data_access_append_only \
+             BEFORE UPDATE OR DELETE ON personal_data_access \
+             FOR EACH ROW EXECUTE FUNCTION personal_data_access_append_only()",
+        ],
+        _ => &[
+            "CREATE TRIGGER IF NOT EXISTS personal_data_access_no_update \
+             BEFORE UPDATE ON personal_data_access \
+             BEGIN SELECT RAISE(ABORT, 'personal_data_access is append-only'); END",
+            "CREATE TRIGGER IF NOT EXISTS personal_data_access_no_delete \
+             BEFORE DELETE ON personal_data_access \
+             BEGIN SELECT RAISE(ABORT, 'personal_data_access is append-only'); END",
+        ],
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0005PersonalDataAccess {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            table("personal_data_access")
+                .col(big_pk_auto("id"))
+                .col(big_integer("at_us"))
+                .col(string("subject"))
+                .col(string("role"))
+                .col(string("petition_id"))
+                .col(string("action"))
+                .col(string("reason"))
+                .to_owned(),
+        )
+        .await?;
+        index(
+            m,
+            "personal_data_access",
+            "personal_data_access_petition",
+            &["petition_id", "id"],
+        )
+        .await?;
+        let db = m.get_connection();
+        for statement in append_only(db.get_database_backend()) {
+            db.execute_unprepared(statement).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(
+            Table::drop()
+                .table("personal_data_access")
+                .if_exists()
+                .to_owned(),
+        )
+        .await
     }
 }

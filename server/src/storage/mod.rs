@@ -13,6 +13,7 @@
 //! commit ([`Store::writable`]), and SQLite's writer connection is replaced when a rollback
 //! could not end its transaction (see [`Store::open`]).
 
+pub mod audit;
 pub mod backup;
 pub mod entities;
 pub mod journal;

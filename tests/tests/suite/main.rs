@@ -43,6 +43,7 @@ mod tier_registration;
 mod tier_subtree_claims;
 mod tier_sync;
 mod tier_transfer;
+mod trust_audit;
 mod trust_confidentiality;
 mod trust_fuzz;
 mod trust_tls;

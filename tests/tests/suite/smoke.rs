@@ -98,6 +98,7 @@ async fn smoke(backend: Backend) {
     let got = petitions
         .get_petition(pb::GetPetitionRequest {
             petition_id: petition.id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap_or_else(|e| panic!("{e}"))

@@ -193,10 +193,13 @@ pub enum PetitionCommand {
         #[arg(long, default_value = "")]
         note: String,
     },
-    /// Show one petition with the petitioner's details.
+    /// Show one petition with the petitioner's details (the node records the read).
     Get {
         /// The petition.
         id: String,
+        /// Why the petitioner's details are read; kept in the node's audit trail.
+        #[arg(long, default_value = "")]
+        reason: String,
     },
     /// List petitions, newest first.
     List {

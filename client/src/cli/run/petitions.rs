@@ -65,10 +65,11 @@ pub async fn petition(
                 })
                 .await?
         }
-        PetitionCommand::Get { id } => {
+        PetitionCommand::Get { id, reason } => {
             client
                 .get_petition(pb::GetPetitionRequest {
                     petition_id: id,
+                    reason,
                     ..Default::default()
                 })
                 .await?

@@ -128,6 +128,7 @@ pub(super) async fn listings_refuse_bad_input(backend: Backend) {
         api.petitions
             .get_petition(pb::GetPetitionRequest {
                 petition_id: "269-P404".into(),
+                ..Default::default()
             })
             .await,
     );

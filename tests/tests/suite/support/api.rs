@@ -90,6 +90,7 @@ impl Api {
             .petitions
             .get_petition(pb::GetPetitionRequest {
                 petition_id: id.to_string(),
+                ..Default::default()
             })
             .await)
         .petition

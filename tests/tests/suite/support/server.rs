@@ -36,6 +36,7 @@ pub use tiepdan_server::report::{
     maintained_rollups, maintained_totals, recount_totals, report_from,
 };
 pub use tiepdan_server::storage::Store;
+pub use tiepdan_server::storage::audit;
 pub use tiepdan_server::storage::entities::case;
 pub use tiepdan_server::storage::entities::conclusion;
 pub use tiepdan_server::storage::entities::journal_event;

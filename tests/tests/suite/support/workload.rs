@@ -426,6 +426,7 @@ pub async fn get_petition(ch: &Channel, id: &str) -> pb::Petition {
     petitions(ch)
         .get_petition(pb::GetPetitionRequest {
             petition_id: id.to_string(),
+            ..Default::default()
         })
         .await
         .unwrap_or_else(|e| panic!("get petition {id}: {e}"))
