@@ -62,6 +62,13 @@ enum Command {
         #[arg(long)]
         from: std::path::PathBuf,
     },
+    /// Mark the unit's database (made empty if it is missing) to take back from its parent
+    /// the journal events it lost before it writes anything: after a PostgreSQL restore or a
+    /// lost disk (`restore` marks a SQLite copy itself).
+    Recover {
+        #[command(flatten)]
+        database: tiepdan_server::maintenance::DatabaseArgs,
+    },
     /// Make a tree's certificate authority and node certificates for mutual TLS.
     Certs {
         #[command(subcommand)]
@@ -150,7 +157,8 @@ async fn main() -> anyhow::Result<()> {
         | Command::SetIdentity(_)
         | Command::Certs { .. }
         | Command::Backup { .. }
-        | Command::Restore { .. } => "info",
+        | Command::Restore { .. }
+        | Command::Recover { .. } => "info",
         Command::Token { .. } => "warn",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
@@ -190,6 +198,7 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .map(drop)
         }
+        Command::Recover { database } => tiepdan_server::maintenance::recover(&database).await,
         Command::Certs { command } => match command {
             CertsCommand::Init { dir, name } => {
                 tiepdan_server::tls::init_ca(&dir, &name)?;

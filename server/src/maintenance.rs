@@ -82,3 +82,16 @@ fn describe(s: &Summary) {
         println!("journal {origin:<7} events 1..{last}");
     }
 }
+
+/// Marks the unit's database (made empty when it is missing: a lost disk) to take back from
+/// its parent the journal events it lost before it writes anything new.
+pub async fn recover(args: &DatabaseArgs) -> anyhow::Result<()> {
+    let url = args.url()?;
+    backup::mark_for_recovery(&url).await?;
+    println!("marked          {url}");
+    println!(
+        "next            start the node with its parent reachable: it takes back its journal \
+         from the parent before it accepts writes (see GetSyncStatus.recovery)"
+    );
+    Ok(())
+}

@@ -170,6 +170,15 @@ pub async fn start(config: NodeConfig, listener: TcpListener) -> Result<RunningN
     }
     let store = Store::open(&config.database_url).await?;
     let app = App::open(store, config.unit.clone(), config.deadlines.clone()).await?;
+    if app.is_recovering() && config.parent_url.is_none() {
+        // A node without a parent has no one to take its lost events back from.
+        tracing::warn!(
+            unit = %config.unit.code,
+            "the database was marked to recover from its parent, but this node has none; \
+             it serves what its copy holds"
+        );
+        app.finish_recovery(0).await?;
+    }
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(tiepdan_proto::FILE_DESCRIPTOR_SET)

@@ -48,6 +48,14 @@ pub async fn sync_status(client: &Client, format: Output) -> Result<(), Error> {
             "unit": status.unit_code,
             "parent": status.parent.as_ref().map(link),
             "children": status.children.iter().map(link).collect::<Vec<_>>(),
+            "recovery": status.recovery.as_ref().map(|r| json!({
+                "recovering": r.recovering,
+                "reason": r.reason,
+                "start": time(&r.start_time),
+                "finish": time(&r.finish_time),
+                "events_recovered": r.events_recovered,
+                "petitions_without_personal_details": r.petitions_without_personal_details,
+            })),
         });
         one(format, &doc);
         return Ok(());
@@ -97,6 +105,29 @@ pub async fn sync_status(client: &Client, format: Output) -> Result<(), Error> {
     }
     for c in &status.children {
         row("child", c);
+    }
+    if let Some(r) = &status.recovery {
+        if r.recovering {
+            text.push_str(&format!(
+                "\nrecovery: waiting for the parent to give back lost journal events (marked by \
+                 {} at {}); writes are refused until then\n",
+                r.reason,
+                time(&r.start_time)
+            ));
+        } else {
+            text.push_str(&format!(
+                "\nrecovery: {} events taken back from the parent at {} (marked by {})\n",
+                r.events_recovered,
+                time(&r.finish_time),
+                r.reason
+            ));
+            if !r.petitions_without_personal_details.is_empty() {
+                text.push_str(&format!(
+                    "  personal details not recoverable (they never left this node): {}\n",
+                    r.petitions_without_personal_details.join(", ")
+                ));
+            }
+        }
     }
     out(&text);
     Ok(())

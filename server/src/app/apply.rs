@@ -97,6 +97,7 @@ impl App {
             decoded,
             checked,
             tree: before,
+            own,
         } = batch;
         if decoded.len() != events.len() {
             return Err(ApplyError::Storage(
@@ -114,7 +115,11 @@ impl App {
         // against the tree the batch is written in.
         let stale = !std::sync::Arc::ptr_eq(&tree, &before);
         for event in &decoded {
-            if !tree.is_within(&event.origin_unit, child) || event.origin_unit == tree.root() {
+            // Only a recovery speaks for this node's own unit, and only as this node.
+            let own_unit = event.origin_unit == tree.root();
+            if !tree.is_within(&event.origin_unit, child)
+                || (own_unit && !(own && child == tree.root()))
+            {
                 return Err(ApplyError::Forged(format!(
                     "child {child} cannot speak for unit {:?}",
                     event.origin_unit
@@ -285,6 +290,8 @@ impl App {
         let mut delta = Delta::default();
         for record in records {
             match record {
+                // This node's own unit is configured, not taken from its journal.
+                Record::Unit(unit) if unit.code == tree.root() => {}
                 Record::Unit(unit) => {
                     repo::save_unit(tx, &unit, false).await?;
                     out.units_changed = true;

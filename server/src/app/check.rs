@@ -69,6 +69,9 @@ pub struct CheckedBatch {
     pub(super) checked: Vec<Checked>,
     /// The tree it was checked against.
     pub(super) tree: std::sync::Arc<Tree>,
+    /// This node's own events, given back by its parent (`recover`): the speaker is this
+    /// node, and its own unit's events are its own.
+    pub(super) own: bool,
 }
 
 /// An event as far as it is checked without the store.
@@ -101,6 +104,7 @@ impl App {
             decoded,
             checked,
             tree,
+            own: false,
         })
     }
 

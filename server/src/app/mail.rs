@@ -165,6 +165,8 @@ impl App {
         v.unit_code("mail.destination_unit", &mail.destination_unit);
         v.unit_code("mail.source_unit", &mail.source_unit);
         v.finish()?;
+        // Mail delivered here may write this unit's events (a transfer becomes its petition).
+        self.refuse_while_recovering()?;
         if let Some(child) = from_child
             && !self.tree().is_within(&mail.source_unit, child)
         {

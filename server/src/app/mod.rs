@@ -14,6 +14,7 @@ pub mod mail;
 mod petitions;
 mod reads;
 mod reception;
+pub mod recover;
 mod seal;
 pub mod tail;
 mod units;
@@ -76,6 +77,9 @@ pub(crate) struct Inner {
     pub(crate) tail: std::sync::Mutex<crate::app::tail::Tail>,
     /// What this node knows of its links (`links`).
     pub(crate) links: Arc<links::SyncStatus>,
+    /// The database waits to take back from the parent the events it lost (`recover`):
+    /// nothing new is written to the journal meanwhile.
+    pub(crate) recovering: std::sync::atomic::AtomicBool,
 }
 
 /// The known units in memory, versioned, so a child's session sends it only the units that
@@ -130,6 +134,9 @@ impl App {
         unit: Unit,
         deadlines: DeadlineTable,
     ) -> Result<App, DomainError> {
+        let marked = crate::storage::recovery::load(store.reader())
+            .await?
+            .is_some_and(|r| r.finish.is_none());
         let unit = save_identity(&store, unit, false).await?;
         let app = App {
             inner: Arc::new(Inner {
@@ -144,6 +151,7 @@ impl App {
                 reloading: tokio::sync::Mutex::new(()),
                 tail: std::sync::Mutex::default(),
                 links: Arc::default(),
+                recovering: std::sync::atomic::AtomicBool::new(marked),
             }),
         };
         app.reload_tree().await?;

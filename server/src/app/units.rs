@@ -110,7 +110,23 @@ pub async fn save_identity(store: &Store, unit: Unit, change: bool) -> Result<Un
             ));
         }
     }
-    if known.as_ref() != Some(&unit) {
+    // A database waiting to recover its journal from the parent writes no event of its own:
+    // the parent holds the unit's first events, and a new one would fork the journal.
+    let recovering = crate::storage::recovery::load(&tx)
+        .await?
+        .is_some_and(|r| r.finish.is_none());
+    if recovering && known.as_ref().is_some_and(|k| *k != unit) {
+        return Err(DomainError::precondition(
+            "RECOVERING",
+            format!(
+                "the database of unit {} waits to recover its journal from its parent; start                  the node with its parent reachable before changing its identity",
+                unit.code
+            ),
+        ));
+    }
+    if recovering && known.is_none() {
+        repo::save_unit(&tx, &unit, true).await?;
+    } else if known.as_ref() != Some(&unit) {
         repo::save_unit(&tx, &unit, true).await?;
         journal::append(
             &tx,
@@ -195,13 +211,16 @@ impl App {
             let mut moved = me.clone();
             moved.parent_code = Some(parent.code.clone());
             repo::save_unit(&tx, &moved, true).await?;
-            self.log(
-                &tx,
-                now_us(),
-                "AdoptParent",
-                pb::journal_event::Change::UnitRegistered(wire::unit(&moved)),
-            )
-            .await?;
+            // While recovering, the journal the parent gives back says where the unit sat.
+            if !self.is_recovering() {
+                self.log(
+                    &tx,
+                    now_us(),
+                    "AdoptParent",
+                    pb::journal_event::Change::UnitRegistered(wire::unit(&moved)),
+                )
+                .await?;
+            }
             match self.inner.unit.write() {
                 Ok(mut u) => *u = moved,
                 Err(poisoned) => *poisoned.into_inner() = moved,

@@ -38,6 +38,7 @@ impl App {
         if let Some(row) = repo::find_request(self.store().reader(), &key.id).await? {
             return replay(key, row).map(Begun::Replay);
         }
+        self.refuse_while_recovering()?;
         let tx = self.store().begin_write().await?;
         if let Some(row) = repo::find_request(&tx, &key.id).await? {
             return replay(key, row).map(Begun::Replay);

@@ -183,6 +183,8 @@ async fn replace(file: &Path, from: &Path) -> Result<Restored, CopyError> {
     std::fs::File::open(&incoming)
         .and_then(|f| f.sync_all())
         .map_err(|e| io("cannot flush the copy", e))?;
+    // Marked before it goes in: the node takes back from its parent what it lost since.
+    mark_copy(&incoming, "restore").await?;
     let kept = if file.exists() {
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
         let kept = with_suffix(file, &format!(".replaced-{stamp}"));
@@ -205,6 +207,39 @@ async fn replace(file: &Path, from: &Path) -> Result<Restored, CopyError> {
             .map_err(|e| io("cannot flush the data directory", e))?;
     }
     Ok(Restored { summary, kept })
+}
+
+/// Marks the SQLite database `file` (made when missing) to recover from its parent.
+async fn mark_copy(file: &Path, reason: &str) -> Result<(), CopyError> {
+    let store = super::Store::open(&format!("sqlite://{}", file.display()))
+        .await
+        .map_err(|e| CopyError::Storage(e.to_string()))?;
+    let tx = store.begin_write().await.map_err(DomainError::from)?;
+    super::recovery::mark(&tx, reason, chrono::Utc::now()).await?;
+    store.commit(tx).await.map_err(DomainError::from)?;
+    store
+        .close()
+        .await
+        .map_err(|e| CopyError::Storage(e.to_string()))?;
+    // The lock file beside the copy's temporary name would outlive it.
+    let _ = std::fs::remove_file(with_suffix(file, ".lock"));
+    Ok(())
+}
+
+/// Marks the database at `url` (made empty when missing) to take back from its parent the
+/// journal it lost before it writes anything: after a PostgreSQL restore, or a lost disk.
+pub async fn mark_for_recovery(url: &str) -> Result<(), CopyError> {
+    let store = super::Store::open(url)
+        .await
+        .map_err(|e| CopyError::Refused(e.to_string()))?;
+    let tx = store.begin_write().await.map_err(DomainError::from)?;
+    super::recovery::mark(&tx, "recover", chrono::Utc::now()).await?;
+    store.commit(tx).await.map_err(DomainError::from)?;
+    store
+        .close()
+        .await
+        .map_err(|e| CopyError::Storage(e.to_string()))?;
+    Ok(())
 }
 
 fn with_suffix(file: &Path, suffix: &str) -> PathBuf {

@@ -228,3 +228,14 @@ entity_module!(personal_data_access, "personal_data_access", {
     pub action: String,
     pub reason: String,
 });
+
+// The recovery mark and its last outcome (see `storage::recovery`); one row, id 1.
+entity_module!(recovery, "recovery", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: i32,
+    pub reason: String,
+    pub start_us: i64,
+    pub finish_us: Option<i64>,
+    pub events: i64,
+    pub petitions_without_details: String,
+});

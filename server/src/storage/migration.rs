@@ -17,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0003TallyRollup),
             Box::new(M0004SealingKeys),
             Box::new(M0005PersonalDataAccess),
+            Box::new(M0006Recovery),
         ]
     }
 }
@@ -524,5 +525,37 @@ impl MigrationTrait for M0005PersonalDataAccess {
                 .to_owned(),
         )
         .await
+    }
+}
+
+/// The mark of a database that must take back from its parent the events it lost (restored
+/// from an older copy, or rebuilt empty), and what the last recovery found. One row at most.
+pub struct M0006Recovery;
+
+impl MigrationName for M0006Recovery {
+    fn name(&self) -> &str {
+        "m0006_recovery"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0006Recovery {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            table("recovery")
+                .col(integer("id").primary_key())
+                .col(string("reason"))
+                .col(big_integer("start_us"))
+                .col(big_integer_null("finish_us"))
+                .col(big_integer("events"))
+                .col(text("petitions_without_details"))
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(Table::drop().table("recovery").if_exists().to_owned())
+            .await
     }
 }

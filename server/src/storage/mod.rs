@@ -23,6 +23,7 @@ pub mod mail;
 pub mod migration;
 pub mod owners;
 pub mod records;
+pub mod recovery;
 pub mod reports;
 
 use std::path::Path;

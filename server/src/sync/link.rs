@@ -3,6 +3,7 @@
 //! batches, takes its mail and sends its subtree's mail and directories down the same stream.
 //! Digests, reconciliation and the sync status are answered here too.
 
+use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -46,11 +47,16 @@ impl SyncApi {
     /// It runs before the child's units are registered, so a refused Hello writes nothing:
     /// a unit this node does not know yet may be the child or one of `subtree`, and has
     /// nothing applied here.
+    ///
+    /// A child that takes events back (`recover`) may be behind, if its head is the very
+    /// event applied here at that sequence: it was restored from an older copy and is given
+    /// the rest after the Welcome.
     async fn check_heads(
         &self,
         child: &str,
         subtree: &[crate::domain::model::Unit],
         heads: &[pb::OriginHead],
+        recover: bool,
     ) -> Result<(), Status> {
         let app = &self.hub.app;
         let tree = app.tree();
@@ -68,7 +74,7 @@ impl SyncApi {
                 )));
             }
             let (applied, _) = crate::storage::journal::head(db, &head.origin_unit).await?;
-            if head.sequence < applied {
+            if head.sequence < applied && !recover {
                 return Err(Status::data_loss(format!(
                     "journal of {} lost events: it ends at {} but {} were applied here",
                     head.origin_unit, head.sequence, applied
@@ -261,7 +267,18 @@ impl SyncService for SyncApi {
             .acquire()
             .await
             .map_err(|_| Status::unavailable("the node is shutting down"))?;
-        if let Err(status) = self.check_heads(&child.code, &subtree, &hello.heads).await {
+        if app.is_recovering() {
+            // Its own journal is not whole yet: what a child would be told is not either.
+            return Err(Status::unavailable(format!(
+                "unit {} is taking back its journal from its parent; try again shortly",
+                app.code()
+            )));
+        }
+        let recover = hello.features.iter().any(|f| f == FEATURE_RECOVER);
+        if let Err(status) = self
+            .check_heads(&child.code, &subtree, &hello.heads, recover)
+            .await
+        {
             tracing::error!(child = %child.code, error = %status.message(), "tampered journal refused");
             self.hub.app.links().child(&child.code, |s| {
                 s.connected = false;
@@ -278,6 +295,18 @@ impl SyncService for SyncApi {
         })
         .await?;
         let positions = app.positions(&child.code).await?;
+        // What the child lacks of what this node holds of its subtree, given back after the
+        // Welcome (to a child that takes events back).
+        let given_back = if recover {
+            let held: BTreeMap<String, u64> = hello
+                .heads
+                .iter()
+                .map(|h| (h.origin_unit.clone(), h.sequence))
+                .collect();
+            Some(super::recover::Plan::new(&child.code, &positions, held))
+        } else {
+            None
+        };
         // Taken before the directory is read: a unit learnt meanwhile is sent again, not lost.
         let directory_version = app.directory_version();
         let mut directory = directory_chunks(app, directory_for(app, &child.code).await?)
@@ -318,11 +347,14 @@ impl SyncService for SyncApi {
             });
             tracing::info!(child = %code, "child link open");
             let mut result = Ok(());
+            if let Some(plan) = given_back {
+                result = plan.send(&hub, &tx).await;
+            }
             for part in rest {
-                result = send(&tx, pb::link_response::Message::Directory(part)).await;
                 if result.is_err() {
                     break;
                 }
+                result = send(&tx, pb::link_response::Message::Directory(part)).await;
             }
             if result.is_ok() {
                 let mut inbound = inbound.peekable();
@@ -473,10 +505,19 @@ impl SyncService for SyncApi {
             let pending = app.outbox_len(&Hop::Down(code.clone())).await?;
             children.push(to_wire(state, pending));
         }
+        let recovery = app.recovery().await?.map(|r| pb::RecoveryStatus {
+            recovering: app.is_recovering(),
+            reason: r.reason,
+            start_time: Some(wire::timestamp(r.start)),
+            finish_time: r.finish.map(wire::timestamp),
+            events_recovered: r.events,
+            petitions_without_personal_details: r.petitions_without_details,
+        });
         Ok(Response::new(pb::GetSyncStatusResponse {
             unit_code: app.code(),
             parent,
             children,
+            recovery,
         }))
     }
 }

@@ -5,6 +5,7 @@
 pub mod link;
 pub mod metrics;
 pub mod reconcile;
+mod recover;
 mod session;
 pub mod uplink;
 
@@ -33,6 +34,9 @@ pub struct SyncHub {
 pub const PROTOCOL_VERSION: u32 = 1;
 /// Hello feature: the child answers `DigestRequest` and honours `Resend`.
 pub const FEATURE_RECONCILE: &str = "reconcile";
+/// Hello feature: the child takes back, as `Recovery`, the events of its subtree the parent
+/// holds beyond its heads, and writes nothing of its own until told the recovery is done.
+pub const FEATURE_RECOVER: &str = "recover";
 /// Most events one batch may carry.
 pub const MAX_BATCH_EVENTS: usize = 2000;
 /// How long a child has to introduce itself.

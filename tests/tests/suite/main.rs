@@ -23,6 +23,7 @@ mod node_backup;
 mod node_connections;
 mod node_identity;
 mod node_metrics;
+mod node_recovery;
 mod python_interop;
 mod report_rules;
 mod report_seed;

@@ -13,7 +13,7 @@ use tonic::transport::{ClientTlsConfig, Endpoint};
 
 use crate::app::mail::Hop;
 use crate::storage::journal;
-use crate::sync::{FEATURE_RECONCILE, PROTOCOL_VERSION, SyncHub};
+use crate::sync::{FEATURE_RECONCILE, FEATURE_RECOVER, PROTOCOL_VERSION, SyncHub};
 use crate::wire;
 use crate::wire::MAX_MESSAGE_BYTES;
 
@@ -57,9 +57,11 @@ pub(super) async fn session(
         .map(wire::unit)
         .collect();
     let mut heads = Vec::new();
+    let mut held: BTreeMap<String, u64> = BTreeMap::new();
     for origin in tree.subtree(&me.code) {
         let (sequence, hash) = journal::head(app.store().reader(), &origin).await?;
         if sequence > 0 {
+            held.insert(origin.clone(), sequence);
             heads.push(pb::OriginHead {
                 origin_unit: origin,
                 sequence,
@@ -76,7 +78,7 @@ pub(super) async fn session(
         unit: Some(wire::unit(&me)),
         subtree,
         heads,
-        features: vec![FEATURE_RECONCILE.to_string()],
+        features: vec![FEATURE_RECONCILE.to_string(), FEATURE_RECOVER.to_string()],
         sealing_keys,
     };
     tx.send(request_of(pb::link_request::Message::Hello(hello)))
@@ -105,6 +107,22 @@ pub(super) async fn session(
         .iter()
         .filter_map(|u| wire::inbound::unit(u).ok())
         .collect::<Vec<_>>();
+    if let Some((origin, applied)) = welcome
+        .positions
+        .iter()
+        .map(|p| (&p.origin_unit, &p.sequence))
+        .find(|(origin, applied)| **applied > held.get(*origin).copied().unwrap_or(0))
+    {
+        // The parent holds events of this subtree that this node lost (a copy restored
+        // without `tiepdan-node restore`): nothing is written here until they are back.
+        tracing::warn!(
+            %origin,
+            held = held.get(origin).copied().unwrap_or(0),
+            parent_holds = applied,
+            "the parent holds journal events this node lost; taking them back"
+        );
+        app.begin_recovery("behind").await?;
+    }
     app.adopt_parent(&parent, &directory).await?;
     let outside = |code: &str| !app.tree().is_within(code, &me.code);
     app.learn_keys(&welcome.sealing_keys, outside).await?;
@@ -323,6 +341,9 @@ pub(super) async fn session(
                         }
                         read_store = true;
                     }
+                    Some(pb::link_response::Message::Recovery(recovery)) => {
+                        take_back(hub, recovery).await?;
+                    }
                     Some(pb::link_response::Message::Welcome(_)) => {
                         return Err(UplinkError::Protocol("unexpected message".into()));
                     }
@@ -332,6 +353,34 @@ pub(super) async fn session(
             }
         }
     }
+}
+
+/// Applies events the parent gave back, and ends the recovery when the parent says it is
+/// done. Events of a journal that is already whole are held to what is stored, as every
+/// redelivered event is.
+async fn take_back(hub: &SyncHub, recovery: pb::Recovery) -> Result<(), UplinkError> {
+    let app = &hub.app;
+    if !recovery.events.is_empty() {
+        let units = recovery
+            .units
+            .iter()
+            .map(wire::inbound::unit)
+            .collect::<Result<Vec<_>, _>>()?;
+        let events: Vec<&[u8]> = recovery.events.iter().map(Vec::as_slice).collect();
+        let applied = app
+            .apply_recovered(&units, &events)
+            .await
+            .map_err(|e| UplinkError::Protocol(format!("events given back refused: {e}")))?;
+        tracing::info!(
+            events = applied.applied,
+            remaining = recovery.remaining,
+            "journal events taken back from the parent"
+        );
+    }
+    if recovery.done && app.is_recovering() {
+        app.finish_recovery(recovery.mail_taken_through).await?;
+    }
+    Ok(())
 }
 
 /// Events held here (up to `heads`) that the parent has not been sent yet.

@@ -37,6 +37,7 @@ pub use tiepdan_server::report::{
 };
 pub use tiepdan_server::storage::Store;
 pub use tiepdan_server::storage::audit;
+pub use tiepdan_server::storage::backup::mark_for_recovery;
 pub use tiepdan_server::storage::entities::case;
 pub use tiepdan_server::storage::entities::conclusion;
 pub use tiepdan_server::storage::entities::journal_event;

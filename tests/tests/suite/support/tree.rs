@@ -320,6 +320,21 @@ impl Tree {
         m.db = Some(node.kill());
     }
 
+    /// The database of `code`'s node while it is down.
+    pub fn db(&self, code: &str) -> &TestDb {
+        self.member(code)
+            .db
+            .as_ref()
+            .unwrap_or_else(|| panic!("{code} is running"))
+    }
+
+    /// Gives `code`'s stopped node another database (a disk replaced), returning the old one.
+    pub fn replace_db(&mut self, code: &str, db: TestDb) -> TestDb {
+        let m = self.member_mut(code);
+        m.db.replace(db)
+            .unwrap_or_else(|| panic!("{code} is running"))
+    }
+
     /// Restarts the node of `code` on its database, on the same address and with the same
     /// parent link, so its children's proxies reach it again.
     pub async fn restart(&mut self, code: &str) {

@@ -65,10 +65,13 @@ pub(super) async fn reply(link: &mut ByteLink) -> Result<Reply, TestCaseError> {
             Some(pb::link_response::Message::MailAck(_)) => return Ok(Reply::MailAck),
             Some(pb::link_response::Message::Mail(_))
             | Some(pb::link_response::Message::Directory(_)) => {}
-            // The fuzzed child does not announce the reconciliation feature.
+            // The fuzzed child announces neither reconciliation nor recovery.
             Some(pb::link_response::Message::DigestRequest(_))
             | Some(pb::link_response::Message::Resend(_)) => {
                 return fail("a reconciliation message to a child without the feature");
+            }
+            Some(pb::link_response::Message::Recovery(_)) => {
+                return fail("a recovery message to a child without the feature");
             }
             None => return fail("an answer without a message"),
         }
