@@ -118,28 +118,14 @@ fn totals(t: &Totals) -> pb::Totals {
 }
 
 impl ReportApi {
-    /// The time up to which `unit`'s records are here: now for this node and for a child
-    /// whose link is open and caught up; otherwise the last time its link delivered events.
+    /// The time up to which the records of `unit` and the units below it are here: now
+    /// when every link between here and each of them is open and caught up; otherwise the
+    /// oldest time any of them is held up to.
     fn as_of(&self, unit: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let tree = self.app.tree();
-        let Some(child) = (if unit == tree.root() {
-            None
-        } else {
-            tree.child_towards(unit)
-        }) else {
-            return Some(now);
-        };
-        let state = self
-            .app
+        self.app
             .links()
-            .child_states()
-            .into_iter()
-            .find(|s| s.unit_code == child)?;
-        if state.connected && state.events_behind == 0 {
-            Some(now)
-        } else {
-            state.last_event.or(state.since)
-        }
+            .freshness(&self.app.tree(), unit)
+            .as_of(now)
     }
 
     async fn build(&self, q: &Query) -> Result<pb::Report, Status> {
@@ -164,6 +150,14 @@ impl ReportApi {
                     unit: Some(wire::unit(&row.unit)),
                     totals: Some(totals(&row.totals)),
                     as_of_time: self.as_of(&row.unit.code, now).map(wire::timestamp),
+                    by_type: row
+                        .by_type
+                        .iter()
+                        .map(|(t, totals_of_type)| pb::TypeRow {
+                            r#type: t.to_wire(),
+                            totals: Some(totals(totals_of_type)),
+                        })
+                        .collect(),
                 })
                 .collect(),
             by_type: report

@@ -45,6 +45,39 @@ pub struct LinkState {
     pub failed_attempts: u32,
     /// When the next attempt is due, while the link is down.
     pub next_attempt: Option<DateTime<Utc>>,
+    /// The units below the child that the child said were behind, with the time up to which
+    /// it held their records (none: never); the others are current there.
+    pub below: BTreeMap<String, Option<DateTime<Utc>>>,
+}
+
+/// How current this node's copy of a unit's records is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// Held up to now: every link between here and the unit is open and caught up.
+    Current,
+    /// Held up to that time (none: never held).
+    Behind(Option<DateTime<Utc>>),
+}
+
+impl Freshness {
+    /// The older of two: what a unit reached through two hops is held up to.
+    pub fn min(self, other: Freshness) -> Freshness {
+        match (self, other) {
+            (Freshness::Current, f) | (f, Freshness::Current) => f,
+            (Freshness::Behind(a), Freshness::Behind(b)) => Freshness::Behind(match (a, b) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                _ => None,
+            }),
+        }
+    }
+
+    /// The time up to which records are held: `now` when current.
+    pub fn as_of(self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self {
+            Freshness::Current => Some(now),
+            Freshness::Behind(t) => t,
+        }
+    }
 }
 
 /// Link states of this node, shared by the link service, the uplink and the metrics.
@@ -162,6 +195,76 @@ impl SyncStatus {
         } else {
             false
         }
+    }
+
+    /// How current this node's copy of `unit` and of every unit below it is (the oldest of
+    /// them): the link of each child on the way (open and caught up, or when it last
+    /// delivered), and what that child said of the units below it.
+    pub fn freshness(&self, tree: &crate::domain::tree::Tree, unit: &str) -> Freshness {
+        let children = lock(&self.children);
+        let of_child = |child: &str| {
+            let Some(state) = children.get(child) else {
+                return Freshness::Behind(None);
+            };
+            let mut f = if state.connected && state.events_behind == 0 {
+                Freshness::Current
+            } else {
+                Freshness::Behind(state.last_event.or(state.since))
+            };
+            for (below, held) in &state.below {
+                if below == unit || tree.is_within(below, unit) || unit == tree.root() {
+                    f = f.min(Freshness::Behind(*held));
+                }
+            }
+            f
+        };
+        if unit == tree.root() {
+            return tree
+                .children(unit)
+                .iter()
+                .fold(Freshness::Current, |f, c| f.min(of_child(c)));
+        }
+        match tree.child_towards(unit) {
+            Some(child) => of_child(&child),
+            None => Freshness::Current,
+        }
+    }
+
+    /// The units of this node's subtree that are behind here, for the parent.
+    pub fn behind(
+        &self,
+        tree: &crate::domain::tree::Tree,
+    ) -> BTreeMap<String, Option<DateTime<Utc>>> {
+        let children = lock(&self.children);
+        let mut out: BTreeMap<String, Option<DateTime<Utc>>> = BTreeMap::new();
+        for child in tree.children(tree.root()) {
+            let Some(state) = children.get(&child) else {
+                for unit in tree.subtree(&child) {
+                    out.insert(unit, None);
+                }
+                continue;
+            };
+            let link = if state.connected && state.events_behind == 0 {
+                Freshness::Current
+            } else {
+                Freshness::Behind(state.last_event.or(state.since))
+            };
+            if let Freshness::Behind(held) = link {
+                for unit in tree.subtree(&child) {
+                    out.insert(unit, held);
+                }
+            }
+            for (unit, held) in &state.below {
+                if !tree.is_within(unit, &child) {
+                    continue;
+                }
+                let f = link.min(Freshness::Behind(*held));
+                if let Freshness::Behind(t) = f {
+                    out.insert(unit.clone(), t);
+                }
+            }
+        }
+        out
     }
 
     /// Open child streams.

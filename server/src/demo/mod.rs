@@ -284,40 +284,51 @@ pub async fn print_report(title: &str, at: &DemoNode, unit_code: &str) -> anyhow
         .into_inner()
         .report
         .unwrap_or_default();
-    let now = Utc::now();
+    let generated = report.generate_time;
     println!(
         "\n== {title}: 9 months of 2019 ({} – {}) ==",
         report.start_date, report.end_date
     );
     println!(
-        "{:<30} {:>7} {:>9} {:>6} {:>9} {:>6}  records as of",
-        "unit (its subtree)", "visits", "petitions", "cases", "resolved", "rate"
+        "{:<30} {:>7} {:>9} {:>16} {:>9} {:>6}  records as of",
+        "unit (its subtree)", "visits", "petitions", "complaint cases", "resolved", "rate"
     );
-    let complaint_row = |totals: &Option<pb::Totals>| totals.unwrap_or_default();
     for row in &report.children {
-        let t = complaint_row(&row.totals);
-        let as_of = row
-            .as_of_time
-            .as_ref()
-            .and_then(crate::wire::instant)
-            .map(|t| match (now - t).num_milliseconds() {
-                ms if ms < 100 => "now (link open, caught up)".to_string(),
-                ms => format!("{:.1} s ago (link down)", ms as f64 / 1000.0),
-            })
-            .unwrap_or_else(|| "never".into());
+        let t = row.totals.unwrap_or_default();
+        let complaints = row
+            .by_type
+            .iter()
+            .find(|r| r.r#type == pb::PetitionType::Complaint as i32)
+            .and_then(|r| r.totals)
+            .unwrap_or_default();
+        // Current through every hop below it, or held up to when a link on the way went down.
+        let as_of = match (&row.as_of_time, &generated) {
+            (Some(t), Some(g)) if t == g => "now (every link open, caught up)".to_string(),
+            (Some(t), _) => crate::wire::instant(t)
+                .map(|t| {
+                    format!(
+                        "offline since {} ({:.1} s ago)",
+                        t.with_timezone(&crate::domain::deadlines::LOCAL_TZ)
+                            .format("%H:%M:%S"),
+                        (Utc::now() - t).num_milliseconds() as f64 / 1000.0
+                    )
+                })
+                .unwrap_or_default(),
+            (None, _) => "never synced".into(),
+        };
         let name = row
             .unit
             .as_ref()
             .map(|u| format!("{} {}", u.code, u.name))
             .unwrap_or_default();
         println!(
-            "{:<30} {:>7} {:>9} {:>6} {:>9} {:>5}%  {}",
+            "{:<30} {:>7} {:>9} {:>16} {:>9} {:>5}%  {}",
             name,
             t.visits,
             t.petitions_received,
-            t.cases_to_resolve,
-            t.cases_resolved,
-            t.resolution_rate.map(|r| r.percent).unwrap_or(0),
+            complaints.cases_to_resolve,
+            complaints.cases_resolved,
+            complaints.resolution_rate.map(|r| r.percent).unwrap_or(0),
             as_of
         );
     }

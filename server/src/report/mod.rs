@@ -23,6 +23,8 @@ pub use crate::storage::reports::{Sums, maintained_rollups, maintained_totals};
 pub struct Row {
     pub unit: Unit,
     pub totals: Totals,
+    /// The totals per petition type.
+    pub by_type: Vec<(PetitionType, Totals)>,
 }
 
 /// A computed report.
@@ -163,6 +165,10 @@ pub async fn report_from(
         children.push(Row {
             unit: find(&code)?,
             totals: assemble(&s.within, &s.before, &s.overdue, None),
+            by_type: PetitionType::ALL
+                .iter()
+                .map(|t| (*t, assemble(&s.within, &s.before, &s.overdue, Some(*t))))
+                .collect(),
         });
     }
     Ok(Report {

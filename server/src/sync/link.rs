@@ -344,6 +344,8 @@ impl SyncService for SyncApi {
                 s.connected = true;
                 s.since = Some(Utc::now());
                 s.last_error.clear();
+                // The child says anew what is behind below it (nothing, when it sends none).
+                s.below.clear();
             });
             tracing::info!(child = %code, "child link open");
             let mut result = Ok(());

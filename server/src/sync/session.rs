@@ -154,6 +154,9 @@ pub(super) async fn session_loop(
                         Box::pin(app.learn_keys(&keys.keys, |code| tree.is_within(code, child)))
                             .await?;
                     }
+                    Some(pb::link_request::Message::Freshness(freshness)) => {
+                        take_freshness(app, child, freshness)?;
+                    }
                     Some(pb::link_request::Message::Hello(_)) | None => {
                         return Err(Status::invalid_argument("unexpected message on an open link"));
                     }
@@ -443,6 +446,40 @@ pub(super) async fn directory_for(app: &App, child: &str) -> Result<Vec<pb::Unit
         .filter(|u| !tree.is_within(&u.code, child))
         .map(|u| wire::unit(&u))
         .collect())
+}
+
+/// Keeps what `child` says of the units below it that are behind there; units outside its
+/// subtree are not its to speak for and are left out.
+fn take_freshness(
+    app: &crate::app::App,
+    child: &str,
+    freshness: pb::Freshness,
+) -> Result<(), Status> {
+    let most = crate::app::children::MAX_UNITS + 1;
+    if freshness.behind.len() > most {
+        return Err(Status::from(crate::domain::DomainError::invalid(
+            "freshness.behind",
+            format!("at most {most} units, not {}", freshness.behind.len()),
+        )));
+    }
+    let tree = app.tree();
+    let mut below = std::collections::BTreeMap::new();
+    for (i, unit) in freshness.behind.iter().enumerate() {
+        let held = match &unit.as_of_time {
+            Some(t) => Some(wire::instant(t).ok_or_else(|| {
+                Status::from(crate::domain::DomainError::invalid(
+                    format!("freshness.behind[{i}].as_of_time"),
+                    "not a valid time",
+                ))
+            })?),
+            None => None,
+        };
+        if unit.unit_code != child && tree.is_within(&unit.unit_code, child) {
+            below.insert(unit.unit_code.clone(), held);
+        }
+    }
+    app.links().child(child, |s| s.below = below);
+    Ok(())
 }
 
 pub(super) async fn send(

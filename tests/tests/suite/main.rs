@@ -25,6 +25,7 @@ mod node_identity;
 mod node_metrics;
 mod node_recovery;
 mod python_interop;
+mod report_freshness;
 mod report_rules;
 mod report_seed;
 mod smoke;

@@ -156,7 +156,26 @@ pub(super) async fn session(
     let mut heads: BTreeMap<String, u64> = BTreeMap::new();
     let mut read_store = true;
     let mut local_seen = app.mail_generation();
+    // What the parent was last told of the units behind here (none yet: all current).
+    let mut told_behind = BTreeMap::new();
     loop {
+        // The parent judges its copies of this subtree through this node's links too.
+        let behind = app.links().behind(&app.tree());
+        if behind != told_behind {
+            let freshness = pb::Freshness {
+                behind: behind
+                    .iter()
+                    .map(|(unit, held)| pb::UnitFreshness {
+                        unit_code: unit.clone(),
+                        as_of_time: held.map(wire::timestamp),
+                    })
+                    .collect(),
+            };
+            tx.send(request_of(pb::link_request::Message::Freshness(freshness)))
+                .await
+                .map_err(|_| UplinkError::Protocol("link closed".into()))?;
+            told_behind = behind;
+        }
         // Ship what the parent lacks, within the window.
         let origins = app.tree().subtree(&me.code);
         while in_flight < config.window {

@@ -433,6 +433,23 @@ pub async fn check_reports(tree: &Tree, expect: &Expect<'_>) {
                                     "{what}, row {code}:\n  recount {expected:?}\n  report  {got:?}"
                                 ));
                             }
+                            for t in types {
+                                let expected =
+                                    recount(&records, &tree.subtree(&code), days, Some(t as i32));
+                                let got = row
+                                    .by_type
+                                    .iter()
+                                    .find(|r| r.r#type == t as i32)
+                                    .and_then(|r| r.totals)
+                                    .map(|t| Count::of(&t))
+                                    .unwrap_or_default();
+                                if got != expected {
+                                    failures.push(format!(
+                                        "{what}, row {code}, {t:?}:\n  recount {expected:?}\n  \
+                                         report  {got:?}"
+                                    ));
+                                }
+                            }
                         }
                     }
                 }
