@@ -1,4 +1,5 @@
-//! Counts the metrics endpoint reads at each scrape: overdue items by type.
+//! Overdue counts: the items the metrics endpoint reads at each scrape, by type, and the
+//! maintained point-in-time count the reports read, rebuilt once after its migration.
 
 use chrono::{DateTime, Utc};
 
@@ -54,5 +55,34 @@ impl App {
             }
         }
         Ok(counts)
+    }
+}
+
+impl App {
+    /// Counts the point-in-time overdue metric from every case held, once, after the
+    /// migration that replaced the old one asked for it (it needs the unit tree).
+    pub(super) async fn rebuild_overdue_if_asked(&self) -> Result<(), DomainError> {
+        let tx = self.store().begin_write().await?;
+        if !crate::storage::records::take_marker(&tx, crate::storage::migration::OVERDUE_REBUILD)
+            .await?
+        {
+            return Ok(());
+        }
+        let (_, _, cases) = crate::storage::reports::all_records(&tx).await?;
+        let tree = self.tree();
+        let mut delta = crate::domain::tally::Delta::default();
+        for case in &cases {
+            let overdue: Vec<_> = crate::domain::tally::case(case)
+                .into_iter()
+                .filter(|c| c.metric.starts_with("case.overdue."))
+                .collect();
+            delta.record(&tree, &[], &overdue);
+        }
+        crate::storage::records::flush_tally(&tx, delta).await?;
+        self.store().commit(tx).await?;
+        if !cases.is_empty() {
+            tracing::info!(cases = cases.len(), "overdue counts rebuilt as of each day");
+        }
+        Ok(())
     }
 }

@@ -155,6 +155,7 @@ impl App {
             }),
         };
         app.reload_tree().await?;
+        app.rebuild_overdue_if_asked().await?;
         app.ensure_sealing_key().await?;
         Ok(app)
     }

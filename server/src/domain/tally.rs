@@ -121,7 +121,9 @@ pub fn petition(p: &Petition) -> Vec<Contribution> {
 
 /// What a case contributes: accepted on its acceptance day; closed (resolved or withdrawn),
 /// its outcome, whether on time, and the amounts to recover and recovered on its decision
-/// day; while open, one count on its due day (for overdue counts). Names carry the type.
+/// day; overdue as a count that changes: +1 the day after its due date (unless it was closed
+/// by then), −1 the day it is closed late, so the count at any day's end is the cases overdue
+/// then, whatever happened after. Names carry the type.
 pub fn case(k: &Case) -> Vec<Contribution> {
     let u = &k.owner_unit;
     let kind = k.case_type.as_str();
@@ -131,10 +133,15 @@ pub fn case(k: &Case) -> Vec<Contribution> {
         format!("case.accepted.{kind}"),
         1,
     )];
+    let overdue_from = k.due_date.succ_opt().unwrap_or(k.due_date);
     match (k.status, k.decision_time) {
-        (CaseStatus::Open, _) => out.push(c(u, k.due_date, format!("case.open_due.{kind}"), 1)),
+        (CaseStatus::Open, _) => out.push(c(u, overdue_from, format!("case.overdue.{kind}"), 1)),
         (_, Some(decided)) => {
             let day = local_date(decided);
+            if day > k.due_date {
+                out.push(c(u, overdue_from, format!("case.overdue.{kind}"), 1));
+                out.push(c(u, day, format!("case.overdue.{kind}"), -1));
+            }
             out.push(c(u, day, format!("case.closed.{kind}"), 1));
             if local_date(decided) <= k.due_date {
                 out.push(c(u, day, format!("case.on_time.{kind}"), 1));

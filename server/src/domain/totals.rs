@@ -74,12 +74,12 @@ fn type_matches(kind: &str, filter: Option<PetitionType>) -> bool {
 /// cases); a report reads no other metric there.
 pub const CARRY_OVER_METRICS: [&str; 2] = ["case.accepted.", "case.closed."];
 
-/// Prefixes of the metrics `assemble` reads from the sums up to the last due day (overdue).
-pub const OVERDUE_METRICS: [&str; 1] = ["case.open_due."];
+/// Prefixes of the metrics `assemble` reads from the sums up to the period's end (overdue).
+pub const OVERDUE_METRICS: [&str; 1] = ["case.overdue."];
 
 /// Builds the totals of one row. `period`: sums over the period's days; `before`: sums over
-/// every day before it; `overdue`: sums up to the last day by which an open case counts as
-/// overdue. `only` restricts petitions and cases to one type (reception is then zero).
+/// every day before it; `overdue`: sums up to the period's last day, or today if earlier
+/// (the overdue count as it stood then). `only` restricts petitions and cases to one type (reception is then zero).
 pub fn assemble(
     period: &BTreeMap<String, i64>,
     before: &BTreeMap<String, i64>,
@@ -152,7 +152,7 @@ pub fn assemble(
         }
     }
     for (metric, &value) in overdue {
-        if let ["case", "open_due", kind] = metric.split('.').collect::<Vec<_>>().as_slice()
+        if let ["case", "overdue", kind] = metric.split('.').collect::<Vec<_>>().as_slice()
             && type_matches(kind, only)
         {
             t.cases_overdue += n(value);
@@ -193,7 +193,7 @@ mod tests {
         let all = BTreeMap::from([
             ("case.accepted.complaint".to_string(), 10),
             ("case.closed.complaint".to_string(), 4),
-            ("case.open_due.complaint".to_string(), 3),
+            ("case.overdue.complaint".to_string(), 3),
             ("case.on_time.complaint".to_string(), 2),
             ("case.outcome.complaint.complaint_correct".to_string(), 2),
             ("case.money_recovered_vnd.complaint".to_string(), 7),

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::app::App;
 use crate::domain::DomainError;
@@ -70,8 +70,8 @@ async fn sums_of(
     source: Source,
 ) -> Result<HashMap<String, Sums3>, DomainError> {
     let day_before = period.day_before();
-    // An open case is overdue once the day after its due date begins.
-    let last_due = period.end.min(local_date(now) - Duration::days(1));
+    // The overdue count as it stood at the period's end (or today, for a period not over).
+    let last_due = period.end.min(local_date(now));
     let ranges: [(Option<NaiveDate>, NaiveDate, &[&str]); 3] = [
         (Some(period.start), period.end, &[]),
         (None, day_before, &CARRY_OVER_METRICS),

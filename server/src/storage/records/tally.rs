@@ -110,3 +110,13 @@ pub async fn sum_tally(
 }
 
 // ---- bulk writes ----
+
+/// Removes the marker counter `name`; returns whether it was there.
+pub async fn take_marker(db: &impl Write, name: &str) -> Result<bool, DomainError> {
+    use crate::storage::entities::counter;
+    use sea_orm::EntityTrait;
+    let removed = counter::Entity::delete_by_id(name.to_string())
+        .exec(db)
+        .await?;
+    Ok(removed.rows_affected > 0)
+}

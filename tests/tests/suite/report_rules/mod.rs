@@ -123,6 +123,8 @@ on_every_backend!(
     carry_over_across_year_end,
     transfers_inside_and_across_subtrees,
     child_offline_at_report_time,
+    overdue_is_judged_at_the_period_end,
+    the_overdue_count_is_rebuilt_after_its_migration,
     watch_report_follows_changes,
     maintained_totals_equal_recount,
     reports_from_rollups_equal_day_rows,

@@ -367,3 +367,157 @@ pub(super) async fn child_offline_at_report_time(backend: Backend) {
     commune.stop().await;
     town.stop().await;
 }
+
+/// Cases overdue at `end`: due before it, and not closed by then (closed late after it, or
+/// still open), counted from each case's own deadline and decision.
+fn overdue_at(cases: &[pb::Case], end: chrono::NaiveDate) -> u64 {
+    cases
+        .iter()
+        .filter(|k| {
+            let due: chrono::NaiveDate = k.deadline.as_ref().unwrap().due_date.parse().unwrap();
+            let closed = k
+                .decision_time
+                .as_ref()
+                .map(|t| crate::support::local_day(crate::support::instant(&Some(*t))));
+            due < end && closed.is_none_or(|d| d > end)
+        })
+        .count() as u64
+}
+
+/// `cases_overdue` of a period is the count at the period's end: resolving a case late,
+/// after that, leaves the period's figure as it was.
+pub(super) async fn overdue_is_judged_at_the_period_end(backend: Backend) {
+    let node = TestNode::start(backend, unit("269", "Sơn Tây", UnitLevel::District, None)).await;
+    let mut api = Api::new(&node).await;
+    let complaint = || Some(class_of(pb::PetitionType::Complaint, true, true));
+    let mut cases = Vec::new();
+    for (received, accepted) in [
+        (local(2019, 1, 2, 9, 0, 0), local(2019, 1, 5, 9, 0, 0)),
+        (local(2019, 1, 8, 9, 0, 0), local(2019, 1, 10, 9, 0, 0)),
+        (local(2019, 1, 25, 9, 0, 0), local(2019, 2, 1, 9, 0, 0)),
+        (local(2019, 7, 25, 9, 0, 0), local(2019, 8, 1, 9, 0, 0)),
+    ] {
+        let p = api.petition(received, complaint()).await;
+        cases.push(api.accept(&p.id, accepted).await);
+    }
+    // The second is resolved on time; the fourth late, in December.
+    cases[1] = api.resolve(&cases[1].id, local(2019, 1, 20, 9, 0, 0)).await;
+    cases[3] = api.resolve(&cases[3].id, local(2019, 12, 1, 9, 0, 0)).await;
+    let quarters = [
+        ("2019-Q1", (2019, 3, 31)),
+        ("2019-Q2", (2019, 6, 30)),
+        ("2019-Q3", (2019, 9, 30)),
+        ("2019-Q4", (2019, 12, 31)),
+    ];
+    let mut figures = Vec::new();
+    for (period, (y, m, d)) in quarters {
+        let end = chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let got = totals(
+            &api.report(
+                "269",
+                period,
+                pb::ReportScope::Unit,
+                pb::PeriodCalendar::Calendar,
+            )
+            .await,
+        )
+        .cases_overdue;
+        assert_eq!(
+            got,
+            overdue_at(&cases, end),
+            "{period} before the late resolution"
+        );
+        figures.push(got);
+    }
+    assert!(
+        figures[0] >= 2,
+        "two cases were overdue at the end of Q1: {figures:?}"
+    );
+    // The first case is resolved late, in May: Q1 keeps its figure, Q2 on loses the case.
+    cases[0] = api.resolve(&cases[0].id, local(2019, 5, 10, 9, 0, 0)).await;
+    for (i, (period, (y, m, d))) in quarters.into_iter().enumerate() {
+        let end = chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let got = totals(
+            &api.report(
+                "269",
+                period,
+                pb::ReportScope::Unit,
+                pb::PeriodCalendar::Calendar,
+            )
+            .await,
+        )
+        .cases_overdue;
+        assert_eq!(
+            got,
+            overdue_at(&cases, end),
+            "{period} after the late resolution"
+        );
+        if i == 0 {
+            assert_eq!(got, figures[0], "a past period's figure does not change");
+        }
+    }
+    node.stop().await;
+}
+
+/// A database from before the point-in-time overdue count: its `case.overdue.*` rows missing
+/// and the migration's request to count them standing. The next start counts them from the
+/// cases: the maintained totals equal a recount and the report gives the figure again.
+pub(super) async fn the_overdue_count_is_rebuilt_after_its_migration(backend: Backend) {
+    use crate::support::server::{Store, maintained_totals, recount_totals};
+    let home = || unit("269", "Sơn Tây", UnitLevel::District, None);
+    let node = TestNode::start(backend, home()).await;
+    let mut api = Api::new(&node).await;
+    let complaint = || Some(class_of(pb::PetitionType::Complaint, true, true));
+    let mut cases = Vec::new();
+    for day in [3, 9, 20] {
+        let p = api
+            .petition(local(2019, 1, day, 9, 0, 0), complaint())
+            .await;
+        cases.push(api.accept(&p.id, local(2019, 1, day + 1, 9, 0, 0)).await);
+    }
+    cases[2] = api.resolve(&cases[2].id, local(2019, 6, 1, 9, 0, 0)).await;
+    let end = chrono::NaiveDate::from_ymd_opt(2019, 3, 31).unwrap();
+    let expected = overdue_at(&cases, end);
+    assert!(expected > 0);
+    let db = node.stop().await;
+    {
+        let store = Store::open(&db.url).await.unwrap();
+        let tx = store.begin_write().await.unwrap();
+        for statement in [
+            "DELETE FROM tally WHERE metric LIKE 'case.overdue.%'",
+            "DELETE FROM tally_rollup WHERE metric LIKE 'case.overdue.%'",
+            "INSERT INTO counter (name, value) VALUES ('rebuild.case.overdue', 1)",
+        ] {
+            tx.execute_unprepared(statement).await.unwrap();
+        }
+        store.commit(tx).await.unwrap();
+        store.close().await.unwrap();
+    }
+    let node = TestNode::start_on(db, home()).await;
+    let app = &node.running().app;
+    assert_eq!(
+        maintained_totals(app.store().reader()).await.unwrap(),
+        recount_totals(app).await.unwrap()
+    );
+    let mut api = Api::new(&node).await;
+    let got = totals(
+        &api.report(
+            "269",
+            "2019-Q1",
+            pb::ReportScope::Unit,
+            pb::PeriodCalendar::Calendar,
+        )
+        .await,
+    )
+    .cases_overdue;
+    assert_eq!(got, expected);
+    // Counted once: a second start does not count them again.
+    let db = node.stop().await;
+    let node = TestNode::start_on(db, home()).await;
+    let app = &node.running().app;
+    assert_eq!(
+        maintained_totals(app.store().reader()).await.unwrap(),
+        recount_totals(app).await.unwrap()
+    );
+    node.stop().await;
+}
