@@ -73,6 +73,10 @@ pub struct ServeArgs {
     /// Serve Prometheus metrics on this address.
     #[arg(long, env = "TIEPDAN_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Serve the dashboard for people (a page at `/` and the reads it makes over gRPC-Web) on
+    /// this address, with the same TLS and tokens as the gRPC port.
+    #[arg(long, env = "TIEPDAN_HTTP_LISTEN")]
+    pub http_listen: Option<SocketAddr>,
     /// Most connections open at once (default 4096); more are closed as they come.
     #[arg(long, env = "TIEPDAN_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
@@ -103,6 +107,7 @@ pub(crate) struct FileConfig {
     pub(crate) db: Option<String>,
     pub(crate) data_dir: Option<PathBuf>,
     metrics_listen: Option<SocketAddr>,
+    http_listen: Option<SocketAddr>,
     max_connections: Option<usize>,
     max_streams_per_connection: Option<u32>,
     handshake_timeout_secs: Option<u64>,
@@ -281,6 +286,7 @@ impl ServeArgs {
                 deadlines: file.deadlines.unwrap_or_default(),
                 uplink: UplinkConfig::default(),
                 metrics_listen: self.metrics_listen.or(file.metrics_listen),
+                http_listen: self.http_listen.or(file.http_listen),
                 tls,
                 auth,
                 insecure_no_auth,
@@ -366,11 +372,19 @@ pub async fn serve(args: ServeArgs, json_logs: bool) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(resolved.listen)
         .await
         .with_context(|| format!("cannot listen on {}", resolved.listen))?;
+    let page_scheme = if resolved.node.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let running = crate::node::start(resolved.node, listener).await?;
     if json_logs {
         tracing::info!(url = %running.url(), "tiepdan-node listening");
     } else {
         println!("tiepdan-node listening on {}", running.url());
+        if let Some(page) = running.page_addr {
+            println!("tiepdan-node dashboard on {page_scheme}://{page}/");
+        }
     }
     let token = running.shutdown_token();
     tokio::spawn(async move {

@@ -10,7 +10,8 @@
 //! - [`app`]: the node's state and its use cases, each one write transaction;
 //! - [`report`]: reports assembled from the maintained totals;
 //! - adapters: [`api`] (thin tonic handlers), [`sync`] (the tier link: downlink service,
-//!   sessions, uplink, reconciliation, metrics), [`auth`], [`tls`], [`net`];
+//!   sessions, uplink, reconciliation, metrics), [`auth`], [`tls`], [`net`]; [`web`] (the
+//!   dashboard's listener: the page and gRPC-Web over the services of [`api`] and [`sync`]);
 //! - [`node`] a running node, [`config`] its command line and file, [`demo`] the seed's tree.
 
 pub mod api;
@@ -26,4 +27,5 @@ pub mod report;
 pub mod storage;
 pub mod sync;
 pub mod tls;
+pub mod web;
 pub mod wire;

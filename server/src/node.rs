@@ -28,6 +28,7 @@ use crate::sync::link::SyncApi;
 use crate::sync::metrics::{self, NodeMetrics};
 use crate::sync::uplink::{self, UplinkConfig};
 use crate::tls::NodeTls;
+use crate::web;
 
 pub use crate::wire::MAX_MESSAGE_BYTES;
 
@@ -46,6 +47,8 @@ pub struct NodeConfig {
     pub uplink: UplinkConfig,
     /// Where to serve Prometheus metrics, if anywhere.
     pub metrics_listen: Option<SocketAddr>,
+    /// Where to serve the dashboard and its gRPC-Web reads, if anywhere.
+    pub http_listen: Option<SocketAddr>,
     /// Mutual TLS; without it the node serves and links in plaintext, on loopback only.
     pub tls: Option<NodeTls>,
     /// The secret operator tokens are signed with; with it every call but health, reflection
@@ -70,6 +73,7 @@ impl NodeConfig {
             deadlines: DeadlineTable::default(),
             uplink: UplinkConfig::default(),
             metrics_listen: None,
+            http_listen: None,
             tls: None,
             auth: None,
             insecure_no_auth: false,
@@ -117,6 +121,8 @@ pub struct RunningNode {
     pub status: Arc<SyncStatus>,
     /// Where metrics are served, when they are.
     pub metrics_addr: Option<SocketAddr>,
+    /// Where the dashboard is served, when it is.
+    pub page_addr: Option<SocketAddr>,
     shutdown: CancellationToken,
     task: JoinHandle<Result<(), tonic::transport::Error>>,
     background: Vec<JoinHandle<()>>,
@@ -162,6 +168,20 @@ pub async fn start(config: NodeConfig, listener: TcpListener) -> Result<RunningN
         }
         tracing::warn!(%addr, "serving off loopback without checking tokens (--insecure-no-auth)");
     }
+    // Bound before anything starts, so that a taken port fails the start with nothing running.
+    let page_listener = match config.http_listen {
+        Some(listen) => {
+            web::check_address(
+                listen,
+                config.tls.is_some(),
+                config.auth.is_some(),
+                config.insecure_no_auth,
+            )
+            .map_err(StartError::Insecure)?;
+            Some(TcpListener::bind(listen).await?)
+        }
+        None => None,
+    };
     let (health, health_service) = tonic_health::server::health_reporter();
     for service in SERVICES.iter().chain(std::iter::once(&"")) {
         health
@@ -221,9 +241,13 @@ pub async fn start(config: NodeConfig, listener: TcpListener) -> Result<RunningN
     if let Some(tls) = &config.tls {
         builder = builder.tls_config(tls.server.clone())?;
     }
-    let auth = config.auth.clone().map(|secret| {
-        Authorizer::new(secret, config.unit.code.clone()).with_token_max_days(config.token_max_days)
-    });
+    let authorizer = || {
+        config.auth.clone().map(|secret| {
+            Authorizer::new(secret, config.unit.code.clone())
+                .with_token_max_days(config.token_max_days)
+        })
+    };
+    let auth = authorizer();
     let router = builder
         .max_concurrent_streams(config.connections.max_streams_per_connection)
         .layer(CallsLayer::new(connections))
@@ -304,6 +328,39 @@ pub async fn start(config: NodeConfig, listener: TcpListener) -> Result<RunningN
             shutdown.clone(),
         )));
     }
+    let mut page_addr = None;
+    if let Some(listener) = page_listener {
+        let bound = listener.local_addr()?;
+        page_addr = Some(bound);
+        let services = web::PageServices {
+            units: UnitApi { app: r() },
+            reports: ReportApi {
+                app: r(),
+                shutdown: shutdown.clone(),
+            },
+            petitions: PetitionApi { app: r() },
+            sync: SyncApi { hub: hub.clone() },
+        };
+        let page = web::serve(
+            listener,
+            config.tls.as_ref().map(|t| t.server.clone()),
+            authorizer(),
+            config.connections.clone(),
+            services,
+            shutdown.clone(),
+        );
+        background.push(tokio::spawn(async move {
+            if let Err(e) = page.await {
+                tracing::error!(error = %e, "the page's server failed");
+            }
+        }));
+        let scheme = if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        tracing::info!(url = %format!("{scheme}://{bound}/"), "dashboard serving");
+    }
     tracing::info!(
         unit = %config.unit.code,
         name = %config.unit.name,
@@ -316,6 +373,7 @@ pub async fn start(config: NodeConfig, listener: TcpListener) -> Result<RunningN
         app,
         status,
         metrics_addr,
+        page_addr,
         shutdown,
         task,
         background,

@@ -1,0 +1,333 @@
+//! The dashboard for people (`--http-listen`): a second listener that serves the page at `/`
+//! (HTML, script and style embedded in the binary, built from `server/web/`) and the reads the
+//! page makes over gRPC-Web (tonic-web). The calls go to the same tonic services as the gRPC
+//! port, behind the same [`AuthLayer`] and TLS configuration; only [`PAGE_METHODS`] are
+//! served, so a browser can read reports, link states and overdue items but change nothing.
+
+use std::future::{Ready, ready};
+use std::net::SocketAddr;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::future::Either;
+use http_body_util::Full;
+use tiepdan_proto::v1 as pb;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::body::Body;
+use tonic::codegen::Bytes;
+use tonic::codegen::Service;
+use tonic::codegen::http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use tonic::transport::{Server, ServerTlsConfig};
+use tonic::{Code, Status};
+use tonic_web::GrpcWebLayer;
+
+use crate::api::{PetitionApi, ReportApi, UnitApi};
+use crate::auth::Authorizer;
+use crate::auth::layer::AuthLayer;
+use crate::net::{self, CallsLayer, ConnectionLimits, Connections};
+use crate::sync::link::SyncApi;
+use crate::wire::MAX_MESSAGE_BYTES;
+
+/// The methods the page calls, and all this listener answers: reads only.
+pub const PAGE_METHODS: &[&str] = &[
+    "/tiepdan.v1.UnitService/GetUnit",
+    "/tiepdan.v1.ReportService/GetReport",
+    "/tiepdan.v1.ReportService/WatchReport",
+    "/tiepdan.v1.SyncService/GetSyncStatus",
+    "/tiepdan.v1.PetitionService/ListOverdueItems",
+];
+
+/// How long calls in flight may run on after the node is told to stop.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// One file of the page, embedded at build time from `server/web/dist/`.
+struct Asset {
+    path: &'static str,
+    content_type: &'static str,
+    bytes: &'static [u8],
+}
+
+const ASSETS: &[Asset] = &[
+    Asset {
+        path: "/",
+        content_type: "text/html; charset=utf-8",
+        bytes: include_bytes!("../../web/dist/index.html"),
+    },
+    Asset {
+        path: "/app.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../web/dist/app.js"),
+    },
+    Asset {
+        path: "/app.css",
+        content_type: "text/css; charset=utf-8",
+        bytes: include_bytes!("../../web/dist/app.css"),
+    },
+];
+
+/// The page's own origin only: no inline script, no third-party host, no framing.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// The services behind the page, built by the node from the same application as its gRPC port.
+pub struct PageServices {
+    pub units: UnitApi,
+    pub reports: ReportApi,
+    pub petitions: PetitionApi,
+    pub sync: SyncApi,
+}
+
+/// Checks that the page may be served on `addr`: the same rules as the gRPC port (plaintext on
+/// loopback only; another address needs tokens unless asked not to).
+pub fn check_address(
+    addr: SocketAddr,
+    tls: bool,
+    auth: bool,
+    insecure_no_auth: bool,
+) -> Result<(), String> {
+    if !tls && !addr.ip().is_loopback() {
+        return Err(format!(
+            "the page in plaintext is allowed on loopback only; {addr} needs TLS"
+        ));
+    }
+    if !auth && !insecure_no_auth && !addr.ip().is_loopback() {
+        return Err(format!(
+            "the page on {addr} is reachable from other machines: give the node an auth secret, \
+             or --insecure-no-auth"
+        ));
+    }
+    Ok(())
+}
+
+/// Serves the page and its gRPC-Web reads on `listener` until `shutdown` is cancelled (calls
+/// still open [`GRACE`] later are cut).
+pub async fn serve(
+    listener: TcpListener,
+    tls: Option<ServerTlsConfig>,
+    auth: Option<Authorizer>,
+    limits: ConnectionLimits,
+    services: PageServices,
+    shutdown: CancellationToken,
+) -> Result<(), tonic::transport::Error> {
+    macro_rules! limited {
+        ($server:expr) => {
+            $server
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES)
+        };
+    }
+    let connections = Connections::default();
+    let incoming = net::incoming(listener, limits.clone(), connections.clone());
+    let mut builder = Server::builder();
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls)?;
+    }
+    let router = builder
+        // Browsers speak HTTP/1.1 to a plaintext address; over TLS they negotiate HTTP/2.
+        .accept_http1(true)
+        .max_concurrent_streams(limits.max_streams_per_connection)
+        .layer(CallsLayer::new(connections))
+        .layer(PageLayer)
+        .layer(GrpcWebLayer::new())
+        .layer(ReadsOnlyLayer)
+        .layer(AuthLayer::new(auth))
+        .add_service(limited!(pb::unit_service_server::UnitServiceServer::new(
+            services.units
+        )))
+        .add_service(limited!(
+            pb::report_service_server::ReportServiceServer::new(services.reports)
+        ))
+        .add_service(limited!(
+            pb::petition_service_server::PetitionServiceServer::new(services.petitions)
+        ))
+        .add_service(limited!(pb::sync_service_server::SyncServiceServer::new(
+            services.sync
+        )));
+    let stop = shutdown.clone();
+    let server = router.serve_with_incoming_shutdown(incoming, stop.cancelled_owned());
+    tokio::pin!(server);
+    tokio::select! {
+        result = &mut server => result,
+        _ = async { shutdown.cancelled().await; tokio::time::sleep(GRACE).await } => {
+            tracing::warn!("page: calls still open after the grace period; closing them");
+            Ok(())
+        }
+    }
+}
+
+/// Answers the page's files itself and passes every gRPC(-Web) call on.
+#[derive(Debug, Clone, Copy)]
+struct PageLayer;
+
+impl<S> tower_layer::Layer<S> for PageLayer {
+    type Service = PageService<S>;
+
+    fn layer(&self, inner: S) -> PageService<S> {
+        PageService { inner }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct PageService<S> {
+    inner: S,
+}
+
+impl<S, B> Service<Request<B>> for PageService<S>
+where
+    S: Service<Request<B>, Response = Response<Body>>,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = Either<S::Future, Ready<Result<Response<Body>, S::Error>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let is_grpc = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/grpc"));
+        if is_grpc {
+            return Either::Left(self.inner.call(request));
+        }
+        Either::Right(ready(Ok(page_file(request.method(), request.uri().path()))))
+    }
+}
+
+/// The answer to a plain HTTP request: one of the page's files, or 404 / 405.
+fn page_file(method: &Method, path: &str) -> Response<Body> {
+    let Some(asset) = ASSETS.iter().find(|a| a.path == path) else {
+        return plain(StatusCode::NOT_FOUND, "not found\n");
+    };
+    if method != Method::GET && method != Method::HEAD {
+        return plain(StatusCode::METHOD_NOT_ALLOWED, "GET only\n");
+    }
+    let body = if method == Method::HEAD {
+        Body::empty()
+    } else {
+        Body::new(Full::new(Bytes::from_static(asset.bytes)))
+    };
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(asset.content_type),
+    );
+    // The files change with the binary: always ask again, so an upgraded node is never shown
+    // with a stale script.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
+    let mut response = Response::new(Body::new(Full::new(Bytes::from_static(text.as_bytes()))));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+/// Refuses every call but [`PAGE_METHODS`] with UNIMPLEMENTED, before the token check: the
+/// page's port writes nothing, whoever asks.
+#[derive(Debug, Clone, Copy)]
+struct ReadsOnlyLayer;
+
+impl<S> tower_layer::Layer<S> for ReadsOnlyLayer {
+    type Service = ReadsOnly<S>;
+
+    fn layer(&self, inner: S) -> ReadsOnly<S> {
+        ReadsOnly { inner }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct ReadsOnly<S> {
+    inner: S,
+}
+
+impl<S, B> Service<Request<B>> for ReadsOnly<S>
+where
+    S: Service<Request<B>, Response = Response<Body>>,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = Either<S::Future, Ready<Result<Response<Body>, S::Error>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        if PAGE_METHODS.contains(&request.uri().path()) {
+            return Either::Left(self.inner.call(request));
+        }
+        let status = Status::new(
+            Code::Unimplemented,
+            "the page's port serves the dashboard's reads only; use the gRPC port",
+        );
+        Either::Right(ready(Ok(status.into_http())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_page_method_is_in_the_permission_table() {
+        for method in PAGE_METHODS {
+            assert!(
+                crate::auth::PERMISSIONS.iter().any(|(m, _)| m == method),
+                "{method}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_page_is_served_and_nothing_else() {
+        let index = page_file(&Method::GET, "/");
+        assert_eq!(index.status(), StatusCode::OK);
+        assert!(
+            index
+                .headers()
+                .contains_key(header::CONTENT_SECURITY_POLICY)
+        );
+        assert_eq!(
+            page_file(&Method::GET, "/../Cargo.toml").status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            page_file(&Method::POST, "/app.js").status(),
+            StatusCode::METHOD_NOT_ALLOWED
+        );
+    }
+
+    #[test]
+    fn plaintext_and_open_pages_stay_on_loopback() {
+        let lo: SocketAddr = ([127, 0, 0, 1], 8080).into();
+        let any: SocketAddr = ([0, 0, 0, 0], 8080).into();
+        assert!(check_address(lo, false, false, false).is_ok());
+        assert!(check_address(any, false, true, false).is_err());
+        assert!(check_address(any, true, false, false).is_err());
+        assert!(check_address(any, true, false, true).is_ok());
+        assert!(check_address(any, true, true, false).is_ok());
+    }
+}
