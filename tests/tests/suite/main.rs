@@ -15,6 +15,7 @@ mod api_lifecycle;
 mod api_malformed;
 mod api_pagination;
 mod api_reception;
+mod browser_dashboard;
 mod cli_import;
 mod fault_process;
 mod fault_storage;

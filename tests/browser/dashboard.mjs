@@ -1,0 +1,214 @@
+// Drives the dashboard in Debian's Chromium, headless, through playwright-core (no browser
+// download): `node dashboard.mjs BRIEF.json`, the brief written by
+// tests/tests/suite/browser_dashboard.rs with the page's address, tokens and the figures the
+// node's API answered. Checks that the page shows exactly those, saves screenshots, then
+// prints `WAITING live`, reads one line of new figures on stdin and checks that the open page
+// shows them without a reload. Exits non-zero on the first difference.
+
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { chromium } from "playwright-core";
+
+const brief = JSON.parse(readFileSync(process.argv[2], "utf8"));
+const expected = brief.expected;
+const executablePath = process.env.TIEPDAN_CHROMIUM || "/usr/bin/chromium";
+const TIMEOUT = 30_000;
+
+// The whole run is bounded: a hung browser fails the test instead of holding it.
+const alarm = setTimeout(() => {
+  console.error("dashboard.mjs: gave up after 180 s");
+  process.exit(2);
+}, 180_000);
+
+const failures = [];
+function check(ok, what) {
+  if (!ok) failures.push(what);
+}
+function done(what) {
+  if (failures.length) {
+    console.error(`${what}:\n  ${failures.join("\n  ")}`);
+    process.exit(1);
+  }
+  console.log(`ok: ${what}`);
+}
+
+/** A figure as displayed ("1.234", "63 %") as a number. */
+const parse = (text) => Number(text.replace(/[^\d-]/g, ""));
+
+async function shot(page, name) {
+  const path = join(brief.screenshots, name);
+  await page.screenshot({ path, fullPage: true });
+  console.log(`screenshot: ${path}`);
+}
+
+async function waitState(page, state) {
+  await page.waitForSelector(`body[data-state="${state}"]`, { timeout: TIMEOUT });
+}
+
+/** Every row of the report table: unit code (or "own", "total") → field → number. */
+async function reportRows(page) {
+  return page.$$eval("#report-table tr[data-unit]", (rows) =>
+    rows.map((tr) => ({
+      unit: tr.dataset.unit,
+      cells: Object.fromEntries(
+        [...tr.querySelectorAll("td[data-field]")].map((td) => [
+          td.dataset.field,
+          { text: td.textContent, offline: td.dataset.offline },
+        ]),
+      ),
+    })),
+  );
+}
+
+function compareRow(where, shown, want) {
+  if (!shown) return check(false, `${where}: row missing`);
+  for (const [field, value] of Object.entries(want)) {
+    const cell = shown.cells[field];
+    check(
+      cell && parse(cell.text) === Number(value),
+      `${where}.${field}: page shows ${cell?.text}, API says ${value}`,
+    );
+  }
+}
+
+async function expectNoFigures(page, what) {
+  await waitState(page, "auth-error");
+  const error = await page.textContent("#error");
+  const figures = await page.$$eval("td[data-field], #chart rect", (cells) => cells.length);
+  const hidden = await page.$eval("#content", (el) => el.hidden);
+  check(figures === 0, `${what}: ${figures} figures on the page`);
+  check(hidden, `${what}: the report is not hidden`);
+  check(/mã truy cập/i.test(error ?? ""), `${what}: error says ${JSON.stringify(error)}`);
+  return error;
+}
+
+const browser = await chromium.launch({
+  executablePath,
+  headless: true,
+  // CI runs as root, where Chromium's sandbox cannot start.
+  args: ["--no-sandbox"],
+});
+try {
+  const context = await browser.newContext({
+    viewport: { width: 1280, height: 800 },
+    locale: "vi-VN",
+    timezoneId: "Asia/Ho_Chi_Minh",
+  });
+  const page = await context.newPage();
+  page.on("pageerror", (e) => failures.push(`page error: ${e.message}`));
+  const url = `${brief.url}?period=${encodeURIComponent(brief.period)}`;
+
+  // 1. No token, a forged one, one whose role may not read the overdue list: nothing shown.
+  await page.goto(url);
+  let error = await expectNoFigures(page, "no token");
+  check(error.includes("Unauthenticated"), `no token: ${error}`);
+  await shot(page, "dashboard-no-token.png");
+  await page.fill("#token", brief.forged);
+  await page.click("#token-form button[type=submit]");
+  error = await expectNoFigures(page, "forged token");
+  check(error.includes("Unauthenticated"), `forged token: ${error}`);
+  await page.fill("#token", brief.reporter);
+  await page.click("#token-form button[type=submit]");
+  error = await expectNoFigures(page, "reporter token");
+  check(error.includes("PermissionDenied"), `reporter token: ${error}`);
+  done("a page without a valid token shows no figure");
+
+  // 2. The head's token: the report, row by row, equals GetReport.
+  await page.fill("#token", brief.token);
+  await page.click("#token-form button[type=submit]");
+  await waitState(page, "ready");
+  const rows = await reportRows(page);
+  const byUnit = new Map(rows.map((r) => [r.unit, r]));
+  const children = rows.filter((r) => r.unit !== "own" && r.unit !== "total").map((r) => r.unit);
+  check(
+    JSON.stringify([...children].sort()) === JSON.stringify(Object.keys(expected.rows).sort()),
+    `child rows: page ${children}, API ${Object.keys(expected.rows)}`,
+  );
+  for (const [code, want] of Object.entries(expected.rows)) compareRow(code, byUnit.get(code), want);
+  compareRow("own", byUnit.get("own"), expected.own);
+  compareRow("total", byUnit.get("total"), expected.total);
+  done("the report's rows and total equal GetReport");
+
+  // 3. Freshness: the cut ward is offline, the other synced.
+  for (const code of expected.offline) {
+    const cell = byUnit.get(code)?.cells.freshness;
+    check(
+      cell?.offline === "true" && cell.text.startsWith("mất kết nối từ"),
+      `${code} should show offline: ${JSON.stringify(cell)}`,
+    );
+  }
+  for (const code of expected.online) {
+    const cell = byUnit.get(code)?.cells.freshness;
+    check(
+      cell?.offline === "false" && cell.text.startsWith("đồng bộ lúc"),
+      `${code} should show synced: ${JSON.stringify(cell)}`,
+    );
+  }
+  done("the cut-off ward shows as offline, the other as synced");
+
+  // 4. The overdue list: the same items, in the same order (most overdue first), same days.
+  const overdue = await page.$$eval("#overdue-table tr[data-id]", (rows) =>
+    rows.map((tr) => ({
+      id: tr.dataset.id,
+      days: tr.querySelector("td[data-field=days]")?.textContent ?? "",
+    })),
+  );
+  check(
+    overdue.length === expected.overdue.length,
+    `overdue: page lists ${overdue.length}, API ${expected.overdue.length}`,
+  );
+  expected.overdue.forEach((want, i) => {
+    const shown = overdue[i];
+    check(
+      shown && shown.id === want.id && parse(shown.days) === want.days,
+      `overdue #${i}: page ${JSON.stringify(shown)}, API ${JSON.stringify(want)}`,
+    );
+  });
+  const bars = await page.$$eval("#chart rect.visits", (r) => r.length);
+  check(bars === 13, `chart: ${bars} visit bars (12 months and the legend)`);
+  done("the overdue list equals ListOverdueItems; the chart is drawn");
+
+  await shot(page, "dashboard.png");
+  await page.screenshot({ path: join(brief.screenshots, "dashboard-top.png") });
+  await page.click("#lang");
+  check((await page.textContent("#report-table thead")).includes("Visits"), "English headers");
+  await shot(page, "dashboard-en.png");
+  await page.click("#lang");
+  await page.emulateMedia({ media: "print" });
+  await page.pdf({
+    path: join(brief.screenshots, "report-a4.pdf"),
+    format: "A4",
+    landscape: true,
+  });
+  await shot(page, "dashboard-print.png");
+  await page.emulateMedia({ media: "screen" });
+  // The token lives in the tab's sessionStorage: the phone view is the same tab, narrowed.
+  await page.setViewportSize({ width: 390, height: 844 });
+  const overflow = await page.evaluate(() => document.body.scrollWidth - window.innerWidth);
+  check(overflow <= 1, `phone: the page is ${overflow}px wider than the screen`);
+  await shot(page, "dashboard-phone.png");
+  await page.setViewportSize({ width: 1280, height: 800 });
+  done("English, print and phone views");
+
+  // 5. Live: a visit recorded now reaches the open page through WatchReport.
+  console.log("WAITING live");
+  const lines = createInterface({ input: process.stdin });
+  const next = JSON.parse((await lines[Symbol.asyncIterator]().next()).value);
+  lines.close();
+  const want = String(next.total.visits);
+  await page.waitForFunction(
+    (visits) =>
+      document.querySelector('#report-table tr[data-unit="total"] td[data-field="visits"]')
+        ?.textContent?.replace(/[^\d]/g, "") === visits,
+    want,
+    { timeout: TIMEOUT },
+  );
+  const live = await reportRows(page);
+  compareRow("live total", live.find((r) => r.unit === "total"), next.total);
+  compareRow("live own", live.find((r) => r.unit === "own"), next.own);
+  done("the open page follows WatchReport");
+} finally {
+  await browser.close();
+  clearTimeout(alarm);
+}
