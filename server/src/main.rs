@@ -91,6 +91,10 @@ enum Command {
         /// Seed of the register generator.
         #[arg(long, default_value_t = 2019)]
         seed: u64,
+        /// Serve the town's dashboard on this address (e.g. 127.0.0.1:8080) and keep the
+        /// tree running until Ctrl-C.
+        #[arg(long)]
+        http_listen: Option<std::net::SocketAddr>,
     },
 }
 
@@ -221,11 +225,13 @@ async fn main() -> anyhow::Result<()> {
             data_dir,
             communes,
             seed,
+            http_listen,
         } => {
             tiepdan_server::demo::run(tiepdan_server::demo::DemoOptions {
                 data_dir,
                 communes,
                 seed,
+                http_listen,
             })
             .await
         }

@@ -53,12 +53,13 @@ impl DemoNode {
 }
 
 /// Starts a node of `unit` with its SQLite file in `dir`, below `parent` (through a proxy
-/// when `proxied`).
+/// when `proxied`), serving the dashboard on `http_listen` if given.
 pub async fn start_node(
     dir: &Path,
     unit: Unit,
     parent: Option<&RunningNode>,
     proxied: bool,
+    http_listen: Option<std::net::SocketAddr>,
 ) -> anyhow::Result<DemoNode> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let db = format!(
@@ -67,6 +68,7 @@ pub async fn start_node(
     );
     let mut config = NodeConfig::new(unit.clone(), db);
     config.uplink.backoff_max = Duration::from_millis(500);
+    config.http_listen = http_listen;
     let mut proxy = None;
     if let Some(parent) = parent {
         if proxied {
@@ -118,6 +120,8 @@ pub struct DemoOptions {
     pub data_dir: Option<PathBuf>,
     pub communes: usize,
     pub seed: u64,
+    /// Serve the town's dashboard here and keep the tree running until Ctrl-C.
+    pub http_listen: Option<std::net::SocketAddr>,
 }
 
 /// Runs the demo and prints what it does.
@@ -143,6 +147,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         unit("01", "Thành phố Hà Nội", UnitLevel::Province),
         None,
         false,
+        None,
     )
     .await?;
     let town = start_node(
@@ -150,11 +155,13 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         unit("269", "Thị xã Sơn Tây", UnitLevel::District),
         Some(&city.node),
         false,
+        options.http_listen,
     )
     .await?;
     let mut communes = Vec::new();
     for (code, name, level) in COMMUNES.iter().take(count) {
-        communes.push(start_node(&dir, unit(code, name, *level), Some(&town.node), true).await?);
+        communes
+            .push(start_node(&dir, unit(code, name, *level), Some(&town.node), true, None).await?);
     }
     println!("  city  01  {}  {}", city.unit.name, city.node.url());
     println!("  town  269 {}  {}", town.unit.name, town.node.url());
@@ -252,6 +259,12 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         total.complaint_cases_to_resolve,
         total.complaint_cases_resolved
     );
+    if let Some(page) = town.node.page_addr {
+        println!(
+            "\nthe town's dashboard: http://{page}/ (no token on loopback); Ctrl-C stops the demo"
+        );
+        tokio::signal::ctrl_c().await?;
+    }
     for c in communes {
         let _ = c.node.stop().await;
     }
