@@ -333,7 +333,6 @@ pub async fn start(config: NodeConfig, listener: TcpListener) -> Result<RunningN
         let bound = listener.local_addr()?;
         page_addr = Some(bound);
         let services = web::PageServices {
-            units: UnitApi { app: r() },
             reports: ReportApi {
                 app: r(),
                 shutdown: shutdown.clone(),

@@ -99,20 +99,35 @@ try {
   page.on("pageerror", (e) => failures.push(`page error: ${e.message}`));
   const url = `${brief.url}?period=${encodeURIComponent(brief.period)}`;
 
-  // 1. No token, a forged one, one whose role may not read the overdue list: nothing shown.
+  // 1. No token, a forged one, one of another unit's node: nothing shown.
   await page.goto(url);
   let error = await expectNoFigures(page, "no token");
   check(error.includes("Unauthenticated"), `no token: ${error}`);
   await shot(page, "dashboard-no-token.png");
-  await page.fill("#token", brief.forged);
-  await page.click("#token-form button[type=submit]");
-  error = await expectNoFigures(page, "forged token");
-  check(error.includes("Unauthenticated"), `forged token: ${error}`);
+  for (const [what, token, code] of [
+    ["forged token", brief.forged, "Unauthenticated"],
+    ["another unit's token", brief.otherUnit, "PermissionDenied"],
+  ]) {
+    await page.fill("#token", token);
+    await page.click("#token-form button[type=submit]");
+    error = await expectNoFigures(page, what);
+    check(error.includes(code), `${what}: ${error}`);
+  }
+  done("a page without a valid token shows no figure");
+
+  // A reporter reads the report but not the overdue list.
   await page.fill("#token", brief.reporter);
   await page.click("#token-form button[type=submit]");
-  error = await expectNoFigures(page, "reporter token");
-  check(error.includes("PermissionDenied"), `reporter token: ${error}`);
-  done("a page without a valid token shows no figure");
+  await waitState(page, "ready");
+  const reporterRows = await reportRows(page);
+  compareRow("reporter total", reporterRows.find((r) => r.unit === "total"), expected.total);
+  const overdueRows = await page.$$eval("#overdue-table tr[data-id]", (rows) => rows.length);
+  check(overdueRows === 0, `reporter: ${overdueRows} overdue rows`);
+  check(
+    /không được xem danh sách quá hạn/.test(await page.textContent("#overdue-meta")),
+    "reporter: the overdue list's refusal is not shown",
+  );
+  done("a reporter's page shows the report and no overdue item");
 
   // 2. The head's token: the report, row by row, equals GetReport.
   await page.fill("#token", brief.token);

@@ -22,7 +22,7 @@ use tonic::transport::{Server, ServerTlsConfig};
 use tonic::{Code, Status};
 use tonic_web::GrpcWebLayer;
 
-use crate::api::{PetitionApi, ReportApi, UnitApi};
+use crate::api::{PetitionApi, ReportApi};
 use crate::auth::Authorizer;
 use crate::auth::layer::AuthLayer;
 use crate::net::{self, CallsLayer, ConnectionLimits, Connections};
@@ -31,7 +31,6 @@ use crate::wire::MAX_MESSAGE_BYTES;
 
 /// The methods the page calls, and all this listener answers: reads only.
 pub const PAGE_METHODS: &[&str] = &[
-    "/tiepdan.v1.UnitService/GetUnit",
     "/tiepdan.v1.ReportService/GetReport",
     "/tiepdan.v1.ReportService/WatchReport",
     "/tiepdan.v1.SyncService/GetSyncStatus",
@@ -72,7 +71,6 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 
 /// The services behind the page, built by the node from the same application as its gRPC port.
 pub struct PageServices {
-    pub units: UnitApi,
     pub reports: ReportApi,
     pub petitions: PetitionApi,
     pub sync: SyncApi,
@@ -132,9 +130,6 @@ pub async fn serve(
         .layer(GrpcWebLayer::new())
         .layer(ReadsOnlyLayer)
         .layer(AuthLayer::new(auth))
-        .add_service(limited!(pb::unit_service_server::UnitServiceServer::new(
-            services.units
-        )))
         .add_service(limited!(
             pb::report_service_server::ReportServiceServer::new(services.reports)
         ))

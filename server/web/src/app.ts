@@ -5,7 +5,6 @@
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { type Timestamp, timestampDate } from "@bufbuild/protobuf/wkt";
-import { UnitService } from "./gen/tiepdan/v1/unit_service_pb";
 import {
   PeriodCalendar,
   type Report,
@@ -46,10 +45,18 @@ interface View {
   links: Map<string, LinkStatus>;
   overdue: OverdueItem[];
   overdueMore: boolean;
+  /** The token's role may read reports but not the overdue list (a reporter). */
+  overdueDenied: boolean;
   months?: { visits: bigint; petitions: bigint }[];
   updated?: Date;
 }
-let view: View = { links: new Map(), overdue: [], overdueMore: false };
+const empty = (): View => ({
+  links: new Map(),
+  overdue: [],
+  overdueMore: false,
+  overdueDenied: false,
+});
+let view: View = empty();
 
 // ---- the services ----
 
@@ -61,7 +68,6 @@ const transport = createGrpcWebTransport({
   baseUrl: location.origin,
   interceptors: [withToken],
 });
-const units = createClient(UnitService, transport);
 const reports = createClient(ReportService, transport);
 const petitions = createClient(PetitionService, transport);
 const sync = createClient(SyncService, transport);
@@ -193,7 +199,7 @@ function showError(message: string) {
 /** A refused token hides every figure: nothing read with it may stay on the screen. */
 function refuse(e: ConnectError) {
   stop();
-  view = { links: new Map(), overdue: [], overdueMore: false };
+  view = empty();
   $("content").hidden = true;
   for (const id of ["report-table", "overdue-table"]) {
     for (const part of $(id).children) part.replaceChildren();
@@ -235,11 +241,22 @@ async function readLinks() {
 async function readOverdue() {
   const items: OverdueItem[] = [];
   let pageToken = "";
-  do {
-    const page = await petitions.listOverdueItems({ pageSize: 1000, pageToken });
-    items.push(...page.items);
-    pageToken = page.nextPageToken;
-  } while (pageToken && items.length < OVERDUE_PAGE);
+  try {
+    do {
+      const page = await petitions.listOverdueItems({ pageSize: 1000, pageToken });
+      items.push(...page.items);
+      pageToken = page.nextPageToken;
+    } while (pageToken && items.length < OVERDUE_PAGE);
+  } catch (e) {
+    // A reporter reads totals and links only: the rest of the page still shows.
+    if (e instanceof ConnectError && e.code === Code.PermissionDenied) {
+      view.overdueDenied = true;
+      view.overdue = [];
+      return;
+    }
+    throw e;
+  }
+  view.overdueDenied = false;
   view.overdueMore = items.length > OVERDUE_PAGE || pageToken !== "";
   view.overdue = items.slice(0, OVERDUE_PAGE);
 }
@@ -276,8 +293,6 @@ async function start() {
   const controller = new AbortController();
   watch = controller;
   try {
-    const unit = (await units.getUnit({})).unit;
-    $("unit-name").textContent = unit ? `${unit.name} (${unit.code})` : "";
     linkTimer = window.setInterval(() => {
       readLinks()
         .then(render)
@@ -295,6 +310,8 @@ async function start() {
       await Promise.all([readOwn(period, cal), readLinks(), readOverdue(), readMonths(year, cal)]);
       view.report = message.report;
       view.updated = new Date();
+      const unit = message.report.unit;
+      $("unit-name").textContent = unit ? `${unit.name} (${unit.code})` : "";
       $("content").hidden = false;
       render();
       setState("ready");
@@ -442,8 +459,9 @@ function renderOverdue() {
       );
     }),
   );
-  $("overdue-meta").textContent =
-    view.overdue.length === 0
+  $("overdue-meta").textContent = view.overdueDenied
+    ? words.overdueDenied
+    : view.overdue.length === 0
       ? words.noneOverdue
       : `${number(view.overdue.length)}${view.overdueMore ? "+" : ""} ${words.overdueCount}`;
 }

@@ -2,7 +2,8 @@
 //! (`--http-listen`) over two wards, one of them cut off; `tests/browser/dashboard.mjs` drives
 //! Debian's Chromium headless through playwright-core (no browser download) and checks that
 //! the page shows what GetReport and ListOverdueItems answer here, that the cut ward shows as
-//! offline, that a page without a valid token shows no figure, and that a visit recorded while
+//! offline, that a page without a valid token shows no figure (a reporter's, no overdue list),
+//! and that a visit recorded while
 //! the page is open reaches it through WatchReport. Screenshots go to `target/screenshots/`.
 //! Needs `node`, `npm ci --prefix tests/browser` and `/usr/bin/chromium` (or
 //! `TIEPDAN_CHROMIUM`); `.ci/run` installs them.
@@ -31,13 +32,18 @@ const WARDS: [(&str, &str); 2] = [("09574", "Phường Lê Lợi"), ("09577", "P
 const CUT: &str = "09577";
 
 fn token(secret: &Secret, role: Role) -> String {
+    token_of(secret, role, TOWN)
+}
+
+/// A token of `role` for `unit`'s node, valid for an hour.
+fn token_of(secret: &Secret, role: Role, unit: &str) -> String {
     let now = chrono::Utc::now().timestamp();
     auth::issue(
         secret,
         &Claims {
             subject: format!("browser test {role}"),
             role,
-            unit: TOWN.to_string(),
+            unit: unit.to_string(),
             issued_at: now - 60,
             expires_at: now + 3600,
         },
@@ -231,6 +237,7 @@ async fn the_page_shows_what_the_api_answers() {
     .await;
 
     let reporter = token(&secret, Role::Reporter);
+    let other_unit = token_of(&secret, Role::Head, WARDS[0].0);
     let other_secret = Secret::generate();
     let forged = token(&other_secret, Role::Head);
     let screenshots = std::env::var_os("TIEPDAN_SCREENSHOTS")
@@ -243,6 +250,7 @@ async fn the_page_shows_what_the_api_answers() {
         "token": head,
         "forged": forged,
         "reporter": reporter,
+        "otherUnit": other_unit,
         "screenshots": screenshots,
         "expected": expected(&town_ch, &head).await,
     });
@@ -368,18 +376,19 @@ async fn the_page_port_serves_reads_behind_tokens_only() {
         format!("POST {path} HTTP/1.1\r\ncontent-type: application/grpc-web+proto{auth}")
     };
     let head = token(&secret, Role::Head);
-    let read = "/tiepdan.v1.UnitService/GetUnit";
+    let read = "/tiepdan.v1.SyncService/GetSyncStatus";
     let answer = http(addr, &call(read, None), &empty).await;
     assert!(answer.contains("grpc-status: 16"), "no token: {answer}");
     let answer = http(addr, &call(read, Some(&head)), &empty).await;
-    // The unit's name in the message, the status in the trailer frame at the body's end.
+    // The unit's code in the message, the status in the trailer frame at the body's end.
     assert!(
-        answer.contains("Thị xã Sơn Tây") && answer.contains("grpc-status:0"),
+        answer.contains(TOWN) && answer.contains("grpc-status:0"),
         "head: {answer}"
     );
     for write in [
         "/tiepdan.v1.ReceptionService/RecordVisit",
         "/tiepdan.v1.UnitService/RegisterUnit",
+        "/tiepdan.v1.UnitService/GetUnit",
         "/tiepdan.v1.SyncService/Link",
     ] {
         let answer = http(addr, &call(write, Some(&head)), &empty).await;
