@@ -445,7 +445,7 @@ mod tests {
         writeln!(
             file,
             "unit = \"269\"\nname = \"Thị xã Sơn Tây\"\nlevel = \"district\"\n\
-             [deadlines]\nprocess_petition = {{ days = 7 }}"
+             http_listen = \"127.0.0.1:8080\"\n[deadlines]\nprocess_petition = {{ days = 7 }}"
         )
         .unwrap_or_else(|e| panic!("{e}"));
         let args = ServeArgs {
@@ -459,6 +459,10 @@ mod tests {
         assert_eq!(resolved.node.unit.name, "Sơn Tây");
         assert_eq!(resolved.node.unit.level, UnitLevel::District);
         assert_eq!(resolved.node.deadlines.process_petition.days, 7);
+        assert_eq!(
+            resolved.node.http_listen,
+            Some(SocketAddr::from(([127, 0, 0, 1], 8080)))
+        );
         assert_eq!(resolved.node.deadlines.resolve_first_complaint.days, 30);
         assert!(resolved.node.database_url.ends_with("data/269.sqlite"));
     }

@@ -130,6 +130,9 @@ pub async fn serve(
         .layer(GrpcWebLayer::new())
         .layer(ReadsOnlyLayer)
         .layer(AuthLayer::new(auth))
+        .http2_keepalive_interval(Some(Duration::from_secs(10)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(5)))
+        .timeout(Duration::from_secs(60))
         .add_service(limited!(
             pb::report_service_server::ReportServiceServer::new(services.reports)
         ))

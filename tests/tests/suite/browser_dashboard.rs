@@ -18,7 +18,7 @@ use tiepdan_client::Bearer;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
-use crate::support::server::{Claims, Role, Secret, UnitLevel, auth, wait_synced};
+use crate::support::server::{Claims, Role, Secret, UnitLevel, auth, tls, wait_synced};
 use crate::support::{
     Backend, TestDb, TestNode, local, pb, receive_req, record_mix, unit, visit_request, wait_for,
 };
@@ -394,5 +394,65 @@ async fn the_page_port_serves_reads_behind_tokens_only() {
         let answer = http(addr, &call(write, Some(&head)), &empty).await;
         assert!(answer.contains("grpc-status: 12"), "{write}: {answer}");
     }
+    town.stop().await;
+}
+
+/// Over TLS the page's port presents the node's certificate (a client trusting the tree's CA
+/// reads through it with a token) and still serves the page's reads only; plaintext is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_port_speaks_the_nodes_tls() {
+    use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
+    let pki = tempfile::tempdir().unwrap();
+    tls::init_ca(pki.path(), "test tree").unwrap();
+    tls::issue(pki.path(), TOWN, &[]).unwrap();
+    let files = tls::TlsFiles {
+        cert: pki.path().join(format!("{TOWN}.pem")),
+        key: pki.path().join(format!("{TOWN}.key")),
+        ca: pki.path().join("ca.pem"),
+    };
+    let node_tls = tls::load(&files).unwrap();
+    let secret = Secret::generate();
+    let for_town = secret.clone();
+    let town = TestNode::start_with(
+        TestDb::new(Backend::Sqlite).await,
+        unit(TOWN, "Thị xã Sơn Tây", UnitLevel::District, None),
+        None,
+        |c| {
+            c.tls = Some(node_tls);
+            c.auth = Some(for_town);
+            c.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        },
+    )
+    .await;
+    let addr = town.running().page_addr.unwrap();
+    let ca = Certificate::from_pem(std::fs::read_to_string(&files.ca).unwrap());
+    let channel = Endpoint::from_shared(format!("https://{addr}"))
+        .unwrap()
+        .tls_config(ClientTlsConfig::new().ca_certificate(ca))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let head = token(&secret, Role::Head);
+    let mut sync = pb::sync_service_client::SyncServiceClient::with_interceptor(
+        channel.clone(),
+        Bearer::new(&head).unwrap(),
+    );
+    let status = sync
+        .get_sync_status(pb::GetSyncStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(status.unit_code, TOWN);
+    let refused = pb::reception_service_client::ReceptionServiceClient::with_interceptor(
+        channel,
+        Bearer::new(&head).unwrap(),
+    )
+    .record_visit(visit_request("tls", 0))
+    .await
+    .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unimplemented, "{refused:?}");
+    let plaintext = http(addr, "GET / HTTP/1.1", b"").await;
+    assert!(!plaintext.starts_with("HTTP/1.1 200"), "{plaintext}");
     town.stop().await;
 }
