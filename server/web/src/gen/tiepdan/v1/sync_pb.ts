@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tiepdan/v1/sync.proto.
  */
 export const file_tiepdan_v1_sync: GenFile = /*@__PURE__*/
-  fileDesc("ChV0aWVwZGFuL3YxL3N5bmMucHJvdG8SCnRpZXBkYW4udjEikgIKC0xpbmtSZXF1ZXN0EiIKBWhlbGxvGAEgASgLMhEudGllcGRhbi52MS5IZWxsb0gAEicKBWJhdGNoGAIgASgLMhYudGllcGRhbi52MS5FdmVudEJhdGNoSAASIAoEbWFpbBgDIAEoCzIQLnRpZXBkYW4udjEuTWFpbEgAEicKCG1haWxfYWNrGAQgASgLMhMudGllcGRhbi52MS5NYWlsQWNrSAASLwoMZGlnZXN0X3JlcGx5GAUgASgLMhcudGllcGRhbi52MS5EaWdlc3RSZXBseUgAEi8KDHNlYWxpbmdfa2V5cxgGIAEoCzIXLnRpZXBkYW4udjEuU2VhbGluZ0tleXNIAEIJCgdtZXNzYWdlIjAKC1NlYWxpbmdLZXlzEiEKBGtleXMYASADKAsyEy50aWVwZGFuLnYxLlVuaXRLZXkivgIKDExpbmtSZXNwb25zZRImCgd3ZWxjb21lGAEgASgLMhMudGllcGRhbi52MS5XZWxjb21lSAASKQoJYmF0Y2hfYWNrGAIgASgLMhQudGllcGRhbi52MS5CYXRjaEFja0gAEiAKBG1haWwYAyABKAsyEC50aWVwZGFuLnYxLk1haWxIABInCghtYWlsX2FjaxgEIAEoCzITLnRpZXBkYW4udjEuTWFpbEFja0gAEioKCWRpcmVjdG9yeRgFIAEoCzIVLnRpZXBkYW4udjEuRGlyZWN0b3J5SAASMwoOZGlnZXN0X3JlcXVlc3QYBiABKAsyGS50aWVwZGFuLnYxLkRpZ2VzdFJlcXVlc3RIABIkCgZyZXNlbmQYByABKAsyEi50aWVwZGFuLnYxLlJlc2VuZEgAQgkKB21lc3NhZ2UiOQoNRGlnZXN0UmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgEEhQKDG9yaWdpbl91bml0cxgCIAMoCSJ0CgtEaWdlc3RSZXBseRISCgpyZXF1ZXN0X2lkGAEgASgEEiYKB2RpZ2VzdHMYAiADKAsyFS50aWVwZGFuLnYxLkRheURpZ2VzdBIpCgVoZWFkcxgDIAMoCzIaLnRpZXBkYW4udjEuT3JpZ2luUG9zaXRpb24iNwoGUmVzZW5kEi0KCXBvc2l0aW9ucxgBIAMoCzIaLnRpZXBkYW4udjEuT3JpZ2luUG9zaXRpb24iVwoJRGlyZWN0b3J5Eh8KBXVuaXRzGAEgAygLMhAudGllcGRhbi52MS5Vbml0EikKDHNlYWxpbmdfa2V5cxgCIAMoCzITLnRpZXBkYW4udjEuVW5pdEtleSLIAQoFSGVsbG8SGAoQcHJvdG9jb2xfdmVyc2lvbhgBIAEoDRIeCgR1bml0GAIgASgLMhAudGllcGRhbi52MS5Vbml0EiEKB3N1YnRyZWUYAyADKAsyEC50aWVwZGFuLnYxLlVuaXQSJQoFaGVhZHMYBCADKAsyFi50aWVwZGFuLnYxLk9yaWdpbkhlYWQSEAoIZmVhdHVyZXMYBSADKAkSKQoMc2VhbGluZ19rZXlzGAYgAygLMhMudGllcGRhbi52MS5Vbml0S2V5IjAKB1VuaXRLZXkSEQoJdW5pdF9jb2RlGAEgASgJEhIKCnB1YmxpY19rZXkYAiABKAwiQQoKT3JpZ2luSGVhZBITCgtvcmlnaW5fdW5pdBgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBBIMCgRoYXNoGAMgASgMIsQBCgdXZWxjb21lEhgKEHByb3RvY29sX3ZlcnNpb24YASABKA0SIAoGcGFyZW50GAIgASgLMhAudGllcGRhbi52MS5Vbml0Ei0KCXBvc2l0aW9ucxgDIAMoCzIaLnRpZXBkYW4udjEuT3JpZ2luUG9zaXRpb24SIwoJZGlyZWN0b3J5GAQgAygLMhAudGllcGRhbi52MS5Vbml0EikKDHNlYWxpbmdfa2V5cxgFIAMoCzITLnRpZXBkYW4udjEuVW5pdEtleSI3Cg5PcmlnaW5Qb3NpdGlvbhITCgtvcmlnaW5fdW5pdBgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBCJQCgpFdmVudEJhdGNoEg4KBmV2ZW50cxgBIAMoDBIRCglyZW1haW5pbmcYAiABKAQSHwoFdW5pdHMYAyADKAsyEC50aWVwZGFuLnYxLlVuaXQiOQoIQmF0Y2hBY2sSLQoJcG9zaXRpb25zGAEgAygLMhoudGllcGRhbi52MS5PcmlnaW5Qb3NpdGlvbiLlAQoETWFpbBIKCgJpZBgBIAEoCRIYChBkZXN0aW5hdGlvbl91bml0GAIgASgJEhMKC3NvdXJjZV91bml0GAMgASgJEi0KCXNlbmRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASOQoRcGV0aXRpb25fdHJhbnNmZXIYCiABKAsyHC50aWVwZGFuLnYxLlBldGl0aW9uVHJhbnNmZXJIABItCgtjYXNlX3Jlc3VsdBgLIAEoCzIWLnRpZXBkYW4udjEuQ2FzZVJlc3VsdEgAQgkKB2NvbnRlbnQijwEKEFBldGl0aW9uVHJhbnNmZXISJgoIcGV0aXRpb24YASABKAsyFC50aWVwZGFuLnYxLlBldGl0aW9uEioKCnBldGl0aW9uZXIYAiABKAsyFi50aWVwZGFuLnYxLlBldGl0aW9uZXISDAoEbm90ZRgDIAEoCRIZChFzZWFsZWRfcGV0aXRpb25lchgEIAEoDCJICgpDYXNlUmVzdWx0EhoKEnNvdXJjZV9wZXRpdGlvbl9pZBgBIAEoCRIeCgRjYXNlGAIgASgLMhAudGllcGRhbi52MS5DYXNlIhoKB01haWxBY2sSDwoHbWFpbF9pZBgBIAEoCSIWChRHZXRTeW5jU3RhdHVzUmVxdWVzdCL8AgoKTGlua1N0YXR1cxIRCgl1bml0X2NvZGUYASABKAkSEQoJY29ubmVjdGVkGAIgASgIEi4KCnNpbmNlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjMKD2xhc3RfZXZlbnRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOZXZlbnRzX2FwcGxpZWQYBSABKAQSFQoNZXZlbnRzX2JlaGluZBgGIAEoBBIUCgxtYWlsX3BlbmRpbmcYByABKAQSEgoKbGFzdF9lcnJvchgIIAEoCRIQCgh0YW1wZXJlZBgJIAEoCBIXCg9sYXN0X2Vycm9yX2NvZGUYCiABKAkSDwoHcmVmdXNlZBgLIAEoCBIXCg9mYWlsZWRfYXR0ZW1wdHMYDCABKA0SNQoRbmV4dF9hdHRlbXB0X3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInwKFUdldFN5bmNTdGF0dXNSZXNwb25zZRIRCgl1bml0X2NvZGUYASABKAkSJgoGcGFyZW50GAIgASgLMhYudGllcGRhbi52MS5MaW5rU3RhdHVzEigKCGNoaWxkcmVuGAMgAygLMhYudGllcGRhbi52MS5MaW5rU3RhdHVzIi8KF0dldEpvdXJuYWxEaWdlc3RSZXF1ZXN0EhQKDG9yaWdpbl91bml0cxgBIAMoCSJkCglEYXlEaWdlc3QSEwoLb3JpZ2luX3VuaXQYASABKAkSCwoDZGF5GAIgASgJEg0KBWNvdW50GAMgASgEEhgKEGhpZ2hlc3Rfc2VxdWVuY2UYBCABKAQSDAoEaGFzaBgFIAEoDCJtChhHZXRKb3VybmFsRGlnZXN0UmVzcG9uc2USJgoHZGlnZXN0cxgBIAMoCzIVLnRpZXBkYW4udjEuRGF5RGlnZXN0EikKBWhlYWRzGAIgAygLMhoudGllcGRhbi52MS5PcmlnaW5Qb3NpdGlvbiI9ChBSZWNvbmNpbGVSZXF1ZXN0EhMKC2NoaWxkX3VuaXRzGAEgAygJEhQKDHdhaXRfc2Vjb25kcxgCIAEoDSLKAQoQRGlnZXN0RGlmZmVyZW5jZRITCgtvcmlnaW5fdW5pdBgBIAEoCRILCgNkYXkYAiABKAkSKAoEa2luZBgDIAEoDjIaLnRpZXBkYW4udjEuRGlmZmVyZW5jZUtpbmQSEwoLY2hpbGRfY291bnQYBCABKAQSFAoMcGFyZW50X2NvdW50GAUgASgEEh4KFmNoaWxkX2hpZ2hlc3Rfc2VxdWVuY2UYBiABKAQSHwoXcGFyZW50X2hpZ2hlc3Rfc2VxdWVuY2UYByABKAQivwIKE0NoaWxkUmVjb25jaWxpYXRpb24SEQoJdW5pdF9jb2RlGAEgASgJEg8KB3JlYWNoZWQYAiABKAgSDQoFZXJyb3IYAyABKAkSGAoQb3JpZ2luc19jb21wYXJlZBgEIAEoBBIVCg1kYXlzX2NvbXBhcmVkGAUgASgEEhcKD2V2ZW50c19jb21wYXJlZBgGIAEoBBIxCgtkaWZmZXJlbmNlcxgHIAMoCzIcLnRpZXBkYW4udjEuRGlnZXN0RGlmZmVyZW5jZRIwCgxwdWxsZWRfYWZ0ZXIYCCADKAsyGi50aWVwZGFuLnYxLk9yaWdpblBvc2l0aW9uEhUKDWV2ZW50c19wdWxsZWQYCSABKAQSLwoJcmVtYWluaW5nGAogAygLMhwudGllcGRhbi52MS5EaWdlc3REaWZmZXJlbmNlIlkKEVJlY29uY2lsZVJlc3BvbnNlEhEKCXVuaXRfY29kZRgBIAEoCRIxCghjaGlsZHJlbhgCIAMoCzIfLnRpZXBkYW4udjEuQ2hpbGRSZWNvbmNpbGlhdGlvbiqjAQoORGlmZmVyZW5jZUtpbmQSHwobRElGRkVSRU5DRV9LSU5EX1VOU1BFQ0lGSUVEEAASJQohRElGRkVSRU5DRV9LSU5EX01JU1NJTkdfQVRfUEFSRU5UEAESJAogRElGRkVSRU5DRV9LSU5EX01JU1NJTkdfQVRfQ0hJTEQQAhIjCh9ESUZGRVJFTkNFX0tJTkRfQ09OVEVOVF9ESUZGRVJTEAMyywIKC1N5bmNTZXJ2aWNlEj0KBExpbmsSFy50aWVwZGFuLnYxLkxpbmtSZXF1ZXN0GhgudGllcGRhbi52MS5MaW5rUmVzcG9uc2UoATABElQKDUdldFN5bmNTdGF0dXMSIC50aWVwZGFuLnYxLkdldFN5bmNTdGF0dXNSZXF1ZXN0GiEudGllcGRhbi52MS5HZXRTeW5jU3RhdHVzUmVzcG9uc2USXQoQR2V0Sm91cm5hbERpZ2VzdBIjLnRpZXBkYW4udjEuR2V0Sm91cm5hbERpZ2VzdFJlcXVlc3QaJC50aWVwZGFuLnYxLkdldEpvdXJuYWxEaWdlc3RSZXNwb25zZRJICglSZWNvbmNpbGUSHC50aWVwZGFuLnYxLlJlY29uY2lsZVJlcXVlc3QaHS50aWVwZGFuLnYxLlJlY29uY2lsZVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_tiepdan_v1_types]);
+  fileDesc("ChV0aWVwZGFuL3YxL3N5bmMucHJvdG8SCnRpZXBkYW4udjEivgIKC0xpbmtSZXF1ZXN0EiIKBWhlbGxvGAEgASgLMhEudGllcGRhbi52MS5IZWxsb0gAEicKBWJhdGNoGAIgASgLMhYudGllcGRhbi52MS5FdmVudEJhdGNoSAASIAoEbWFpbBgDIAEoCzIQLnRpZXBkYW4udjEuTWFpbEgAEicKCG1haWxfYWNrGAQgASgLMhMudGllcGRhbi52MS5NYWlsQWNrSAASLwoMZGlnZXN0X3JlcGx5GAUgASgLMhcudGllcGRhbi52MS5EaWdlc3RSZXBseUgAEi8KDHNlYWxpbmdfa2V5cxgGIAEoCzIXLnRpZXBkYW4udjEuU2VhbGluZ0tleXNIABIqCglmcmVzaG5lc3MYByABKAsyFS50aWVwZGFuLnYxLkZyZXNobmVzc0gAQgkKB21lc3NhZ2UiNgoJRnJlc2huZXNzEikKBmJlaGluZBgBIAMoCzIZLnRpZXBkYW4udjEuVW5pdEZyZXNobmVzcyJSCg1Vbml0RnJlc2huZXNzEhEKCXVuaXRfY29kZRgBIAEoCRIuCgphc19vZl90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIwCgtTZWFsaW5nS2V5cxIhCgRrZXlzGAEgAygLMhMudGllcGRhbi52MS5Vbml0S2V5IugCCgxMaW5rUmVzcG9uc2USJgoHd2VsY29tZRgBIAEoCzITLnRpZXBkYW4udjEuV2VsY29tZUgAEikKCWJhdGNoX2FjaxgCIAEoCzIULnRpZXBkYW4udjEuQmF0Y2hBY2tIABIgCgRtYWlsGAMgASgLMhAudGllcGRhbi52MS5NYWlsSAASJwoIbWFpbF9hY2sYBCABKAsyEy50aWVwZGFuLnYxLk1haWxBY2tIABIqCglkaXJlY3RvcnkYBSABKAsyFS50aWVwZGFuLnYxLkRpcmVjdG9yeUgAEjMKDmRpZ2VzdF9yZXF1ZXN0GAYgASgLMhkudGllcGRhbi52MS5EaWdlc3RSZXF1ZXN0SAASJAoGcmVzZW5kGAcgASgLMhIudGllcGRhbi52MS5SZXNlbmRIABIoCghyZWNvdmVyeRgIIAEoCzIULnRpZXBkYW4udjEuUmVjb3ZlcnlIAEIJCgdtZXNzYWdlIngKCFJlY292ZXJ5Eg4KBmV2ZW50cxgBIAMoDBIRCglyZW1haW5pbmcYAiABKAQSDAoEZG9uZRgDIAEoCBIaChJtYWlsX3Rha2VuX3Rocm91Z2gYBCABKAQSHwoFdW5pdHMYBSADKAsyEC50aWVwZGFuLnYxLlVuaXQiOQoNRGlnZXN0UmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgEEhQKDG9yaWdpbl91bml0cxgCIAMoCSJ0CgtEaWdlc3RSZXBseRISCgpyZXF1ZXN0X2lkGAEgASgEEiYKB2RpZ2VzdHMYAiADKAsyFS50aWVwZGFuLnYxLkRheURpZ2VzdBIpCgVoZWFkcxgDIAMoCzIaLnRpZXBkYW4udjEuT3JpZ2luUG9zaXRpb24iNwoGUmVzZW5kEi0KCXBvc2l0aW9ucxgBIAMoCzIaLnRpZXBkYW4udjEuT3JpZ2luUG9zaXRpb24iVwoJRGlyZWN0b3J5Eh8KBXVuaXRzGAEgAygLMhAudGllcGRhbi52MS5Vbml0EikKDHNlYWxpbmdfa2V5cxgCIAMoCzITLnRpZXBkYW4udjEuVW5pdEtleSLIAQoFSGVsbG8SGAoQcHJvdG9jb2xfdmVyc2lvbhgBIAEoDRIeCgR1bml0GAIgASgLMhAudGllcGRhbi52MS5Vbml0EiEKB3N1YnRyZWUYAyADKAsyEC50aWVwZGFuLnYxLlVuaXQSJQoFaGVhZHMYBCADKAsyFi50aWVwZGFuLnYxLk9yaWdpbkhlYWQSEAoIZmVhdHVyZXMYBSADKAkSKQoMc2VhbGluZ19rZXlzGAYgAygLMhMudGllcGRhbi52MS5Vbml0S2V5IjAKB1VuaXRLZXkSEQoJdW5pdF9jb2RlGAEgASgJEhIKCnB1YmxpY19rZXkYAiABKAwiQQoKT3JpZ2luSGVhZBITCgtvcmlnaW5fdW5pdBgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBBIMCgRoYXNoGAMgASgMIsQBCgdXZWxjb21lEhgKEHByb3RvY29sX3ZlcnNpb24YASABKA0SIAoGcGFyZW50GAIgASgLMhAudGllcGRhbi52MS5Vbml0Ei0KCXBvc2l0aW9ucxgDIAMoCzIaLnRpZXBkYW4udjEuT3JpZ2luUG9zaXRpb24SIwoJZGlyZWN0b3J5GAQgAygLMhAudGllcGRhbi52MS5Vbml0EikKDHNlYWxpbmdfa2V5cxgFIAMoCzITLnRpZXBkYW4udjEuVW5pdEtleSI3Cg5PcmlnaW5Qb3NpdGlvbhITCgtvcmlnaW5fdW5pdBgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBCJQCgpFdmVudEJhdGNoEg4KBmV2ZW50cxgBIAMoDBIRCglyZW1haW5pbmcYAiABKAQSHwoFdW5pdHMYAyADKAsyEC50aWVwZGFuLnYxLlVuaXQiOQoIQmF0Y2hBY2sSLQoJcG9zaXRpb25zGAEgAygLMhoudGllcGRhbi52MS5PcmlnaW5Qb3NpdGlvbiLlAQoETWFpbBIKCgJpZBgBIAEoCRIYChBkZXN0aW5hdGlvbl91bml0GAIgASgJEhMKC3NvdXJjZV91bml0GAMgASgJEi0KCXNlbmRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASOQoRcGV0aXRpb25fdHJhbnNmZXIYCiABKAsyHC50aWVwZGFuLnYxLlBldGl0aW9uVHJhbnNmZXJIABItCgtjYXNlX3Jlc3VsdBgLIAEoCzIWLnRpZXBkYW4udjEuQ2FzZVJlc3VsdEgAQgkKB2NvbnRlbnQijwEKEFBldGl0aW9uVHJhbnNmZXISJgoIcGV0aXRpb24YASABKAsyFC50aWVwZGFuLnYxLlBldGl0aW9uEioKCnBldGl0aW9uZXIYAiABKAsyFi50aWVwZGFuLnYxLlBldGl0aW9uZXISDAoEbm90ZRgDIAEoCRIZChFzZWFsZWRfcGV0aXRpb25lchgEIAEoDCJICgpDYXNlUmVzdWx0EhoKEnNvdXJjZV9wZXRpdGlvbl9pZBgBIAEoCRIeCgRjYXNlGAIgASgLMhAudGllcGRhbi52MS5DYXNlIhoKB01haWxBY2sSDwoHbWFpbF9pZBgBIAEoCSIWChRHZXRTeW5jU3RhdHVzUmVxdWVzdCL8AgoKTGlua1N0YXR1cxIRCgl1bml0X2NvZGUYASABKAkSEQoJY29ubmVjdGVkGAIgASgIEi4KCnNpbmNlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjMKD2xhc3RfZXZlbnRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOZXZlbnRzX2FwcGxpZWQYBSABKAQSFQoNZXZlbnRzX2JlaGluZBgGIAEoBBIUCgxtYWlsX3BlbmRpbmcYByABKAQSEgoKbGFzdF9lcnJvchgIIAEoCRIQCgh0YW1wZXJlZBgJIAEoCBIXCg9sYXN0X2Vycm9yX2NvZGUYCiABKAkSDwoHcmVmdXNlZBgLIAEoCBIXCg9mYWlsZWRfYXR0ZW1wdHMYDCABKA0SNQoRbmV4dF9hdHRlbXB0X3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIqoBChVHZXRTeW5jU3RhdHVzUmVzcG9uc2USEQoJdW5pdF9jb2RlGAEgASgJEiYKBnBhcmVudBgCIAEoCzIWLnRpZXBkYW4udjEuTGlua1N0YXR1cxIoCghjaGlsZHJlbhgDIAMoCzIWLnRpZXBkYW4udjEuTGlua1N0YXR1cxIsCghyZWNvdmVyeRgEIAEoCzIaLnRpZXBkYW4udjEuUmVjb3ZlcnlTdGF0dXMi2wEKDlJlY292ZXJ5U3RhdHVzEhIKCnJlY292ZXJpbmcYASABKAgSDgoGcmVhc29uGAIgASgJEi4KCnN0YXJ0X3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2ZpbmlzaF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIYChBldmVudHNfcmVjb3ZlcmVkGAUgASgEEioKInBldGl0aW9uc193aXRob3V0X3BlcnNvbmFsX2RldGFpbHMYBiADKAkiLwoXR2V0Sm91cm5hbERpZ2VzdFJlcXVlc3QSFAoMb3JpZ2luX3VuaXRzGAEgAygJImQKCURheURpZ2VzdBITCgtvcmlnaW5fdW5pdBgBIAEoCRILCgNkYXkYAiABKAkSDQoFY291bnQYAyABKAQSGAoQaGlnaGVzdF9zZXF1ZW5jZRgEIAEoBBIMCgRoYXNoGAUgASgMIm0KGEdldEpvdXJuYWxEaWdlc3RSZXNwb25zZRImCgdkaWdlc3RzGAEgAygLMhUudGllcGRhbi52MS5EYXlEaWdlc3QSKQoFaGVhZHMYAiADKAsyGi50aWVwZGFuLnYxLk9yaWdpblBvc2l0aW9uIj0KEFJlY29uY2lsZVJlcXVlc3QSEwoLY2hpbGRfdW5pdHMYASADKAkSFAoMd2FpdF9zZWNvbmRzGAIgASgNIsoBChBEaWdlc3REaWZmZXJlbmNlEhMKC29yaWdpbl91bml0GAEgASgJEgsKA2RheRgCIAEoCRIoCgRraW5kGAMgASgOMhoudGllcGRhbi52MS5EaWZmZXJlbmNlS2luZBITCgtjaGlsZF9jb3VudBgEIAEoBBIUCgxwYXJlbnRfY291bnQYBSABKAQSHgoWY2hpbGRfaGlnaGVzdF9zZXF1ZW5jZRgGIAEoBBIfChdwYXJlbnRfaGlnaGVzdF9zZXF1ZW5jZRgHIAEoBCK/AgoTQ2hpbGRSZWNvbmNpbGlhdGlvbhIRCgl1bml0X2NvZGUYASABKAkSDwoHcmVhY2hlZBgCIAEoCBINCgVlcnJvchgDIAEoCRIYChBvcmlnaW5zX2NvbXBhcmVkGAQgASgEEhUKDWRheXNfY29tcGFyZWQYBSABKAQSFwoPZXZlbnRzX2NvbXBhcmVkGAYgASgEEjEKC2RpZmZlcmVuY2VzGAcgAygLMhwudGllcGRhbi52MS5EaWdlc3REaWZmZXJlbmNlEjAKDHB1bGxlZF9hZnRlchgIIAMoCzIaLnRpZXBkYW4udjEuT3JpZ2luUG9zaXRpb24SFQoNZXZlbnRzX3B1bGxlZBgJIAEoBBIvCglyZW1haW5pbmcYCiADKAsyHC50aWVwZGFuLnYxLkRpZ2VzdERpZmZlcmVuY2UiWQoRUmVjb25jaWxlUmVzcG9uc2USEQoJdW5pdF9jb2RlGAEgASgJEjEKCGNoaWxkcmVuGAIgAygLMh8udGllcGRhbi52MS5DaGlsZFJlY29uY2lsaWF0aW9uKqMBCg5EaWZmZXJlbmNlS2luZBIfChtESUZGRVJFTkNFX0tJTkRfVU5TUEVDSUZJRUQQABIlCiFESUZGRVJFTkNFX0tJTkRfTUlTU0lOR19BVF9QQVJFTlQQARIkCiBESUZGRVJFTkNFX0tJTkRfTUlTU0lOR19BVF9DSElMRBACEiMKH0RJRkZFUkVOQ0VfS0lORF9DT05URU5UX0RJRkZFUlMQAzLLAgoLU3luY1NlcnZpY2USPQoETGluaxIXLnRpZXBkYW4udjEuTGlua1JlcXVlc3QaGC50aWVwZGFuLnYxLkxpbmtSZXNwb25zZSgBMAESVAoNR2V0U3luY1N0YXR1cxIgLnRpZXBkYW4udjEuR2V0U3luY1N0YXR1c1JlcXVlc3QaIS50aWVwZGFuLnYxLkdldFN5bmNTdGF0dXNSZXNwb25zZRJdChBHZXRKb3VybmFsRGlnZXN0EiMudGllcGRhbi52MS5HZXRKb3VybmFsRGlnZXN0UmVxdWVzdBokLnRpZXBkYW4udjEuR2V0Sm91cm5hbERpZ2VzdFJlc3BvbnNlEkgKCVJlY29uY2lsZRIcLnRpZXBkYW4udjEuUmVjb25jaWxlUmVxdWVzdBodLnRpZXBkYW4udjEuUmVjb25jaWxlUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_tiepdan_v1_types]);
 
 /**
  * A message from child to parent.
@@ -76,6 +76,15 @@ export type LinkRequest = Message<"tiepdan.v1.LinkRequest"> & {
      */
     value: SealingKeys;
     case: "sealingKeys";
+  } | {
+    /**
+     * How current the child's copies of its subtree's units are, judged at the child through
+     * every hop below it; sent when it changes.
+     *
+     * @generated from field: tiepdan.v1.Freshness freshness = 7;
+     */
+    value: Freshness;
+    case: "freshness";
   } | { case: undefined; value?: undefined };
 };
 
@@ -85,6 +94,57 @@ export type LinkRequest = Message<"tiepdan.v1.LinkRequest"> & {
  */
 export const LinkRequestSchema: GenMessage<LinkRequest> = /*@__PURE__*/
   messageDesc(file_tiepdan_v1_sync, 0);
+
+/**
+ * The units of the sender's subtree whose records it does not hold up to now: each unit
+ * whose link (or a link between it and the sender) is down or behind. A unit not listed
+ * is current. Each message replaces the one before.
+ *
+ * @generated from message tiepdan.v1.Freshness
+ */
+export type Freshness = Message<"tiepdan.v1.Freshness"> & {
+  /**
+   * The units behind, at most one entry each.
+   *
+   * @generated from field: repeated tiepdan.v1.UnitFreshness behind = 1;
+   */
+  behind: UnitFreshness[];
+};
+
+/**
+ * Describes the message tiepdan.v1.Freshness.
+ * Use `create(FreshnessSchema)` to create a new message.
+ */
+export const FreshnessSchema: GenMessage<Freshness> = /*@__PURE__*/
+  messageDesc(file_tiepdan_v1_sync, 1);
+
+/**
+ * How current the sender's copy of one unit's records is.
+ *
+ * @generated from message tiepdan.v1.UnitFreshness
+ */
+export type UnitFreshness = Message<"tiepdan.v1.UnitFreshness"> & {
+  /**
+   * The unit.
+   *
+   * @generated from field: string unit_code = 1;
+   */
+  unitCode: string;
+
+  /**
+   * The time up to which the sender holds the unit's records; absent if it never held any.
+   *
+   * @generated from field: google.protobuf.Timestamp as_of_time = 2;
+   */
+  asOfTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message tiepdan.v1.UnitFreshness.
+ * Use `create(UnitFreshnessSchema)` to create a new message.
+ */
+export const UnitFreshnessSchema: GenMessage<UnitFreshness> = /*@__PURE__*/
+  messageDesc(file_tiepdan_v1_sync, 2);
 
 /**
  * Sealing keys of units below the sender.
@@ -105,7 +165,7 @@ export type SealingKeys = Message<"tiepdan.v1.SealingKeys"> & {
  * Use `create(SealingKeysSchema)` to create a new message.
  */
 export const SealingKeysSchema: GenMessage<SealingKeys> = /*@__PURE__*/
-  messageDesc(file_tiepdan_v1_sync, 1);
+  messageDesc(file_tiepdan_v1_sync, 3);
 
 /**
  * A message from parent to child.
@@ -177,6 +237,17 @@ export type LinkResponse = Message<"tiepdan.v1.LinkResponse"> & {
      */
     value: Resend;
     case: "resend";
+  } | {
+    /**
+     * Recovery: events of the child's subtree that the child no longer holds and this node
+     * does (the child was restored from an older copy or lost its disk), byte for byte, in
+     * order; sent right after the Welcome, before any mail (only to a child whose Hello
+     * lists the feature "recover").
+     *
+     * @generated from field: tiepdan.v1.Recovery recovery = 8;
+     */
+    value: Recovery;
+    case: "recovery";
   } | { case: undefined; value?: undefined };
 };
 
@@ -185,7 +256,60 @@ export type LinkResponse = Message<"tiepdan.v1.LinkResponse"> & {
  * Use `create(LinkResponseSchema)` to create a new message.
  */
 export const LinkResponseSchema: GenMessage<LinkResponse> = /*@__PURE__*/
-  messageDesc(file_tiepdan_v1_sync, 2);
+  messageDesc(file_tiepdan_v1_sync, 4);
+
+/**
+ * Events of the child's own subtree given back to it.
+ *
+ * @generated from message tiepdan.v1.Recovery
+ */
+export type Recovery = Message<"tiepdan.v1.Recovery"> & {
+  /**
+   * Encoded tiepdan.v1.JournalEvent messages, in order, byte for byte as their origin wrote
+   * them; per origin, contiguous, the first one following the head the child's Hello named
+   * (or starting at 1 for an origin it named none of).
+   *
+   * @generated from field: repeated bytes events = 1;
+   */
+  events: Uint8Array[];
+
+  /**
+   * Events still to come after this message.
+   *
+   * @generated from field: uint64 remaining = 2;
+   */
+  remaining: bigint;
+
+  /**
+   * Set on the last message of the recovery (which may carry no event).
+   *
+   * @generated from field: bool done = 3;
+   */
+  done: boolean;
+
+  /**
+   * The highest number n of the mail identifiers "CHILD-Mn" this node took from the child:
+   * the child never gives a new envelope one of them.
+   *
+   * @generated from field: uint64 mail_taken_through = 4;
+   */
+  mailTakenThrough: bigint;
+
+  /**
+   * The units of the message's origins below the child, each with its parent, parents
+   * first, so a child that lost its database can place them again.
+   *
+   * @generated from field: repeated tiepdan.v1.Unit units = 5;
+   */
+  units: Unit[];
+};
+
+/**
+ * Describes the message tiepdan.v1.Recovery.
+ * Use `create(RecoverySchema)` to create a new message.
+ */
+export const RecoverySchema: GenMessage<Recovery> = /*@__PURE__*/
+  messageDesc(file_tiepdan_v1_sync, 5);
 
 /**
  * The parent asks for the digests of some origins of the child's subtree.
@@ -213,7 +337,7 @@ export type DigestRequest = Message<"tiepdan.v1.DigestRequest"> & {
  * Use `create(DigestRequestSchema)` to create a new message.
  */
 export const DigestRequestSchema: GenMessage<DigestRequest> = /*@__PURE__*/
-  messageDesc(file_tiepdan_v1_sync, 3);
+  messageDesc(file_tiepdan_v1_sync, 6);
 
 /**
  * The child's digests for a DigestRequest.
@@ -248,7 +372,7 @@ export type DigestReply = Message<"tiepdan.v1.DigestReply"> & {
  * Use `create(DigestReplySchema)` to create a new message.
  */
 export const DigestReplySchema: GenMessage<DigestReply> = /*@__PURE__*/
-  messageDesc(file_tiepdan_v1_sync, 4);
+  messageDesc(file_tiepdan_v1_sync, 7);
 
 /**
  * The parent lacks events: the child ships each origin again after the given sequence.
@@ -269,7 +393,7 @@ export type Resend = Message<"tiepdan.v1.Resend"> & {
  * Use `create(ResendSchema)` to create a new message.
  */
 export const ResendSchema: GenMessage<Resend> = /*@__PURE__*/
-  messageDesc(file_tiepdan_v1_sync, 5);
+  messageDesc(file_tiepdan_v1_sync, 8);
 
 /**
  * Units a child may address transfers to outside its own subtree.
@@ -297,7 +421,7 @@ export type Directory = Message<"tiepdan.v1.Directory"> & {
  * Use `create(DirectorySchema)` to create a new message.
  */
 export const DirectorySchema: GenMessage<Directory> = /*@__PURE__*/
-  messageDesc(file_tiepdan_v1_sync, 6);
+  messageDesc(file_tiepdan_v1_sync, 9);
 
 /**
  * The child's introduction.
@@ -337,7 +461,7 @@ export type Hello = Message<"tiepdan.v1.Hello"> & {
   /**
    * Optional exchanges the child takes part in beyond its protocol version, so parents and
    * children of different releases interoperate: "reconcile" (answers DigestRequest, honours
-   * Resend).
+   * Resend), "recover" (takes back, as Recovery, events the parent holds beyond its heads).
    *
    * @generated from field: repeated string features = 5;
    */
@@ -356,7 +480,7 @@ export type Hello = Message<"tiepdan.v1.Hello"> & {
  * Use `create(HelloSchema)` to create a new message.
  */
 export const HelloSchema: GenMessage<Hello> = /*@__PURE__*/
-  messageDesc(file_tiepdan_v1_sync, 7);
+  messageDesc(file_tiepdan_v1_sync, 10);
 
 /**
  * The public key mail to a unit is sealed to: only that unit's node can open it.
@@ -384,7 +508,7 @@ export type UnitKey = Message<"tiepdan.v1.UnitKey"> & {
  * Use `create(UnitKeySchema)` to create a new message.
  */
 export const UnitKeySchema: GenMessage<UnitKey> = /*@__PURE__*/
-  messageDesc(file_tiepdan_v1_sync, 8);
+  messageDesc(file_tiepdan_v1_sync, 11);
 
 /**
  * The last event of one origin's journal.
@@ -419,7 +543,7 @@ export type OriginHead = Message<"tiepdan.v1.OriginHead"> & {
  * Use `create(OriginHeadSchema)` to create a new message.
  */
 export const OriginHeadSchema: GenMessage<OriginHead> = /*@__PURE__*/
-  messageDesc(file_tiepdan_v1_sync, 9);
+  messageDesc(file_tiepdan_v1_sync, 12);
 
 /**
  * The parent's answer to Hello.
@@ -469,7 +593,7 @@ export type Welcome = Message<"tiepdan.v1.Welcome"> & {
  * Use `create(WelcomeSchema)` to create a new message.
  */
 export const WelcomeSchema: GenMessage<Welcome> = /*@__PURE__*/
-  messageDesc(file_tiepdan_v1_sync, 10);
+  messageDesc(file_tiepdan_v1_sync, 13);
 
 /**
  * A position in one origin's journal.
@@ -497,7 +621,7 @@ export type OriginPosition = Message<"tiepdan.v1.OriginPosition"> & {
  * Use `create(OriginPositionSchema)` to create a new message.
  */
 export const OriginPositionSchema: GenMessage<OriginPosition> = /*@__PURE__*/
-  messageDesc(file_tiepdan_v1_sync, 11);
+  messageDesc(file_tiepdan_v1_sync, 14);
 
 /**
  * A batch of journal events, bounded by count and bytes.
@@ -535,7 +659,7 @@ export type EventBatch = Message<"tiepdan.v1.EventBatch"> & {
  * Use `create(EventBatchSchema)` to create a new message.
  */
 export const EventBatchSchema: GenMessage<EventBatch> = /*@__PURE__*/
-  messageDesc(file_tiepdan_v1_sync, 12);
+  messageDesc(file_tiepdan_v1_sync, 15);
 
 /**
  * Acknowledgement of applied batches.
@@ -556,7 +680,7 @@ export type BatchAck = Message<"tiepdan.v1.BatchAck"> & {
  * Use `create(BatchAckSchema)` to create a new message.
  */
 export const BatchAckSchema: GenMessage<BatchAck> = /*@__PURE__*/
-  messageDesc(file_tiepdan_v1_sync, 13);
+  messageDesc(file_tiepdan_v1_sync, 16);
 
 /**
  * An addressed envelope routed hop by hop through the tree: transfers carry a petitioner's
@@ -622,7 +746,7 @@ export type Mail = Message<"tiepdan.v1.Mail"> & {
  * Use `create(MailSchema)` to create a new message.
  */
 export const MailSchema: GenMessage<Mail> = /*@__PURE__*/
-  messageDesc(file_tiepdan_v1_sync, 14);
+  messageDesc(file_tiepdan_v1_sync, 17);
 
 /**
  * A petition handed over to the unit that must handle it.
@@ -667,7 +791,7 @@ export type PetitionTransfer = Message<"tiepdan.v1.PetitionTransfer"> & {
  * Use `create(PetitionTransferSchema)` to create a new message.
  */
 export const PetitionTransferSchema: GenMessage<PetitionTransfer> = /*@__PURE__*/
-  messageDesc(file_tiepdan_v1_sync, 15);
+  messageDesc(file_tiepdan_v1_sync, 18);
 
 /**
  * The result of a case for a petition that came from the destination.
@@ -695,7 +819,7 @@ export type CaseResult = Message<"tiepdan.v1.CaseResult"> & {
  * Use `create(CaseResultSchema)` to create a new message.
  */
 export const CaseResultSchema: GenMessage<CaseResult> = /*@__PURE__*/
-  messageDesc(file_tiepdan_v1_sync, 16);
+  messageDesc(file_tiepdan_v1_sync, 19);
 
 /**
  * Acknowledgement that mail was durably taken.
@@ -716,7 +840,7 @@ export type MailAck = Message<"tiepdan.v1.MailAck"> & {
  * Use `create(MailAckSchema)` to create a new message.
  */
 export const MailAckSchema: GenMessage<MailAck> = /*@__PURE__*/
-  messageDesc(file_tiepdan_v1_sync, 17);
+  messageDesc(file_tiepdan_v1_sync, 20);
 
 /**
  * Request of GetSyncStatus.
@@ -731,7 +855,7 @@ export type GetSyncStatusRequest = Message<"tiepdan.v1.GetSyncStatusRequest"> & 
  * Use `create(GetSyncStatusRequestSchema)` to create a new message.
  */
 export const GetSyncStatusRequestSchema: GenMessage<GetSyncStatusRequest> = /*@__PURE__*/
-  messageDesc(file_tiepdan_v1_sync, 18);
+  messageDesc(file_tiepdan_v1_sync, 21);
 
 /**
  * State of one link.
@@ -839,7 +963,7 @@ export type LinkStatus = Message<"tiepdan.v1.LinkStatus"> & {
  * Use `create(LinkStatusSchema)` to create a new message.
  */
 export const LinkStatusSchema: GenMessage<LinkStatus> = /*@__PURE__*/
-  messageDesc(file_tiepdan_v1_sync, 19);
+  messageDesc(file_tiepdan_v1_sync, 22);
 
 /**
  * Response of GetSyncStatus.
@@ -867,6 +991,13 @@ export type GetSyncStatusResponse = Message<"tiepdan.v1.GetSyncStatusResponse"> 
    * @generated from field: repeated tiepdan.v1.LinkStatus children = 3;
    */
   children: LinkStatus[];
+
+  /**
+   * The last recovery of this node's journal from its parent, if there was one.
+   *
+   * @generated from field: tiepdan.v1.RecoveryStatus recovery = 4;
+   */
+  recovery?: RecoveryStatus | undefined;
 };
 
 /**
@@ -874,7 +1005,65 @@ export type GetSyncStatusResponse = Message<"tiepdan.v1.GetSyncStatusResponse"> 
  * Use `create(GetSyncStatusResponseSchema)` to create a new message.
  */
 export const GetSyncStatusResponseSchema: GenMessage<GetSyncStatusResponse> = /*@__PURE__*/
-  messageDesc(file_tiepdan_v1_sync, 20);
+  messageDesc(file_tiepdan_v1_sync, 23);
+
+/**
+ * A node restored from an older copy, or rebuilt on an empty database, takes back from its
+ * parent the events it lost before it writes anything new.
+ *
+ * @generated from message tiepdan.v1.RecoveryStatus
+ */
+export type RecoveryStatus = Message<"tiepdan.v1.RecoveryStatus"> & {
+  /**
+   * Still waiting for the parent: writes are refused until it has answered.
+   *
+   * @generated from field: bool recovering = 1;
+   */
+  recovering: boolean;
+
+  /**
+   * Why: "restore" (tiepdan-node restore) or "recover" (tiepdan-node recover).
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+
+  /**
+   * When the database was marked.
+   *
+   * @generated from field: google.protobuf.Timestamp start_time = 3;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * When the recovery finished, if it has.
+   *
+   * @generated from field: google.protobuf.Timestamp finish_time = 4;
+   */
+  finishTime?: Timestamp | undefined;
+
+  /**
+   * Events taken back from the parent.
+   *
+   * @generated from field: uint64 events_recovered = 5;
+   */
+  eventsRecovered: bigint;
+
+  /**
+   * This unit's petitions that are not anonymous but whose petitioner's personal details
+   * are not held: they never left this node, so no copy could give them back.
+   *
+   * @generated from field: repeated string petitions_without_personal_details = 6;
+   */
+  petitionsWithoutPersonalDetails: string[];
+};
+
+/**
+ * Describes the message tiepdan.v1.RecoveryStatus.
+ * Use `create(RecoveryStatusSchema)` to create a new message.
+ */
+export const RecoveryStatusSchema: GenMessage<RecoveryStatus> = /*@__PURE__*/
+  messageDesc(file_tiepdan_v1_sync, 24);
 
 /**
  * Request of GetJournalDigest.
@@ -895,7 +1084,7 @@ export type GetJournalDigestRequest = Message<"tiepdan.v1.GetJournalDigestReques
  * Use `create(GetJournalDigestRequestSchema)` to create a new message.
  */
 export const GetJournalDigestRequestSchema: GenMessage<GetJournalDigestRequest> = /*@__PURE__*/
-  messageDesc(file_tiepdan_v1_sync, 21);
+  messageDesc(file_tiepdan_v1_sync, 25);
 
 /**
  * What a journal holds of one origin on one local day.
@@ -944,7 +1133,7 @@ export type DayDigest = Message<"tiepdan.v1.DayDigest"> & {
  * Use `create(DayDigestSchema)` to create a new message.
  */
 export const DayDigestSchema: GenMessage<DayDigest> = /*@__PURE__*/
-  messageDesc(file_tiepdan_v1_sync, 22);
+  messageDesc(file_tiepdan_v1_sync, 26);
 
 /**
  * Response of GetJournalDigest.
@@ -972,7 +1161,7 @@ export type GetJournalDigestResponse = Message<"tiepdan.v1.GetJournalDigestRespo
  * Use `create(GetJournalDigestResponseSchema)` to create a new message.
  */
 export const GetJournalDigestResponseSchema: GenMessage<GetJournalDigestResponse> = /*@__PURE__*/
-  messageDesc(file_tiepdan_v1_sync, 23);
+  messageDesc(file_tiepdan_v1_sync, 27);
 
 /**
  * Request of Reconcile.
@@ -1000,7 +1189,7 @@ export type ReconcileRequest = Message<"tiepdan.v1.ReconcileRequest"> & {
  * Use `create(ReconcileRequestSchema)` to create a new message.
  */
 export const ReconcileRequestSchema: GenMessage<ReconcileRequest> = /*@__PURE__*/
-  messageDesc(file_tiepdan_v1_sync, 24);
+  messageDesc(file_tiepdan_v1_sync, 28);
 
 /**
  * How one origin's journal on one local day differs between a child and this node.
@@ -1063,7 +1252,7 @@ export type DigestDifference = Message<"tiepdan.v1.DigestDifference"> & {
  * Use `create(DigestDifferenceSchema)` to create a new message.
  */
 export const DigestDifferenceSchema: GenMessage<DigestDifference> = /*@__PURE__*/
-  messageDesc(file_tiepdan_v1_sync, 25);
+  messageDesc(file_tiepdan_v1_sync, 29);
 
 /**
  * Reconciliation with one child.
@@ -1147,7 +1336,7 @@ export type ChildReconciliation = Message<"tiepdan.v1.ChildReconciliation"> & {
  * Use `create(ChildReconciliationSchema)` to create a new message.
  */
 export const ChildReconciliationSchema: GenMessage<ChildReconciliation> = /*@__PURE__*/
-  messageDesc(file_tiepdan_v1_sync, 26);
+  messageDesc(file_tiepdan_v1_sync, 30);
 
 /**
  * Response of Reconcile.
@@ -1175,7 +1364,7 @@ export type ReconcileResponse = Message<"tiepdan.v1.ReconcileResponse"> & {
  * Use `create(ReconcileResponseSchema)` to create a new message.
  */
 export const ReconcileResponseSchema: GenMessage<ReconcileResponse> = /*@__PURE__*/
-  messageDesc(file_tiepdan_v1_sync, 27);
+  messageDesc(file_tiepdan_v1_sync, 31);
 
 /**
  * Kinds of difference between a child's and a parent's journal.
