@@ -42,6 +42,9 @@ pub enum Error {
     /// The node answered without a field the API promises.
     #[error("the node's answer has no {0}")]
     MissingField(&'static str),
+    /// A file the command writes could not be written.
+    #[error("{path}: {detail}")]
+    File { path: PathBuf, detail: String },
 }
 
 impl From<Status> for Error {

@@ -77,6 +77,10 @@ pub struct ServeArgs {
     /// this address, with the same TLS and tokens as the gRPC port.
     #[arg(long, env = "TIEPDAN_HTTP_LISTEN")]
     pub http_listen: Option<SocketAddr>,
+    /// A directory of report-form definitions (`*.toml`, as in `server/forms/`) that replace
+    /// or add to the built-in ones of the same code and circular.
+    #[arg(long, env = "TIEPDAN_FORMS_DIR")]
+    pub forms_dir: Option<PathBuf>,
     /// Most connections open at once (default 4096); more are closed as they come.
     #[arg(long, env = "TIEPDAN_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
@@ -108,6 +112,7 @@ pub(crate) struct FileConfig {
     pub(crate) data_dir: Option<PathBuf>,
     metrics_listen: Option<SocketAddr>,
     http_listen: Option<SocketAddr>,
+    forms_dir: Option<PathBuf>,
     max_connections: Option<usize>,
     max_streams_per_connection: Option<u32>,
     handshake_timeout_secs: Option<u64>,
@@ -287,6 +292,7 @@ impl ServeArgs {
                 uplink: UplinkConfig::default(),
                 metrics_listen: self.metrics_listen.or(file.metrics_listen),
                 http_listen: self.http_listen.or(file.http_listen),
+                forms_dir: self.forms_dir.clone().or(file.forms_dir),
                 tls,
                 auth,
                 insecure_no_auth,

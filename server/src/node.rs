@@ -49,6 +49,8 @@ pub struct NodeConfig {
     pub metrics_listen: Option<SocketAddr>,
     /// Where to serve the dashboard and its gRPC-Web reads, if anywhere.
     pub http_listen: Option<SocketAddr>,
+    /// Report-form definitions replacing or adding to the built-in ones.
+    pub forms_dir: Option<std::path::PathBuf>,
     /// Mutual TLS; without it the node serves and links in plaintext, on loopback only.
     pub tls: Option<NodeTls>,
     /// The secret operator tokens are signed with; with it every call but health, reflection
@@ -74,6 +76,7 @@ impl NodeConfig {
             uplink: UplinkConfig::default(),
             metrics_listen: None,
             http_listen: None,
+            forms_dir: None,
             tls: None,
             auth: None,
             insecure_no_auth: false,
@@ -98,6 +101,25 @@ pub enum StartError {
     Transport(#[from] tonic::transport::Error),
     #[error("{0}")]
     Insecure(String),
+    #[error("report forms: {0}")]
+    Forms(String),
+}
+
+/// The built-in forms with the definitions of `dir` (`*.toml`) replacing or adding to them.
+fn read_forms(dir: &std::path::Path) -> Result<crate::domain::forms::FormSet, StartError> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let text = std::fs::read_to_string(&path)?;
+            files.push((path.display().to_string(), text));
+        }
+    }
+    files.sort();
+    let set = crate::domain::forms::FormSet::with(&files)
+        .map_err(|e| StartError::Forms(e.to_string()))?;
+    tracing::info!(dir = %dir.display(), files = files.len(), "report forms read");
+    Ok(set)
 }
 
 fn is_loopback_url(url: &str) -> bool {
@@ -190,6 +212,9 @@ pub async fn start(config: NodeConfig, listener: TcpListener) -> Result<RunningN
     }
     let store = Store::open(&config.database_url).await?;
     let app = App::open(store, config.unit.clone(), config.deadlines.clone()).await?;
+    if let Some(dir) = &config.forms_dir {
+        app.set_forms(read_forms(dir)?);
+    }
     if app.is_recovering() && config.parent_url.is_none() {
         // A node without a parent has no one to take its lost events back from.
         tracing::warn!(

@@ -173,6 +173,90 @@ impl ReportApi {
     }
 }
 
+impl ReportApi {
+    /// The form asked for, filled, with each row's freshness and the stale units named on
+    /// the notes line.
+    async fn build_form(&self, req: &pb::GetFormReportRequest) -> Result<pb::FormReport, Status> {
+        let q = query(
+            &pb::GetReportRequest {
+                unit_code: req.unit_code.clone(),
+                period: req.period.clone(),
+                scope: pb::ReportScope::Subtree as i32,
+                calendar: req.calendar,
+            },
+            &self.app.code(),
+        )?;
+        if req.form.trim().is_empty() {
+            return Err(DomainError::invalid("form", "required, e.g. \"02/XLD\"").into());
+        }
+        let now = Utc::now();
+        let (form, rows) =
+            report::forms::form_report(&self.app, &q.unit, q.period, req.form.trim()).await?;
+        let mut notes = form.notes.clone();
+        let mut stale = Vec::new();
+        let rows = rows
+            .into_iter()
+            .map(|row| {
+                let as_of = self.as_of(&row.unit.code, now);
+                if row.kind == report::forms::RowKind::Child && as_of != Some(now) {
+                    let since = as_of
+                        .map(|t| {
+                            t.with_timezone(&crate::domain::deadlines::LOCAL_TZ)
+                                .format("%H:%M %d/%m/%Y")
+                                .to_string()
+                        })
+                        .unwrap_or_else(|| "chưa đồng bộ".into());
+                    stale.push(format!("{} {} ({since})", row.unit.code, row.unit.name));
+                }
+                pb::FormRow {
+                    kind: match row.kind {
+                        report::forms::RowKind::Child => pb::FormRowKind::Child,
+                        report::forms::RowKind::Own => pb::FormRowKind::Own,
+                        report::forms::RowKind::Total => pb::FormRowKind::Total,
+                    } as i32,
+                    unit: Some(wire::unit(&row.unit)),
+                    cells: row
+                        .values
+                        .into_iter()
+                        .map(|value| pb::FormCell { value })
+                        .collect(),
+                    as_of_time: as_of.map(wire::timestamp),
+                }
+            })
+            .collect();
+        if !stale.is_empty() {
+            notes.push(format!(
+                "Số liệu chưa đầy đủ, đơn vị chưa đồng bộ đến thời điểm lập biểu: {}.",
+                stale.join("; ")
+            ));
+        }
+        let unit = self.app.known_unit(&q.unit);
+        Ok(pb::FormReport {
+            code: form.code.clone(),
+            circular: form.circular.clone(),
+            title: form.title.clone(),
+            unit: unit.as_ref().map(wire::unit),
+            period: q.period_text.clone(),
+            start_date: q.period.start.format("%Y-%m-%d").to_string(),
+            end_date: q.period.end.format("%Y-%m-%d").to_string(),
+            columns: form
+                .columns
+                .iter()
+                .map(|c| pb::FormColumn {
+                    number: c.number,
+                    group: c.group.clone(),
+                    label: c.label.clone(),
+                    ms: c.ms.clone().unwrap_or_else(|| c.number.to_string()),
+                    recorded: c.not_recorded.is_none(),
+                })
+                .collect(),
+            rows,
+            notes,
+            generate_time: Some(wire::timestamp(now)),
+        })
+    }
+}
+
 type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchReportResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -184,6 +268,16 @@ impl ReportService for ReportApi {
         let q = query(request.get_ref(), &self.app.code())?;
         let report = self.build(&q).await?;
         Ok(Response::new(pb::GetReportResponse {
+            report: Some(report),
+        }))
+    }
+
+    async fn get_form_report(
+        &self,
+        request: Request<pb::GetFormReportRequest>,
+    ) -> Result<Response<pb::GetFormReportResponse>, Status> {
+        let report = self.build_form(request.get_ref()).await?;
+        Ok(Response::new(pb::GetFormReportResponse {
             report: Some(report),
         }))
     }

@@ -80,6 +80,8 @@ pub(crate) struct Inner {
     /// The database waits to take back from the parent the events it lost (`recover`):
     /// nothing new is written to the journal meanwhile.
     pub(crate) recovering: std::sync::atomic::AtomicBool,
+    /// The report forms this node fills (built in, or corrected by `--forms-dir`).
+    pub(crate) forms: RwLock<Arc<crate::domain::forms::FormSet>>,
 }
 
 /// The known units in memory, versioned, so a child's session sends it only the units that
@@ -152,6 +154,9 @@ impl App {
                 tail: std::sync::Mutex::default(),
                 links: Arc::default(),
                 recovering: std::sync::atomic::AtomicBool::new(marked),
+                forms: RwLock::new(Arc::new(crate::domain::forms::FormSet::with(&[]).map_err(
+                    |e| DomainError::Storage(format!("a built-in form is malformed: {e}")),
+                )?)),
             }),
         };
         app.reload_tree().await?;
@@ -167,6 +172,23 @@ impl App {
             .read()
             .map(|u| u.clone())
             .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+    }
+
+    /// The report forms this node fills.
+    pub fn forms(&self) -> Arc<crate::domain::forms::FormSet> {
+        self.inner
+            .forms
+            .read()
+            .map(|f| f.clone())
+            .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+    }
+
+    /// Replaces the report forms (definitions read from `--forms-dir`).
+    pub fn set_forms(&self, forms: crate::domain::forms::FormSet) {
+        match self.inner.forms.write() {
+            Ok(mut f) => *f = Arc::new(forms),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(forms),
+        }
     }
 
     /// The known tree (shared: reloading replaces it, readers keep the one they took).

@@ -95,13 +95,12 @@ pub const PERMISSIONS: &[(&str, Access)] = permissions! {
         "Link" => TIER_LINK,
         "GetSyncStatus" => TOTALS,
         "GetJournalDigest" => AUDIT,
-        // Being added to sync.proto on another branch; listed here so that it is neither
-        // open nor closed to the head and auditor by accident when the branches meet.
         "Reconcile" => AUDIT,
     }
     "ReportService" {
         "GetReport" => TOTALS,
         "WatchReport" => TOTALS,
+        "GetFormReport" => TOTALS,
     }
 };
 

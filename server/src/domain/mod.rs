@@ -4,6 +4,7 @@
 
 pub mod deadlines;
 pub mod error;
+pub mod forms;
 pub mod lifecycle;
 pub mod model;
 pub mod period;

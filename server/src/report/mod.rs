@@ -3,6 +3,8 @@
 //! rollups) and edge days, so the cost grows with the number of children and metrics, not
 //! with the number of records, days or the length of the period.
 
+pub mod forms;
+
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};

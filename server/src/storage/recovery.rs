@@ -222,6 +222,7 @@ pub async fn petitions_without_details(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::split_id;
 

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use sea_orm::EntityTrait;
 use sea_orm::sea_query::{Condition, Expr, Func, Query, SelectStatement, UnionType};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::Read;
 use super::entities::{case, petition, tally, tally_rollup, visit};
@@ -140,4 +140,57 @@ pub async fn all_records(
             .map(|row| repo::case_from_row(row, Vec::new()))
             .collect::<Result<_, _>>()?,
     ))
+}
+
+/// The records of `units` a form counts: their visits, petitions, cases and published
+/// reception days (the form picks the ones of its period).
+pub struct FormRecords {
+    pub visits: Vec<Visit>,
+    pub petitions: Vec<Petition>,
+    pub cases: Vec<Case>,
+    pub schedules: Vec<crate::domain::model::ScheduleEntry>,
+}
+
+/// The records of `units`, read in chunks of unit codes (a bounded statement each).
+pub async fn form_records(db: &impl Read, units: &[String]) -> Result<FormRecords, DomainError> {
+    use crate::storage::entities::schedule_entry;
+    const CHUNK: usize = 500;
+    let mut out = FormRecords {
+        visits: Vec::new(),
+        petitions: Vec::new(),
+        cases: Vec::new(),
+        schedules: Vec::new(),
+    };
+    for chunk in units.chunks(CHUNK) {
+        let codes = chunk.iter().cloned();
+        for row in visit::Entity::find()
+            .filter(visit::Column::UnitCode.is_in(codes.clone()))
+            .all(db)
+            .await?
+        {
+            out.visits.push(repo::visit_from_row(row)?);
+        }
+        for row in petition::Entity::find()
+            .filter(petition::Column::UnitCode.is_in(codes.clone()))
+            .all(db)
+            .await?
+        {
+            out.petitions.push(repo::petition_from_row(row)?);
+        }
+        for row in case::Entity::find()
+            .filter(case::Column::OwnerUnit.is_in(codes.clone()))
+            .all(db)
+            .await?
+        {
+            out.cases.push(repo::case_from_row(row, Vec::new())?);
+        }
+        for row in schedule_entry::Entity::find()
+            .filter(schedule_entry::Column::UnitCode.is_in(codes))
+            .all(db)
+            .await?
+        {
+            out.schedules.push(repo::schedule_from_row(row)?);
+        }
+    }
+    Ok(out)
 }

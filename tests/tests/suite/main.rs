@@ -26,6 +26,7 @@ mod node_identity;
 mod node_metrics;
 mod node_recovery;
 mod python_interop;
+mod report_forms;
 mod report_freshness;
 mod report_rules;
 mod report_seed;

@@ -147,9 +147,17 @@ pub struct ReportArgs {
     /// Label language.
     #[arg(long, value_enum, default_value = "vi")]
     pub lang: Lang,
-    /// CSV instead of a table (rows of the reception, petition and results forms).
+    /// CSV instead of a table (rows of the reception, petition and results forms; with
+    /// `--form`, the form itself: UTF-8 with a BOM, `;`-separated, as Excel reads it).
     #[arg(long)]
     pub csv: bool,
+    /// An official form of the circular in force at the period's end, one row per unit:
+    /// 01/TCD, 02/XLD, 03/GQKN, 04/GQTC, 05/KQTH, 06/QLKNTC.
+    #[arg(long)]
+    pub form: Option<String>,
+    /// With `--form`: write the form to this Excel file (.xlsx), as printed on paper.
+    #[arg(long, requires = "form")]
+    pub xlsx: Option<std::path::PathBuf>,
 }
 
 /// How many records a listing shows.

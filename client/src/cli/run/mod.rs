@@ -121,6 +121,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
         }
+        Command::Report(args) if args.form.is_some() => {
+            super::forms::form(&client, &args).await?;
+        }
         Command::Report(args) => super::report::report(&client, format, &args).await?,
     }
     Ok(ExitCode::SUCCESS)

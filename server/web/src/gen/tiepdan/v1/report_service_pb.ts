@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tiepdan/v1/report_service.proto.
  */
 export const file_tiepdan_v1_report_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch90aWVwZGFuL3YxL3JlcG9ydF9zZXJ2aWNlLnByb3RvEgp0aWVwZGFuLnYxIosBChBHZXRSZXBvcnRSZXF1ZXN0EhEKCXVuaXRfY29kZRgBIAEoCRIOCgZwZXJpb2QYAiABKAkSJgoFc2NvcGUYAyABKA4yFy50aWVwZGFuLnYxLlJlcG9ydFNjb3BlEiwKCGNhbGVuZGFyGAQgASgOMhoudGllcGRhbi52MS5QZXJpb2RDYWxlbmRhciI3ChFHZXRSZXBvcnRSZXNwb25zZRIiCgZyZXBvcnQYASABKAsyEi50aWVwZGFuLnYxLlJlcG9ydCJCChJXYXRjaFJlcG9ydFJlcXVlc3QSLAoGcmVwb3J0GAEgASgLMhwudGllcGRhbi52MS5HZXRSZXBvcnRSZXF1ZXN0IjkKE1dhdGNoUmVwb3J0UmVzcG9uc2USIgoGcmVwb3J0GAEgASgLMhIudGllcGRhbi52MS5SZXBvcnQiPwoEUmF0ZRIRCgludW1lcmF0b3IYASABKAQSEwoLZGVub21pbmF0b3IYAiABKAQSDwoHcGVyY2VudBgDIAEoDSL6BgoGVG90YWxzEg4KBnZpc2l0cxgBIAEoBBIPCgdwZXJzb25zGAIgASgEEhQKDGNyb3dkX2dyb3VwcxgDIAEoBBIVCg1jcm93ZF9wZXJzb25zGAQgASgEEhUKDWhlYWRfc2Vzc2lvbnMYBSABKAQSFQoNbWF0dGVyc19maXJzdBgGIAEoBBIWCg5tYXR0ZXJzX3JlcGVhdBgHIAEoBBIaChJwZXRpdGlvbnNfcmVjZWl2ZWQYCiABKAQSGgoScGV0aXRpb25zX2VsaWdpYmxlGAsgASgEEiEKGXBldGl0aW9uc19pbl9qdXJpc2RpY3Rpb24YDCABKAQSGgoScGV0aXRpb25zX2FjY2VwdGVkGA0gASgEEh0KFXBldGl0aW9uc190cmFuc2ZlcnJlZBgOIAEoBBIYChBwZXRpdGlvbnNfZ3VpZGVkGA8gASgEEhcKD3BldGl0aW9uc191cmdlZBgQIAEoBBIaChJwZXRpdGlvbnNfcmV0dXJuZWQYESABKAQSGwoTcGV0aXRpb25zX3dpdGhkcmF3bhgSIAEoBBIXCg9wZXRpdGlvbnNfZmlsZWQYEyABKAQSGgoSY2FzZXNfY2FycmllZF9vdmVyGBQgASgEEhYKDmNhc2VzX2FjY2VwdGVkGBUgASgEEhgKEGNhc2VzX3RvX3Jlc29sdmUYFiABKAQSFgoOY2FzZXNfcmVzb2x2ZWQYFyABKAQSHgoWY2FzZXNfcmVzb2x2ZWRfb25fdGltZRgYIAEoBBIVCg1jYXNlc19vdmVyZHVlGBkgASgEEhcKD291dGNvbWVfY29ycmVjdBgaIAEoBBIeChZvdXRjb21lX3BhcnRseV9jb3JyZWN0GBsgASgEEhkKEW91dGNvbWVfaW5jb3JyZWN0GBwgASgEEhkKEW91dGNvbWVfd2l0aGRyYXduGB0gASgEEhgKEG91dGNvbWVfYW5zd2VyZWQYHiABKAQSHAoUbW9uZXlfdG9fcmVjb3Zlcl92bmQYHyABKAMSGwoTbW9uZXlfcmVjb3ZlcmVkX3ZuZBggIAEoAxIaChJsYW5kX3RvX3JlY292ZXJfbTIYISABKAESGQoRbGFuZF9yZWNvdmVyZWRfbTIYIiABKAESKQoPcmVzb2x1dGlvbl9yYXRlGCMgASgLMhAudGllcGRhbi52MS5SYXRlIqUBCglSZXBvcnRSb3cSHgoEdW5pdBgBIAEoCzIQLnRpZXBkYW4udjEuVW5pdBIiCgZ0b3RhbHMYAiABKAsyEi50aWVwZGFuLnYxLlRvdGFscxIuCgphc19vZl90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIkCgdieV90eXBlGAQgAygLMhMudGllcGRhbi52MS5UeXBlUm93IlUKB1R5cGVSb3cSJgoEdHlwZRgBIAEoDjIYLnRpZXBkYW4udjEuUGV0aXRpb25UeXBlEiIKBnRvdGFscxgCIAEoCzISLnRpZXBkYW4udjEuVG90YWxzItoCCgZSZXBvcnQSHgoEdW5pdBgBIAEoCzIQLnRpZXBkYW4udjEuVW5pdBIOCgZwZXJpb2QYAiABKAkSEgoKc3RhcnRfZGF0ZRgDIAEoCRIQCghlbmRfZGF0ZRgEIAEoCRImCgVzY29wZRgFIAEoDjIXLnRpZXBkYW4udjEuUmVwb3J0U2NvcGUSLAoIY2FsZW5kYXIYBiABKA4yGi50aWVwZGFuLnYxLlBlcmlvZENhbGVuZGFyEiIKBnRvdGFscxgHIAEoCzISLnRpZXBkYW4udjEuVG90YWxzEicKCGNoaWxkcmVuGAggAygLMhUudGllcGRhbi52MS5SZXBvcnRSb3cSJAoHYnlfdHlwZRgJIAMoCzITLnRpZXBkYW4udjEuVHlwZVJvdxIxCg1nZW5lcmF0ZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCpcCgtSZXBvcnRTY29wZRIcChhSRVBPUlRfU0NPUEVfVU5TUEVDSUZJRUQQABIVChFSRVBPUlRfU0NPUEVfVU5JVBABEhgKFFJFUE9SVF9TQ09QRV9TVUJUUkVFEAIqcAoOUGVyaW9kQ2FsZW5kYXISHwobUEVSSU9EX0NBTEVOREFSX1VOU1BFQ0lGSUVEEAASHwobUEVSSU9EX0NBTEVOREFSX1NUQVRJU1RJQ0FMEAESHAoYUEVSSU9EX0NBTEVOREFSX0NBTEVOREFSEAIyqwEKDVJlcG9ydFNlcnZpY2USSAoJR2V0UmVwb3J0EhwudGllcGRhbi52MS5HZXRSZXBvcnRSZXF1ZXN0Gh0udGllcGRhbi52MS5HZXRSZXBvcnRSZXNwb25zZRJQCgtXYXRjaFJlcG9ydBIeLnRpZXBkYW4udjEuV2F0Y2hSZXBvcnRSZXF1ZXN0Gh8udGllcGRhbi52MS5XYXRjaFJlcG9ydFJlc3BvbnNlMAFiBnByb3RvMw", [file_google_protobuf_timestamp, file_tiepdan_v1_types]);
+  fileDesc("Ch90aWVwZGFuL3YxL3JlcG9ydF9zZXJ2aWNlLnByb3RvEgp0aWVwZGFuLnYxIosBChBHZXRSZXBvcnRSZXF1ZXN0EhEKCXVuaXRfY29kZRgBIAEoCRIOCgZwZXJpb2QYAiABKAkSJgoFc2NvcGUYAyABKA4yFy50aWVwZGFuLnYxLlJlcG9ydFNjb3BlEiwKCGNhbGVuZGFyGAQgASgOMhoudGllcGRhbi52MS5QZXJpb2RDYWxlbmRhciI3ChFHZXRSZXBvcnRSZXNwb25zZRIiCgZyZXBvcnQYASABKAsyEi50aWVwZGFuLnYxLlJlcG9ydCJCChJXYXRjaFJlcG9ydFJlcXVlc3QSLAoGcmVwb3J0GAEgASgLMhwudGllcGRhbi52MS5HZXRSZXBvcnRSZXF1ZXN0IjkKE1dhdGNoUmVwb3J0UmVzcG9uc2USIgoGcmVwb3J0GAEgASgLMhIudGllcGRhbi52MS5SZXBvcnQiPwoEUmF0ZRIRCgludW1lcmF0b3IYASABKAQSEwoLZGVub21pbmF0b3IYAiABKAQSDwoHcGVyY2VudBgDIAEoDSL6BgoGVG90YWxzEg4KBnZpc2l0cxgBIAEoBBIPCgdwZXJzb25zGAIgASgEEhQKDGNyb3dkX2dyb3VwcxgDIAEoBBIVCg1jcm93ZF9wZXJzb25zGAQgASgEEhUKDWhlYWRfc2Vzc2lvbnMYBSABKAQSFQoNbWF0dGVyc19maXJzdBgGIAEoBBIWCg5tYXR0ZXJzX3JlcGVhdBgHIAEoBBIaChJwZXRpdGlvbnNfcmVjZWl2ZWQYCiABKAQSGgoScGV0aXRpb25zX2VsaWdpYmxlGAsgASgEEiEKGXBldGl0aW9uc19pbl9qdXJpc2RpY3Rpb24YDCABKAQSGgoScGV0aXRpb25zX2FjY2VwdGVkGA0gASgEEh0KFXBldGl0aW9uc190cmFuc2ZlcnJlZBgOIAEoBBIYChBwZXRpdGlvbnNfZ3VpZGVkGA8gASgEEhcKD3BldGl0aW9uc191cmdlZBgQIAEoBBIaChJwZXRpdGlvbnNfcmV0dXJuZWQYESABKAQSGwoTcGV0aXRpb25zX3dpdGhkcmF3bhgSIAEoBBIXCg9wZXRpdGlvbnNfZmlsZWQYEyABKAQSGgoSY2FzZXNfY2FycmllZF9vdmVyGBQgASgEEhYKDmNhc2VzX2FjY2VwdGVkGBUgASgEEhgKEGNhc2VzX3RvX3Jlc29sdmUYFiABKAQSFgoOY2FzZXNfcmVzb2x2ZWQYFyABKAQSHgoWY2FzZXNfcmVzb2x2ZWRfb25fdGltZRgYIAEoBBIVCg1jYXNlc19vdmVyZHVlGBkgASgEEhcKD291dGNvbWVfY29ycmVjdBgaIAEoBBIeChZvdXRjb21lX3BhcnRseV9jb3JyZWN0GBsgASgEEhkKEW91dGNvbWVfaW5jb3JyZWN0GBwgASgEEhkKEW91dGNvbWVfd2l0aGRyYXduGB0gASgEEhgKEG91dGNvbWVfYW5zd2VyZWQYHiABKAQSHAoUbW9uZXlfdG9fcmVjb3Zlcl92bmQYHyABKAMSGwoTbW9uZXlfcmVjb3ZlcmVkX3ZuZBggIAEoAxIaChJsYW5kX3RvX3JlY292ZXJfbTIYISABKAESGQoRbGFuZF9yZWNvdmVyZWRfbTIYIiABKAESKQoPcmVzb2x1dGlvbl9yYXRlGCMgASgLMhAudGllcGRhbi52MS5SYXRlIqUBCglSZXBvcnRSb3cSHgoEdW5pdBgBIAEoCzIQLnRpZXBkYW4udjEuVW5pdBIiCgZ0b3RhbHMYAiABKAsyEi50aWVwZGFuLnYxLlRvdGFscxIuCgphc19vZl90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIkCgdieV90eXBlGAQgAygLMhMudGllcGRhbi52MS5UeXBlUm93IlUKB1R5cGVSb3cSJgoEdHlwZRgBIAEoDjIYLnRpZXBkYW4udjEuUGV0aXRpb25UeXBlEiIKBnRvdGFscxgCIAEoCzISLnRpZXBkYW4udjEuVG90YWxzItoCCgZSZXBvcnQSHgoEdW5pdBgBIAEoCzIQLnRpZXBkYW4udjEuVW5pdBIOCgZwZXJpb2QYAiABKAkSEgoKc3RhcnRfZGF0ZRgDIAEoCRIQCghlbmRfZGF0ZRgEIAEoCRImCgVzY29wZRgFIAEoDjIXLnRpZXBkYW4udjEuUmVwb3J0U2NvcGUSLAoIY2FsZW5kYXIYBiABKA4yGi50aWVwZGFuLnYxLlBlcmlvZENhbGVuZGFyEiIKBnRvdGFscxgHIAEoCzISLnRpZXBkYW4udjEuVG90YWxzEicKCGNoaWxkcmVuGAggAygLMhUudGllcGRhbi52MS5SZXBvcnRSb3cSJAoHYnlfdHlwZRgJIAMoCzITLnRpZXBkYW4udjEuVHlwZVJvdxIxCg1nZW5lcmF0ZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ1ChRHZXRGb3JtUmVwb3J0UmVxdWVzdBIRCgl1bml0X2NvZGUYASABKAkSDgoGcGVyaW9kGAIgASgJEiwKCGNhbGVuZGFyGAMgASgOMhoudGllcGRhbi52MS5QZXJpb2RDYWxlbmRhchIMCgRmb3JtGAQgASgJIj8KFUdldEZvcm1SZXBvcnRSZXNwb25zZRImCgZyZXBvcnQYASABKAsyFi50aWVwZGFuLnYxLkZvcm1SZXBvcnQiWAoKRm9ybUNvbHVtbhIOCgZudW1iZXIYASABKA0SDQoFZ3JvdXAYAiADKAkSDQoFbGFiZWwYAyABKAkSCgoCbXMYBCABKAkSEAoIcmVjb3JkZWQYBSABKAgipQEKB0Zvcm1Sb3cSJQoEa2luZBgBIAEoDjIXLnRpZXBkYW4udjEuRm9ybVJvd0tpbmQSHgoEdW5pdBgCIAEoCzIQLnRpZXBkYW4udjEuVW5pdBIjCgVjZWxscxgDIAMoCzIULnRpZXBkYW4udjEuRm9ybUNlbGwSLgoKYXNfb2ZfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiKAoIRm9ybUNlbGwSEgoFdmFsdWUYASABKAFIAIgBAUIICgZfdmFsdWUinwIKCkZvcm1SZXBvcnQSDAoEY29kZRgBIAEoCRIQCghjaXJjdWxhchgCIAEoCRINCgV0aXRsZRgDIAEoCRIeCgR1bml0GAQgASgLMhAudGllcGRhbi52MS5Vbml0Eg4KBnBlcmlvZBgFIAEoCRISCgpzdGFydF9kYXRlGAYgASgJEhAKCGVuZF9kYXRlGAcgASgJEicKB2NvbHVtbnMYCCADKAsyFi50aWVwZGFuLnYxLkZvcm1Db2x1bW4SIQoEcm93cxgJIAMoCzITLnRpZXBkYW4udjEuRm9ybVJvdxINCgVub3RlcxgKIAMoCRIxCg1nZW5lcmF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCpcCgtSZXBvcnRTY29wZRIcChhSRVBPUlRfU0NPUEVfVU5TUEVDSUZJRUQQABIVChFSRVBPUlRfU0NPUEVfVU5JVBABEhgKFFJFUE9SVF9TQ09QRV9TVUJUUkVFEAIqcAoOUGVyaW9kQ2FsZW5kYXISHwobUEVSSU9EX0NBTEVOREFSX1VOU1BFQ0lGSUVEEAASHwobUEVSSU9EX0NBTEVOREFSX1NUQVRJU1RJQ0FMEAESHAoYUEVSSU9EX0NBTEVOREFSX0NBTEVOREFSEAIqdQoLRm9ybVJvd0tpbmQSHQoZRk9STV9ST1dfS0lORF9VTlNQRUNJRklFRBAAEhcKE0ZPUk1fUk9XX0tJTkRfQ0hJTEQQARIVChFGT1JNX1JPV19LSU5EX09XThACEhcKE0ZPUk1fUk9XX0tJTkRfVE9UQUwQAzKBAgoNUmVwb3J0U2VydmljZRJICglHZXRSZXBvcnQSHC50aWVwZGFuLnYxLkdldFJlcG9ydFJlcXVlc3QaHS50aWVwZGFuLnYxLkdldFJlcG9ydFJlc3BvbnNlElAKC1dhdGNoUmVwb3J0Eh4udGllcGRhbi52MS5XYXRjaFJlcG9ydFJlcXVlc3QaHy50aWVwZGFuLnYxLldhdGNoUmVwb3J0UmVzcG9uc2UwARJUCg1HZXRGb3JtUmVwb3J0EiAudGllcGRhbi52MS5HZXRGb3JtUmVwb3J0UmVxdWVzdBohLnRpZXBkYW4udjEuR2V0Rm9ybVJlcG9ydFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_tiepdan_v1_types]);
 
 /**
  * Request of GetReport.
@@ -559,6 +559,274 @@ export const ReportSchema: GenMessage<Report> = /*@__PURE__*/
   messageDesc(file_tiepdan_v1_report_service, 8);
 
 /**
+ * Request of GetFormReport.
+ *
+ * @generated from message tiepdan.v1.GetFormReportRequest
+ */
+export type GetFormReportRequest = Message<"tiepdan.v1.GetFormReportRequest"> & {
+  /**
+   * The unit; empty for this node's own unit.
+   *
+   * @generated from field: string unit_code = 1;
+   */
+  unitCode: string;
+
+  /**
+   * A named period (e.g. "2026-Q3", "2026-9M", "2026") or "YYYY-MM-DD..YYYY-MM-DD".
+   *
+   * @generated from field: string period = 2;
+   */
+  period: string;
+
+  /**
+   * Calendar a named period is read on.
+   *
+   * @generated from field: tiepdan.v1.PeriodCalendar calendar = 3;
+   */
+  calendar: PeriodCalendar;
+
+  /**
+   * The form's code, e.g. "02/XLD" (of the circular in force at the period's end).
+   *
+   * @generated from field: string form = 4;
+   */
+  form: string;
+};
+
+/**
+ * Describes the message tiepdan.v1.GetFormReportRequest.
+ * Use `create(GetFormReportRequestSchema)` to create a new message.
+ */
+export const GetFormReportRequestSchema: GenMessage<GetFormReportRequest> = /*@__PURE__*/
+  messageDesc(file_tiepdan_v1_report_service, 9);
+
+/**
+ * Response of GetFormReport.
+ *
+ * @generated from message tiepdan.v1.GetFormReportResponse
+ */
+export type GetFormReportResponse = Message<"tiepdan.v1.GetFormReportResponse"> & {
+  /**
+   * The form, filled.
+   *
+   * @generated from field: tiepdan.v1.FormReport report = 1;
+   */
+  report?: FormReport | undefined;
+};
+
+/**
+ * Describes the message tiepdan.v1.GetFormReportResponse.
+ * Use `create(GetFormReportResponseSchema)` to create a new message.
+ */
+export const GetFormReportResponseSchema: GenMessage<GetFormReportResponse> = /*@__PURE__*/
+  messageDesc(file_tiepdan_v1_report_service, 10);
+
+/**
+ * One numbered column of a form.
+ *
+ * @generated from message tiepdan.v1.FormColumn
+ */
+export type FormColumn = Message<"tiepdan.v1.FormColumn"> & {
+  /**
+   * Its number in the MS row.
+   *
+   * @generated from field: uint32 number = 1;
+   */
+  number: number;
+
+  /**
+   * Group headers above its label, outermost first.
+   *
+   * @generated from field: repeated string group = 2;
+   */
+  group: string[];
+
+  /**
+   * The label, verbatim.
+   *
+   * @generated from field: string label = 3;
+   */
+  label: string;
+
+  /**
+   * What the MS row prints for it: its number, or its formula (e.g. "1=5+11+17").
+   *
+   * @generated from field: string ms = 4;
+   */
+  ms: string;
+
+  /**
+   * Whether the register records what the column needs; its cells are empty otherwise.
+   *
+   * @generated from field: bool recorded = 5;
+   */
+  recorded: boolean;
+};
+
+/**
+ * Describes the message tiepdan.v1.FormColumn.
+ * Use `create(FormColumnSchema)` to create a new message.
+ */
+export const FormColumnSchema: GenMessage<FormColumn> = /*@__PURE__*/
+  messageDesc(file_tiepdan_v1_report_service, 11);
+
+/**
+ * One row of a form.
+ *
+ * @generated from message tiepdan.v1.FormRow
+ */
+export type FormRow = Message<"tiepdan.v1.FormRow"> & {
+  /**
+   * What the row covers.
+   *
+   * @generated from field: tiepdan.v1.FormRowKind kind = 1;
+   */
+  kind: FormRowKind;
+
+  /**
+   * The unit (the child, or the unit itself for its own row and the total).
+   *
+   * @generated from field: tiepdan.v1.Unit unit = 2;
+   */
+  unit?: Unit | undefined;
+
+  /**
+   * One value per column, in column order; absent where the column is not recorded.
+   *
+   * @generated from field: repeated tiepdan.v1.FormCell cells = 3;
+   */
+  cells: FormCell[];
+
+  /**
+   * The time up to which the row's records are held here, judged through every hop: the
+   * report's generate_time when all are current.
+   *
+   * @generated from field: google.protobuf.Timestamp as_of_time = 4;
+   */
+  asOfTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message tiepdan.v1.FormRow.
+ * Use `create(FormRowSchema)` to create a new message.
+ */
+export const FormRowSchema: GenMessage<FormRow> = /*@__PURE__*/
+  messageDesc(file_tiepdan_v1_report_service, 12);
+
+/**
+ * One cell's value.
+ *
+ * @generated from message tiepdan.v1.FormCell
+ */
+export type FormCell = Message<"tiepdan.v1.FormCell"> & {
+  /**
+   * The figure (millions of đồng and square metres where the label says so); absent when
+   * the column is not recorded.
+   *
+   * @generated from field: optional double value = 1;
+   */
+  value?: number | undefined;
+};
+
+/**
+ * Describes the message tiepdan.v1.FormCell.
+ * Use `create(FormCellSchema)` to create a new message.
+ */
+export const FormCellSchema: GenMessage<FormCell> = /*@__PURE__*/
+  messageDesc(file_tiepdan_v1_report_service, 13);
+
+/**
+ * An official form, filled.
+ *
+ * @generated from message tiepdan.v1.FormReport
+ */
+export type FormReport = Message<"tiepdan.v1.FormReport"> & {
+  /**
+   * The form's code, e.g. "02/XLD".
+   *
+   * @generated from field: string code = 1;
+   */
+  code: string;
+
+  /**
+   * The circular that defines it, e.g. "06/2025/TT-TTCP".
+   *
+   * @generated from field: string circular = 2;
+   */
+  circular: string;
+
+  /**
+   * The title, as printed.
+   *
+   * @generated from field: string title = 3;
+   */
+  title: string;
+
+  /**
+   * The reporting unit.
+   *
+   * @generated from field: tiepdan.v1.Unit unit = 4;
+   */
+  unit?: Unit | undefined;
+
+  /**
+   * The period as asked.
+   *
+   * @generated from field: string period = 5;
+   */
+  period: string;
+
+  /**
+   * First local day of the period, YYYY-MM-DD.
+   *
+   * @generated from field: string start_date = 6;
+   */
+  startDate: string;
+
+  /**
+   * Last local day of the period, YYYY-MM-DD.
+   *
+   * @generated from field: string end_date = 7;
+   */
+  endDate: string;
+
+  /**
+   * The columns, in order.
+   *
+   * @generated from field: repeated tiepdan.v1.FormColumn columns = 8;
+   */
+  columns: FormColumn[];
+
+  /**
+   * The rows: the children, the unit's own row, then the total.
+   *
+   * @generated from field: repeated tiepdan.v1.FormRow rows = 9;
+   */
+  rows: FormRow[];
+
+  /**
+   * The notes printed under the table: the form's own, then the units not current.
+   *
+   * @generated from field: repeated string notes = 10;
+   */
+  notes: string[];
+
+  /**
+   * When it was computed.
+   *
+   * @generated from field: google.protobuf.Timestamp generate_time = 11;
+   */
+  generateTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message tiepdan.v1.FormReport.
+ * Use `create(FormReportSchema)` to create a new message.
+ */
+export const FormReportSchema: GenMessage<FormReport> = /*@__PURE__*/
+  messageDesc(file_tiepdan_v1_report_service, 14);
+
+/**
  * What a report covers.
  *
  * @generated from enum tiepdan.v1.ReportScope
@@ -627,6 +895,47 @@ export const PeriodCalendarSchema: GenEnum<PeriodCalendar> = /*@__PURE__*/
   enumDesc(file_tiepdan_v1_report_service, 1);
 
 /**
+ * Kinds of row of a form.
+ *
+ * @generated from enum tiepdan.v1.FormRowKind
+ */
+export enum FormRowKind {
+  /**
+   * Not used.
+   *
+   * @generated from enum value: FORM_ROW_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A child unit and the units below it.
+   *
+   * @generated from enum value: FORM_ROW_KIND_CHILD = 1;
+   */
+  CHILD = 1,
+
+  /**
+   * The unit's own records.
+   *
+   * @generated from enum value: FORM_ROW_KIND_OWN = 2;
+   */
+  OWN = 2,
+
+  /**
+   * The unit and its whole subtree (a petition transferred inside it counted once).
+   *
+   * @generated from enum value: FORM_ROW_KIND_TOTAL = 3;
+   */
+  TOTAL = 3,
+}
+
+/**
+ * Describes the enum tiepdan.v1.FormRowKind.
+ */
+export const FormRowKindSchema: GenEnum<FormRowKind> = /*@__PURE__*/
+  enumDesc(file_tiepdan_v1_report_service, 2);
+
+/**
  * Statistical reports of a unit or its whole subtree, computed from synced records.
  *
  * @generated from service tiepdan.v1.ReportService
@@ -651,6 +960,18 @@ export const ReportService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchReportRequestSchema;
     output: typeof WatchReportResponseSchema;
+  },
+  /**
+   * Returns an official report form for a unit and a period: one row per child unit, the
+   * unit's own row and the total, each column computed from the records held here as the
+   * form's definition says.
+   *
+   * @generated from rpc tiepdan.v1.ReportService.GetFormReport
+   */
+  getFormReport: {
+    methodKind: "unary";
+    input: typeof GetFormReportRequestSchema;
+    output: typeof GetFormReportResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_tiepdan_v1_report_service, 0);
