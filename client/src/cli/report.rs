@@ -454,7 +454,7 @@ fn type_name(t: i32, lang: Lang) -> &'static str {
 }
 
 fn csv_cell(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
+    if s.contains([';', '"', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_string()
@@ -517,58 +517,160 @@ pub async fn report(client: &Client, format: Output, args: &ReportArgs) -> Resul
         one(format, &doc);
         return Ok(());
     }
-    let label = |vi: &'static str, en: &'static str| if args.lang == Lang::Vi { vi } else { en };
+    let vi = args.lang == Lang::Vi;
+    let label = |v: &'static str, en: &'static str| if vi { v } else { en };
+    // Reception is not split by petition type: those cells say so rather than 0.
+    let first_type_column = 1 + report.children.len();
+    let per_column: Vec<_> = columns.iter().map(|(_, t, _)| lines(t)).collect();
+    let cell = |column: usize, line: usize, for_csv: bool| -> String {
+        let (form, _, _, value) = &per_column[column][line];
+        if column >= first_type_column && *form == "01/TCD" {
+            return if for_csv { String::new() } else { "—".into() };
+        }
+        localized(value, vi, for_csv)
+    };
     if args.csv {
-        let mut text = format!("{},{}", label("Biểu", "Form"), label("Chỉ tiêu", "Item"));
+        // As Excel opens it in a Vietnamese locale: a BOM, `;` between fields.
+        let sep = ";";
+        let mut text = format!(
+            "\u{feff}{}{sep}{}",
+            label("Nhóm", "Group"),
+            label("Chỉ tiêu", "Item")
+        );
         for (name, _, _) in &columns {
-            text.push(',');
+            text.push_str(sep);
             text.push_str(&csv_cell(name));
         }
-        text.push('\n');
-        let per_column: Vec<_> = columns.iter().map(|(_, t, _)| lines(t)).collect();
-        for (i, (form, vi, en, _)) in lines(&totals).into_iter().enumerate() {
-            text.push_str(&format!("{form},{}", csv_cell(label(vi, en))));
-            for col in &per_column {
-                text.push(',');
-                text.push_str(&csv_cell(&col[i].3));
+        text.push_str("\r\n");
+        for (i, (form, v, en, _)) in lines(&totals).into_iter().enumerate() {
+            text.push_str(&format!(
+                "{}{sep}{}",
+                csv_cell(group(form, vi)),
+                csv_cell(label(v, en))
+            ));
+            for column in 0..columns.len() {
+                text.push_str(sep);
+                text.push_str(&csv_cell(&cell(column, i, true)));
             }
-            text.push('\n');
+            text.push_str("\r\n");
         }
         out(&text);
         return Ok(());
     }
+    let day = |iso: &str| {
+        if vi {
+            chrono::NaiveDate::parse_from_str(iso, "%Y-%m-%d")
+                .map(|d| d.format("%d/%m/%Y").to_string())
+                .unwrap_or_else(|_| iso.to_string())
+        } else {
+            iso.to_string()
+        }
+    };
     let mut text = format!(
         "{} {} {} ({} – {})\n",
         label("Báo cáo", "Report of"),
         unit.name,
         report.period,
-        report.start_date,
-        report.end_date
+        day(&report.start_date),
+        day(&report.end_date)
     );
-    text.push_str(&format!("{:<9} {:<34}", "", ""));
-    for (name, _, _) in &columns {
-        let short: String = name.chars().take(16).collect();
-        text.push_str(&format!(" {short:>16}"));
+    // Column names wrapped at word boundaries, never cut mid-word.
+    let wrapped: Vec<Vec<String>> = columns.iter().map(|(name, _, _)| wrap(name, 16)).collect();
+    let header_lines = wrapped.iter().map(Vec::len).max().unwrap_or(1);
+    for line in 0..header_lines {
+        text.push_str(&format!("{:<11} {:<34}", "", ""));
+        for w in &wrapped {
+            let part = w.get(line).map(String::as_str).unwrap_or("");
+            text.push_str(&format!(" {part:>16}"));
+        }
+        text.push('\n');
     }
-    text.push('\n');
-    let per_column: Vec<_> = columns.iter().map(|(_, t, _)| lines(t)).collect();
-    for (i, (form, vi, en, _)) in lines(&totals).into_iter().enumerate() {
-        text.push_str(&format!("{form:<9} {:<34}", label(vi, en)));
-        for col in &per_column {
-            let v: String = col[i].3.chars().take(16).collect();
-            text.push_str(&format!(" {v:>16}"));
+    for (i, (form, v, en, _)) in lines(&totals).into_iter().enumerate() {
+        text.push_str(&format!("{:<11} {:<34}", group(form, vi), label(v, en)));
+        for column in 0..columns.len() {
+            text.push_str(&format!(" {:>16}", cell(column, i, false)));
         }
         text.push('\n');
     }
     text.push_str(&format!(
-        "{:<44}",
+        "{:<46}",
         label("Số liệu tính đến", "Records as of")
     ));
     for (_, _, as_of) in &columns {
-        let v: String = as_of.chars().take(16).collect();
+        let v = if vi { vn_time(as_of) } else { as_of.clone() };
         text.push_str(&format!(" {v:>16}"));
     }
     text.push('\n');
     out(&text);
     Ok(())
+}
+
+/// The group of an indicator, by the form its figures feed.
+fn group(form: &str, vi: bool) -> &'static str {
+    match (form, vi) {
+        ("01/TCD", true) => "Tiếp dân",
+        ("01/XLD", true) => "Xử lý đơn",
+        (_, true) => "Giải quyết",
+        ("01/TCD", false) => "Reception",
+        ("01/XLD", false) => "Petitions",
+        (_, false) => "Resolution",
+    }
+}
+
+/// `name` in lines of at most `width` characters, broken between words (a longer word on a
+/// line of its own).
+fn wrap(name: &str, width: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for word in name.split_whitespace() {
+        match out.last_mut() {
+            Some(line) if line.chars().count() + 1 + word.chars().count() <= width => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => out.push(word.to_string()),
+        }
+    }
+    if out.is_empty() {
+        out.push(String::new());
+    }
+    out
+}
+
+/// "YYYY-MM-DD HH:MM:SS" as "dd/mm/yyyy HH:MM".
+fn vn_time(t: &str) -> String {
+    chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S")
+        .map(|t| t.format("%d/%m/%Y %H:%M").to_string())
+        .unwrap_or_else(|_| t.to_string())
+}
+
+/// A figure as the language writes it (36.500.000 and 12,5 in Vietnamese; 36,500,000 and
+/// 12.5 in English); in a CSV without thousands separators. A rate of nothing is "—".
+fn localized(value: &str, vi: bool, for_csv: bool) -> String {
+    if let Some((n, rest)) = value.split_once(" / ") {
+        let d = rest.split(" = ").next().unwrap_or_default();
+        if d == "0" {
+            return if for_csv { String::new() } else { "—".into() };
+        }
+        let p = rest.split(" = ").nth(1).unwrap_or_default();
+        return format!(
+            "{} / {} = {p}",
+            localized(n, vi, for_csv),
+            localized(d, vi, for_csv)
+        );
+    }
+    let Ok(v) = value.parse::<f64>() else {
+        return value.to_string();
+    };
+    if for_csv {
+        let text = format!("{}", (v * 100.0).round() / 100.0);
+        return if vi { text.replace('.', ",") } else { text };
+    }
+    let text = super::forms::vn_number(v);
+    if vi {
+        text
+    } else {
+        text.replace('.', "\u{0}")
+            .replace(',', ".")
+            .replace('\u{0}', ",")
+    }
 }
