@@ -273,6 +273,14 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A rate as a percentage, or a dash when there was nothing to resolve.
+fn percent(rate: Option<pb::Rate>) -> String {
+    match rate {
+        Some(r) if r.denominator > 0 => format!("{}%", r.percent),
+        _ => "—".into(),
+    }
+}
+
 fn unit(code: &str, name: &str, level: UnitLevel) -> Unit {
     Unit {
         code: code.into(),
@@ -291,6 +299,18 @@ pub async fn print_report(title: &str, at: &DemoNode, unit_code: &str) -> anyhow
             unit_code: unit_code.into(),
             period: "2019-9M".into(),
             scope: pb::ReportScope::Subtree as i32,
+            calendar: pb::PeriodCalendar::Statistical as i32,
+        })
+        .await?
+        .into_inner()
+        .report
+        .unwrap_or_default();
+    // The unit's own records, as a row of their own.
+    let own = client
+        .get_report(pb::GetReportRequest {
+            unit_code: unit_code.into(),
+            period: "2019-9M".into(),
+            scope: pb::ReportScope::Unit as i32,
             calendar: pb::PeriodCalendar::Statistical as i32,
         })
         .await?
@@ -335,16 +355,39 @@ pub async fn print_report(title: &str, at: &DemoNode, unit_code: &str) -> anyhow
             .map(|u| format!("{} {}", u.code, u.name))
             .unwrap_or_default();
         println!(
-            "{:<30} {:>7} {:>9} {:>16} {:>9} {:>5}%  {}",
+            "{:<30} {:>7} {:>9} {:>16} {:>9} {:>6}  {}",
             name,
             t.visits,
             t.petitions_received,
             complaints.cases_to_resolve,
             complaints.cases_resolved,
-            complaints.resolution_rate.map(|r| r.percent).unwrap_or(0),
+            percent(complaints.resolution_rate),
             as_of
         );
     }
+    {
+        let t = own.totals.unwrap_or_default();
+        let complaints = own
+            .by_type
+            .iter()
+            .find(|r| r.r#type == pb::PetitionType::Complaint as i32)
+            .and_then(|r| r.totals)
+            .unwrap_or_default();
+        println!(
+            "{:<30} {:>7} {:>9} {:>16} {:>9} {:>6}  {}",
+            format!("{unit_code} (its own records)"),
+            t.visits,
+            t.petitions_received,
+            complaints.cases_to_resolve,
+            complaints.cases_resolved,
+            percent(complaints.resolution_rate),
+            "here"
+        );
+    }
+    println!(
+        "(a petition transferred within the subtree is in the rows of both units that handled it \
+         and once in the total: the petition rows may add up to more)"
+    );
     let t = report.totals.unwrap_or_default();
     let complaints = report
         .by_type
