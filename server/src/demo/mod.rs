@@ -374,14 +374,13 @@ pub async fn print_report(title: &str, at: &DemoNode, unit_code: &str) -> anyhow
             .and_then(|r| r.totals)
             .unwrap_or_default();
         println!(
-            "{:<30} {:>7} {:>9} {:>16} {:>9} {:>6}  {}",
+            "{:<30} {:>7} {:>9} {:>16} {:>9} {:>6}  here",
             format!("{unit_code} (its own records)"),
             t.visits,
             t.petitions_received,
             complaints.cases_to_resolve,
             complaints.cases_resolved,
             percent(complaints.resolution_rate),
-            "here"
         );
     }
     println!(
