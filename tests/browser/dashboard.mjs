@@ -3,7 +3,11 @@
 // tests/tests/suite/browser_dashboard.rs with the page's address, tokens and the figures the
 // node's API answered. Checks that the page shows exactly those, saves screenshots, then
 // prints `WAITING live`, reads one line of new figures on stdin and checks that the open page
-// shows them without a reload. Exits non-zero on the first difference.
+// shows them without a reload. Before that, a form of Thông tư 06/2025 (brief.form) is opened
+// in a second tab: every cell must equal GetFormReport's, unrecorded columns empty, and "Tải
+// .xlsx" must save the very bytes /forms.xlsx served; the saved path is printed as
+// `DOWNLOADED <path>` for the Rust side's openpyxl check. Exits non-zero on the first
+// difference.
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -35,6 +39,14 @@ function done(what) {
 
 /** A figure as displayed ("1.234", "63 %") as a number. */
 const parse = (text) => Number(text.replace(/[^\d-]/g, ""));
+
+/** A form's figure as the page prints it, read back independently of the page's formatter:
+ *  Vietnamese grouping dots and decimal comma ("36.500.000", "12,5") or null for an empty cell. */
+function vnFigure(text) {
+  if (text === "") return null;
+  if (!/^-?\d{1,3}(\.\d{3})*(,\d{1,2})?$/.test(text)) return NaN;
+  return Number(text.replaceAll(".", "").replace(",", "."));
+}
 
 async function shot(page, name) {
   const path = join(brief.screenshots, name);
@@ -206,7 +218,177 @@ try {
   await page.setViewportSize({ width: 1280, height: 800 });
   done("English, print and phone views");
 
-  // 5. Live: a visit recorded now reaches the open page through WatchReport.
+  // 5. A form, in a tab of its own (the token is the tab's): the table equals GetFormReport
+  //    cell by cell, and the download saves what the node served.
+  {
+  const form = brief.form;
+  const want = form.expected;
+  const formsPage = await context.newPage();
+  formsPage.on("pageerror", (e) => failures.push(`forms page error: ${e.message}`));
+  await formsPage.goto(
+    `${brief.url}?period=${encodeURIComponent(form.period)}&calendar=calendar` +
+      `&form=${encodeURIComponent(form.code)}`,
+  );
+  await formsPage.fill("#token", brief.token);
+  await formsPage.click("#token-form button[type=submit]");
+  await waitState(formsPage, "ready");
+  await formsPage.waitForSelector("#form-table tbody tr[data-row]", { timeout: TIMEOUT });
+  const sheet = await formsPage.evaluate(() => {
+    const text = (sel) => document.querySelector(sel)?.textContent ?? "";
+    return {
+      code: text("#form-code-line"),
+      title: text("#form-title"),
+      meta: text("#form-meta"),
+      notes: text("#form-notes"),
+      labels: [...document.querySelectorAll("#form-table thead th[data-col]")].map((th) => ({
+        col: Number(th.dataset.col),
+        text: th.textContent,
+        rowspan: Number(th.getAttribute("rowspan") ?? 1),
+      })),
+      groups: [...document.querySelectorAll("#form-table thead th[data-group]")].map((th) => ({
+        level: Number(th.dataset.group),
+        first: Number(th.dataset.first),
+        span: Number(th.getAttribute("colspan") ?? 1),
+        text: th.textContent,
+      })),
+      ms: [...document.querySelectorAll("#form-table thead th[data-ms]")].map((th) => th.textContent),
+      rows: [...document.querySelectorAll("#form-table tbody tr[data-row]")].map((tr) => ({
+        kind: tr.dataset.kind,
+        unit: tr.dataset.unit,
+        label: tr.querySelector("td.name")?.textContent,
+        cells: [...tr.querySelectorAll("td[data-col]")].map((td) => ({
+          text: td.textContent,
+          unrecorded: td.classList.contains("unrecorded"),
+          shade: getComputedStyle(td).backgroundImage,
+        })),
+      })),
+    };
+  });
+  check(sheet.code === `Biểu số: ${want.code}`, `form code line: ${sheet.code}`);
+  check(sheet.title === want.title, `form title: ${sheet.title}`);
+  check(
+    sheet.meta.includes(`Số liệu tính từ ngày ${want.start} đến ngày ${want.end}`),
+    `form period line: ${sheet.meta}`,
+  );
+  check(
+    sheet.notes === `${want.columns.length + 1}. Ghi chú: ${want.notes.join(" ")}`,
+    `form notes: ${sheet.notes}`,
+  );
+  const depth = Math.max(...want.columns.map((c) => c.group.length)) + 1;
+  check(sheet.labels.length === want.columns.length, `form: ${sheet.labels.length} column labels`);
+  want.columns.forEach((c, i) => {
+    const label = sheet.labels.find((l) => l.col === i);
+    check(
+      label?.text === c.label && label.rowspan === depth - c.group.length,
+      `column ${c.number} label: ${JSON.stringify(label)}, form says ${c.label}`,
+    );
+    check(sheet.ms[i] === c.ms, `column ${c.number} MS: ${sheet.ms[i]}, form says ${c.ms}`);
+    // Each group over the column is one merged cell whose span covers it.
+    c.group.forEach((name, level) => {
+      const over = sheet.groups.find(
+        (g) => g.level === level && g.first <= i && i < g.first + g.span,
+      );
+      check(over?.text === name, `column ${c.number} group ${level}: ${over?.text}, form says ${name}`);
+    });
+  });
+  check(
+    sheet.groups.some((g) => g.span > 1),
+    "form: no group header is merged across columns",
+  );
+  check(
+    sheet.rows.length === want.rows.length,
+    `form: page shows ${sheet.rows.length} rows, API ${want.rows.length}`,
+  );
+  let cells = 0;
+  want.rows.forEach((row, r) => {
+    const shown = sheet.rows[r];
+    if (!shown) return;
+    check(
+      shown.kind === row.kind && shown.unit === row.unit && shown.label === row.label,
+      `form row ${r}: page ${shown.kind} ${shown.unit} "${shown.label}", API ${row.kind} ${row.unit} "${row.label}"`,
+    );
+    check(shown.cells.length === want.columns.length, `form row ${r}: ${shown.cells.length} cells`);
+    want.columns.forEach((c, i) => {
+      const cell = shown.cells[i];
+      const value = row.values[i] ?? null;
+      cells++;
+      if (!c.recorded) {
+        check(
+          cell?.text === "" && cell.unrecorded && cell.shade !== "none",
+          `form row ${r} column ${c.number} is not recorded: page shows ${JSON.stringify(cell)}`,
+        );
+        return;
+      }
+      const figure = vnFigure(cell?.text ?? "?");
+      check(
+        value === null
+          ? figure === null
+          : figure !== null && Math.abs(figure - Math.round(value * 100) / 100) < 1e-9,
+        `form row ${r} (${row.unit}) column ${c.number} "${c.label}": page shows ` +
+          `${JSON.stringify(cell?.text)}, API says ${value}`,
+      );
+    });
+  });
+  const total = sheet.rows.find((r) => r.kind === "total");
+  check(
+    total?.cells.some((c) => /^\d{1,3}(\.\d{3})*,\d+$/.test(c.text)),
+    `form: no figure with a decimal comma in the total: ${JSON.stringify(total?.cells.map((c) => c.text))}`,
+  );
+  done(`form ${want.code}: ${cells} cells equal GetFormReport, unrecorded columns empty`);
+  // Wide enough for all the form's columns in the screenshot.
+  await formsPage.setViewportSize({ width: 2600, height: 900 });
+  await formsPage.locator("#forms").screenshot({ path: join(brief.screenshots, "dashboard-form.png") });
+  console.log(`screenshot: ${join(brief.screenshots, "dashboard-form.png")}`);
+
+  // What the node serves is captured on its way to the page (and passed on unchanged).
+  let served = null;
+  await formsPage.route("**/forms.xlsx?*", async (route) => {
+    const response = await route.fetch();
+    served = { status: response.status(), headers: response.headers(), body: await response.body() };
+    await route.fulfill({ response, body: served.body });
+  });
+  const [download] = await Promise.all([
+    formsPage.waitForEvent("download", { timeout: TIMEOUT }),
+    formsPage.click("#form-download"),
+  ]);
+  const saved = join(brief.screenshots, form.file);
+  await download.saveAs(saved);
+  const servedBytes = served?.body ?? Buffer.alloc(0);
+  const savedBytes = readFileSync(saved);
+  check(served?.status === 200, `/forms.xlsx answered ${served?.status}`);
+  check(
+    served?.headers["content-type"] ===
+      "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    `/forms.xlsx content-type ${served?.headers["content-type"]}`,
+  );
+  check(
+    download.suggestedFilename() === form.file,
+    `download named ${download.suggestedFilename()}, expected ${form.file}`,
+  );
+  check(
+    savedBytes.length > 0 && Buffer.compare(savedBytes, servedBytes) === 0,
+    `the saved file (${savedBytes.length} bytes) differs from what /forms.xlsx served (${servedBytes.length})`,
+  );
+  check(savedBytes.subarray(0, 2).toString() === "PK", "the saved file is not an .xlsx (zip)");
+  done(`"Tải .xlsx" saved the ${servedBytes.length} bytes /forms.xlsx served`);
+  console.log(`DOWNLOADED ${saved}`);
+  // In English the page's words change; the form stays the official Vietnamese one.
+  const body = await formsPage.textContent("#form-table tbody");
+  await formsPage.click("#lang");
+  check(
+    (await formsPage.textContent("#form-download")) === "Download .xlsx",
+    "forms: the button in English",
+  );
+  check(
+    (await formsPage.textContent("#form-table tbody")) === body,
+    "forms: the figures changed with the language",
+  );
+  await formsPage.click("#lang");
+  await formsPage.close();
+  done("the forms' panel switches language, the form's figures stay Vietnamese");
+  }
+
+  // 6. Live: a visit recorded now reaches the open page through WatchReport.
   console.log("WAITING live");
   const lines = createInterface({ input: process.stdin });
   const next = JSON.parse((await lines[Symbol.asyncIterator]().next()).value);

@@ -2,15 +2,21 @@
 //! (HTML, script and style embedded in the binary, built from `server/web/`) and the reads the
 //! page makes over gRPC-Web (tonic-web). The calls go to the same tonic services as the gRPC
 //! port, behind the same [`AuthLayer`] and TLS configuration; only [`PAGE_METHODS`] are
-//! served, so a browser can read reports, link states and overdue items but change nothing.
+//! served, so a browser can read reports, forms, link states and overdue items but change
+//! nothing. `GET /forms.xlsx?form=…&period=…` answers a form as the `.xlsx` the CLI writes: it
+//! is made by sending GetFormReport through the same gRPC path (ReadsOnly, the token check, the
+//! ReportService) with the request's `authorization` header, and writing the answer with
+//! `tiepdan-xlsx`.
 
-use std::future::{Ready, ready};
+use std::future::{Future, Ready, ready};
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::future::Either;
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
+use prost::Message;
 use tiepdan_proto::v1 as pb;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -33,9 +39,16 @@ use crate::wire::MAX_MESSAGE_BYTES;
 pub const PAGE_METHODS: &[&str] = &[
     "/tiepdan.v1.ReportService/GetReport",
     "/tiepdan.v1.ReportService/WatchReport",
+    "/tiepdan.v1.ReportService/GetFormReport",
     "/tiepdan.v1.SyncService/GetSyncStatus",
     "/tiepdan.v1.PetitionService/ListOverdueItems",
 ];
+
+/// The download of a form as `.xlsx` (GET, with the token in `authorization`).
+pub const FORMS_XLSX: &str = "/forms.xlsx";
+
+/// The call the download makes, under that method's token rules.
+const GET_FORM_REPORT: &str = "/tiepdan.v1.ReportService/GetFormReport";
 
 /// How long calls in flight may run on after the node is told to stop.
 const GRACE: Duration = Duration::from_secs(5);
@@ -171,19 +184,23 @@ struct PageService<S> {
     inner: S,
 }
 
-impl<S, B> Service<Request<B>> for PageService<S>
+type BoxedCall<E> = Pin<Box<dyn Future<Output = Result<Response<Body>, E>> + Send>>;
+
+impl<S> Service<Request<Body>> for PageService<S>
 where
-    S: Service<Request<B>, Response = Response<Body>>,
+    S: Service<Request<Body>, Response = Response<Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
 {
     type Response = Response<Body>;
     type Error = S::Error;
-    type Future = Either<S::Future, Ready<Result<Response<Body>, S::Error>>>;
+    type Future = Either<S::Future, BoxedCall<S::Error>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request<B>) -> Self::Future {
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
         let is_grpc = request
             .headers()
             .get(header::CONTENT_TYPE)
@@ -192,8 +209,169 @@ where
         if is_grpc {
             return Either::Left(self.inner.call(request));
         }
-        Either::Right(ready(Ok(page_file(request.method(), request.uri().path()))))
+        if request.uri().path() == FORMS_XLSX {
+            if request.method() != Method::GET {
+                return Either::Right(Box::pin(ready(Ok(plain(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "GET only\n",
+                )))));
+            }
+            // The service readied by poll_ready makes the call; a clone stays for the next.
+            let clone = self.inner.clone();
+            let inner = std::mem::replace(&mut self.inner, clone);
+            return Either::Right(Box::pin(form_download(inner, request)));
+        }
+        let page = page_file(request.method(), request.uri().path());
+        Either::Right(Box::pin(ready(Ok(page))))
     }
+}
+
+/// What `/forms.xlsx` is asked for, from its query string.
+#[derive(Debug, PartialEq)]
+struct FormQuery {
+    request: pb::GetFormReportRequest,
+}
+
+/// Reads `form`, `period`, `calendar` (`calendar` or `statistical`, the default) and `unit`.
+fn form_query(query: Option<&str>) -> Result<FormQuery, String> {
+    let mut request = pb::GetFormReportRequest {
+        calendar: pb::PeriodCalendar::Statistical as i32,
+        ..Default::default()
+    };
+    for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match key.as_ref() {
+            "form" => request.form = value.into_owned(),
+            "period" => request.period = value.into_owned(),
+            "unit" => request.unit_code = value.into_owned(),
+            "calendar" => {
+                request.calendar = match value.as_ref() {
+                    "calendar" => pb::PeriodCalendar::Calendar as i32,
+                    "" | "statistical" => pb::PeriodCalendar::Statistical as i32,
+                    other => {
+                        return Err(format!(
+                            "calendar is 'calendar' or 'statistical', not '{other}'"
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if request.form.is_empty() || request.period.is_empty() {
+        return Err("give form= and period=, e.g. ?form=03/GQKN&period=2026-Q3".to_string());
+    }
+    Ok(FormQuery { request })
+}
+
+/// The `.xlsx` of a form: GetFormReport sent down the same path as the page's gRPC-Web calls
+/// (with the caller's `authorization` header, so the same token rules hold), then written by
+/// the CLI's writer. A refused or failed call answers its HTTP status and no file.
+async fn form_download<S>(mut inner: S, request: Request<Body>) -> Result<Response<Body>, S::Error>
+where
+    S: Service<Request<Body>, Response = Response<Body>>,
+{
+    let query = match form_query(request.uri().query()) {
+        Ok(query) => query,
+        Err(message) => return Ok(text(StatusCode::BAD_REQUEST, message)),
+    };
+    let message = query.request.encode_to_vec();
+    let mut frame = Vec::with_capacity(message.len() + 5);
+    frame.push(0); // not compressed
+    frame.extend_from_slice(
+        &u32::try_from(message.len())
+            .unwrap_or(u32::MAX)
+            .to_be_bytes(),
+    );
+    frame.extend_from_slice(&message);
+    let mut call = Request::new(Body::new(Full::new(Bytes::from(frame))));
+    *call.method_mut() = Method::POST;
+    *call.version_mut() = tonic::codegen::http::Version::HTTP_2;
+    *call.uri_mut() = tonic::codegen::http::Uri::from_static(GET_FORM_REPORT);
+    let headers = call.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/grpc"),
+    );
+    headers.insert(header::TE, HeaderValue::from_static("trailers"));
+    for value in request.headers().get_all(header::AUTHORIZATION) {
+        headers.append(header::AUTHORIZATION, value.clone());
+    }
+    let response = inner.call(call).await?;
+    // A refusal comes as a status in the headers (trailers-only); an answer ends with one.
+    if let Some(status) = Status::from_header_map(response.headers())
+        && status.code() != Code::Ok
+    {
+        return Ok(refused(&status));
+    }
+    let collected = match response.into_body().collect().await {
+        Ok(collected) => collected,
+        Err(status) => return Ok(refused(&status)),
+    };
+    if let Some(status) = collected.trailers().and_then(Status::from_header_map)
+        && status.code() != Code::Ok
+    {
+        return Ok(refused(&status));
+    }
+    let bytes = collected.to_bytes();
+    let report = bytes
+        .get(5..)
+        .filter(|_| bytes.first() == Some(&0))
+        .and_then(|m| pb::GetFormReportResponse::decode(m).ok())
+        .and_then(|r| r.report);
+    let Some(report) = report else {
+        return Ok(text(
+            StatusCode::BAD_GATEWAY,
+            "GetFormReport gave no report".to_string(),
+        ));
+    };
+    let xlsx = match tiepdan_xlsx::form_xlsx(&report) {
+        Ok(xlsx) => xlsx,
+        Err(e) => {
+            tracing::error!(error = %e, form = %report.code, "page: the form's .xlsx failed");
+            return Ok(text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the .xlsx could not be written".to_string(),
+            ));
+        }
+    };
+    let name = tiepdan_xlsx::file_name(&report.code, &query.request.period);
+    let mut response = Response::new(Body::new(Full::new(Bytes::from(xlsx))));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(tiepdan_xlsx::CONTENT_TYPE),
+    );
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    Ok(response)
+}
+
+/// The HTTP answer to a refused or failed GetFormReport: the status's message, no file.
+fn refused(status: &Status) -> Response<Body> {
+    let code = match status.code() {
+        Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Code::PermissionDenied => StatusCode::FORBIDDEN,
+        Code::InvalidArgument | Code::OutOfRange => StatusCode::BAD_REQUEST,
+        Code::NotFound => StatusCode::NOT_FOUND,
+        Code::FailedPrecondition => StatusCode::CONFLICT,
+        Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
+        Code::Unimplemented => StatusCode::NOT_IMPLEMENTED,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    let mut response = text(code, format!("{:?}: {}\n", status.code(), status.message()));
+    if code == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
 }
 
 /// The answer to a plain HTTP request: one of the page's files, or 404 / 405.
@@ -233,8 +411,12 @@ fn page_file(method: &Method, path: &str) -> Response<Body> {
     response
 }
 
-fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
-    let mut response = Response::new(Body::new(Full::new(Bytes::from_static(text.as_bytes()))));
+fn plain(status: StatusCode, message: &'static str) -> Response<Body> {
+    text(status, message.to_string())
+}
+
+fn text(status: StatusCode, message: String) -> Response<Body> {
+    let mut response = Response::new(Body::new(Full::new(Bytes::from(message))));
     *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -316,6 +498,26 @@ mod tests {
             page_file(&Method::POST, "/app.js").status(),
             StatusCode::METHOD_NOT_ALLOWED
         );
+    }
+
+    #[test]
+    fn the_download_reads_its_query() {
+        let q = form_query(Some(
+            "form=03%2FGQKN&period=2026-Q3&calendar=calendar&unit=269",
+        ));
+        let q = q.map(|q| q.request);
+        assert_eq!(
+            q,
+            Ok(pb::GetFormReportRequest {
+                unit_code: "269".into(),
+                period: "2026-Q3".into(),
+                calendar: pb::PeriodCalendar::Calendar as i32,
+                form: "03/GQKN".into(),
+            })
+        );
+        assert!(form_query(Some("form=03/GQKN")).is_err());
+        assert!(form_query(Some("form=03/GQKN&period=2026&calendar=lunar")).is_err());
+        assert!(form_query(None).is_err());
     }
 
     #[test]

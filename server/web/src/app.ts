@@ -1,11 +1,14 @@
 // The dashboard: the node's subtree report for a chosen period (one row per child unit, the
-// unit's own row, the total) with each unit's freshness, the overdue list and a monthly
-// chart, read over gRPC-Web with the operator's token and kept live by WatchReport.
+// unit's own row, the total) with each unit's freshness, the overdue list, a monthly chart and
+// the forms of Thông tư 06/2025/TT-TTCP (previewed as on paper, downloaded as the .xlsx the
+// CLI writes), read over gRPC-Web with the operator's token and kept live by WatchReport.
 
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { type Timestamp, timestampDate } from "@bufbuild/protobuf/wkt";
 import {
+  type FormReport,
+  FormRowKind,
   PeriodCalendar,
   type Report,
   ReportScope,
@@ -24,6 +27,8 @@ const LINK_POLL_MS = 15_000;
 /** A watch that broke for another reason than the token is opened again after this. */
 const RETRY_MS = 3_000;
 const OVERDUE_PAGE = 500;
+/** The forms of Thông tư 06/2025/TT-TTCP, as the node names them. */
+const FORMS = ["01/TCD", "02/XLD", "03/GQKN", "04/GQTC", "05/KQTH", "06/QLKNTC"];
 
 const $ = <T extends HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -38,6 +43,10 @@ let words: Words = TEXT[lang];
 let token = sessionStorage.getItem(TOKEN_KEY) ?? "";
 let watch: AbortController | null = null;
 let linkTimer: number | undefined;
+/** The period the open watch shows: the forms are filled for it. */
+let shown: { period: string; calendar: PeriodCalendar } | null = null;
+/** Counts form reads, so an answer that arrives after a newer request is dropped. */
+let formRead = 0;
 
 interface View {
   report?: Report;
@@ -48,6 +57,9 @@ interface View {
   /** The token's role may read reports but not the overdue list (a reporter). */
   overdueDenied: boolean;
   months?: { visits: bigint; petitions: bigint }[];
+  /** The chosen form, filled for the shown period, or why it could not be. */
+  form?: FormReport;
+  formError?: string;
   updated?: Date;
 }
 const empty = (): View => ({
@@ -88,6 +100,10 @@ const at = (date: Date) =>
     second: "2-digit",
   }).format(date);
 const when = (ts: Timestamp | undefined) => (ts ? at(timestampDate(ts)) : "—");
+/** A figure of a form as Vietnamese text prints it, whatever the page's language: the form is
+ *  the official Vietnamese one. 36.500.000 and 12,5. */
+const vnFigure = (n: number) =>
+  new Intl.NumberFormat("vi-VN", { maximumFractionDigits: 2 }).format(n);
 /** A local day as the forms write it, dd/mm/yyyy. */
 const day = (iso: string) => iso.split("-").reverse().join("/");
 
@@ -155,6 +171,13 @@ function fillSelects() {
     el("option", { value: "calendar" }, words.calendarMonths),
   );
   cal.value = chosenCal;
+  const form = $<HTMLSelectElement>("form-code");
+  const chosenForm = form.value;
+  form.replaceChildren(
+    el("option", { value: "" }, words.formNone),
+    ...FORMS.map((code) => el("option", { value: code }, `${code} — ${words.formNames[code]}`)),
+  );
+  form.value = chosenForm;
 }
 
 /** `?period=2019-9M&calendar=calendar` preselects a period, so a report can be bookmarked. */
@@ -164,6 +187,8 @@ function periodFromAddress() {
   year.value = String(new Date().getFullYear());
   const p = q.get("period");
   if (q.get("calendar") === "calendar") $<HTMLSelectElement>("calendar").value = "calendar";
+  const form = q.get("form");
+  if (form && FORMS.includes(form)) $<HTMLSelectElement>("form-code").value = form;
   if (!p) return;
   const kind = $<HTMLSelectElement>("period-kind");
   let m: RegExpMatchArray | null;
@@ -201,7 +226,9 @@ function refuse(e: ConnectError) {
   stop();
   view = empty();
   $("content").hidden = true;
-  for (const id of ["report-table", "overdue-table"]) {
+  $("form-sheet").hidden = true;
+  $<HTMLButtonElement>("form-download").disabled = true;
+  for (const id of ["report-table", "overdue-table", "form-table"]) {
     for (const part of $(id).children) part.replaceChildren();
   }
   $("chart").replaceChildren();
@@ -283,6 +310,34 @@ async function readMonths(year: number, cal: PeriodCalendar) {
   }));
 }
 
+/** The chosen form, filled for the shown period. A refused token is a refusal like any other
+ *  read; another error (a period before the forms existed, say) is shown in the forms' panel. */
+async function readForm() {
+  const code = $<HTMLSelectElement>("form-code").value;
+  const read = ++formRead;
+  if (!code || !shown) {
+    view.form = undefined;
+    view.formError = undefined;
+    return;
+  }
+  try {
+    const answer = await reports.getFormReport({
+      period: shown.period,
+      calendar: shown.calendar,
+      form: code,
+    });
+    if (read !== formRead) return;
+    view.form = answer.report;
+    view.formError = undefined;
+  } catch (e) {
+    if (isRefusal(e)) throw e;
+    if (read !== formRead) return;
+    const err = ConnectError.from(e);
+    view.form = undefined;
+    view.formError = `${words.formFailed} (${Code[err.code]}: ${err.rawMessage})`;
+  }
+}
+
 /** Opens the watch on the chosen period: each report it sends refreshes the whole page. */
 async function start() {
   stop();
@@ -292,6 +347,7 @@ async function start() {
   const cal = calendar();
   const controller = new AbortController();
   watch = controller;
+  shown = { period, calendar: cal };
   try {
     linkTimer = window.setInterval(() => {
       readLinks()
@@ -307,7 +363,13 @@ async function start() {
       // A statistical year starts on 15 December of the year before: the chart shows the
       // year the period ends in.
       const year = Number(message.report.endDate.slice(0, 4));
-      await Promise.all([readOwn(period, cal), readLinks(), readOverdue(), readMonths(year, cal)]);
+      await Promise.all([
+        readOwn(period, cal),
+        readLinks(),
+        readOverdue(),
+        readMonths(year, cal),
+        readForm(),
+      ]);
       view.report = message.report;
       view.updated = new Date();
       const unit = message.report.unit;
@@ -524,10 +586,165 @@ function renderChart() {
   box.replaceChildren(chart);
 }
 
+/** What the first column of a form says of a row, as the .xlsx says it. */
+function formRowLabel(kind: FormRowKind, code: string, name: string): string {
+  if (kind === FormRowKind.OWN) return `${code} ${name} (tại đơn vị)`;
+  if (kind === FormRowKind.TOTAL) return `Tổng cộng ${name}`;
+  return `${code} ${name}`;
+}
+
+const ROW_KINDS: Partial<Record<FormRowKind, string>> = {
+  [FormRowKind.CHILD]: "child",
+  [FormRowKind.OWN]: "own",
+  [FormRowKind.TOTAL]: "total",
+};
+
+/** The form as on paper: group headers merged over their columns, each label running down to
+ *  the MS row, one row per unit, the unit's own row and the total, the notes line. A column
+ *  the system does not record is shaded and empty, never 0. */
+function renderForm() {
+  const f = view.form;
+  const code = $<HTMLSelectElement>("form-code").value;
+  const error = $("form-error");
+  error.textContent = view.formError ?? "";
+  error.hidden = !view.formError;
+  const ready = !!f && f.code === code;
+  $<HTMLButtonElement>("form-download").disabled = !ready;
+  const table = $("form-table");
+  const [thead, tbody] = [table.querySelector("thead")!, table.querySelector("tbody")!];
+  $("form-sheet").hidden = !ready;
+  if (!f || !ready) {
+    thead.replaceChildren();
+    tbody.replaceChildren();
+    return;
+  }
+  $("form-code-line").textContent = `Biểu số: ${f.code}`;
+  $("form-title").textContent = f.title;
+  $("form-meta").textContent =
+    `Đơn vị báo cáo: ${f.unit?.name ?? ""} · ` +
+    `Số liệu tính từ ngày ${day(f.startDate)} đến ngày ${day(f.endDate)}`;
+  const cols = f.columns;
+  const depth = Math.max(0, ...cols.map((c) => c.group.length)) + 1;
+  const head: HTMLElement[] = [];
+  for (let level = 0; level < depth; level++) {
+    const tr = el("tr");
+    if (level === 0) {
+      tr.append(el("th", { class: "name", scope: "col", rowspan: String(depth) }, words.unit));
+    }
+    for (let i = 0; i < cols.length; i++) {
+      const c = cols[i];
+      if (c.group.length === level) {
+        tr.append(
+          el(
+            "th",
+            { scope: "col", rowspan: String(depth - level), "data-col": String(i) },
+            c.label,
+          ),
+        );
+      } else if (c.group.length > level) {
+        const prefix = c.group.slice(0, level + 1).join("\u0000");
+        const previous = cols[i - 1];
+        const continues =
+          previous &&
+          previous.group.length > level &&
+          previous.group.slice(0, level + 1).join("\u0000") === prefix;
+        if (continues) continue;
+        let span = 1;
+        while (
+          i + span < cols.length &&
+          cols[i + span].group.length > level &&
+          cols[i + span].group.slice(0, level + 1).join("\u0000") === prefix
+        ) {
+          span++;
+        }
+        tr.append(
+          el(
+            "th",
+            {
+              scope: "colgroup",
+              colspan: String(span),
+              "data-group": String(level),
+              "data-first": String(i),
+            },
+            c.group[level],
+          ),
+        );
+      }
+    }
+    head.push(tr);
+  }
+  head.push(
+    el(
+      "tr",
+      { class: "ms" },
+      el("th", { class: "name", scope: "row" }, "MS"),
+      ...cols.map((c, i) => el("th", { "data-ms": String(i) }, c.ms)),
+    ),
+  );
+  thead.replaceChildren(...head);
+  tbody.replaceChildren(
+    ...f.rows.map((row, r) => {
+      const kind = ROW_KINDS[row.kind] ?? "child";
+      return el(
+        "tr",
+        { class: kind, "data-kind": kind, "data-unit": row.unit?.code ?? "", "data-row": String(r) },
+        el(
+          "td",
+          { class: "name" },
+          formRowLabel(row.kind, row.unit?.code ?? "", row.unit?.name ?? ""),
+        ),
+        ...cols.map((c, i) => {
+          const value = row.cells[i]?.value;
+          if (!c.recorded) {
+            return el("td", { class: "unrecorded", "data-col": String(i), title: words.formUnrecorded });
+          }
+          return el("td", { "data-col": String(i) }, value === undefined ? "" : vnFigure(value));
+        }),
+      );
+    }),
+  );
+  $("form-notes").textContent = `${cols.length + 1}. Ghi chú: ${f.notes.join(" ")}`;
+}
+
+/** The chosen form's .xlsx from the node, fetched with the token and saved by the browser. */
+async function downloadForm() {
+  const f = view.form;
+  if (!f || !shown) return;
+  const query = new URLSearchParams({
+    form: f.code,
+    period: shown.period,
+    calendar: shown.calendar === PeriodCalendar.CALENDAR ? "calendar" : "statistical",
+  });
+  const error = $("form-error");
+  try {
+    const answer = await fetch(`/forms.xlsx?${query}`, {
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+      cache: "no-store",
+    });
+    if (!answer.ok) {
+      throw new Error(`${answer.status}: ${(await answer.text()).trim()}`);
+    }
+    const blob = await answer.blob();
+    const disposition = answer.headers.get("content-disposition") ?? "";
+    const name = /filename="([^"]+)"/.exec(disposition)?.[1] ?? "bieu-mau.xlsx";
+    const url = URL.createObjectURL(blob);
+    const link = el("a", { href: url, download: name, hidden: "" });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    window.setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    error.hidden = true;
+  } catch (e) {
+    error.textContent = `${words.formDownloadFailed} (${e instanceof Error ? e.message : String(e)})`;
+    error.hidden = false;
+  }
+}
+
 function render() {
   renderReport();
   renderOverdue();
   renderChart();
+  renderForm();
   $("live").textContent = view.updated ? `${words.live} ${at(view.updated)}` : "";
 }
 
@@ -575,6 +792,16 @@ function main() {
     $<HTMLInputElement>("token").value = "";
     void start();
   });
+  $("form-code").addEventListener("change", () => {
+    view.form = undefined;
+    view.formError = undefined;
+    renderForm();
+    readForm()
+      .then(renderForm)
+      .catch((e) => (isRefusal(e) ? refuse(e) : fail(e)));
+  });
+  $("forms-form").addEventListener("submit", (e) => e.preventDefault());
+  $("form-download").addEventListener("click", () => void downloadForm());
   $("period-form").addEventListener("submit", (e) => {
     e.preventDefault();
     void start();

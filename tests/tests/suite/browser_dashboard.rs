@@ -4,7 +4,10 @@
 //! the page shows what GetReport and ListOverdueItems answer here, that the cut ward shows as
 //! offline, that a page without a valid token shows no figure (a reporter's, no overdue list),
 //! and that a visit recorded while
-//! the page is open reaches it through WatchReport. Screenshots go to `target/screenshots/`.
+//! the page is open reaches it through WatchReport; that a form of Thông tư 06/2025 shows
+//! every cell GetFormReport answers (unrecorded columns empty) and that its "Tải .xlsx" saves
+//! the bytes `/forms.xlsx` serves, which openpyxl reads back cell by cell
+//! (`tests/python/check_xlsx.py`). Screenshots go to `target/screenshots/`.
 //! Needs `node`, `npm ci --prefix tests/browser` and `/usr/bin/chromium` (or
 //! `TIEPDAN_CHROMIUM`); `.ci/run` installs them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -20,12 +23,16 @@ use tonic::transport::Channel;
 
 use crate::support::server::{Claims, Role, Secret, UnitLevel, auth, tls, wait_synced};
 use crate::support::{
-    Backend, TestDb, TestNode, local, pb, receive_req, record_mix, unit, visit_request, wait_for,
+    Backend, TestDb, TestNode, accept_req, local, pb, receive_req, record_mix, unit, visit_request,
+    wait_for,
 };
 
 type Guarded = InterceptedService<Channel, Bearer>;
 
 const PERIOD: &str = "2019";
+/// The form the page previews and downloads, for a period the forms cover (from 2025-09-30).
+const FORM: &str = "03/GQKN";
+const FORM_PERIOD: &str = "2026-Q3";
 const TOWN: &str = "269";
 const WARDS: [(&str, &str); 2] = [("09574", "Phường Lê Lợi"), ("09577", "Phường Phú Thịnh")];
 /// The ward that is cut off before the page opens.
@@ -145,6 +152,110 @@ async fn expected(ch: &Channel, token: &str) -> serde_json::Value {
     })
 }
 
+async fn form_report(ch: &Channel, token: &str) -> pb::FormReport {
+    reports(ch, token)
+        .get_form_report(pb::GetFormReportRequest {
+            unit_code: String::new(),
+            period: FORM_PERIOD.into(),
+            calendar: pb::PeriodCalendar::Calendar as i32,
+            form: FORM.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .report
+        .unwrap()
+}
+
+/// What the first column of a form says of a row (the .xlsx's and the page's label).
+fn form_label(row: &pb::FormRow) -> String {
+    let u = row.unit.clone().unwrap_or_default();
+    match pb::FormRowKind::try_from(row.kind) {
+        Ok(pb::FormRowKind::Own) => format!("{} {} (tại đơn vị)", u.code, u.name),
+        Ok(pb::FormRowKind::Total) => format!("Tổng cộng {}", u.name),
+        _ => format!("{} {}", u.code, u.name),
+    }
+}
+
+/// The form as the page must show it, and as `tests/python/check_xlsx.py` checks the file.
+fn form_expected(report: &pb::FormReport) -> serde_json::Value {
+    let day = |iso: &str| {
+        chrono::NaiveDate::parse_from_str(iso, "%Y-%m-%d")
+            .unwrap()
+            .format("%d/%m/%Y")
+            .to_string()
+    };
+    serde_json::json!({
+        "code": report.code,
+        "title": report.title,
+        "unit_name": report.unit.clone().unwrap_or_default().name,
+        "start": day(&report.start_date),
+        "end": day(&report.end_date),
+        "notes": report.notes,
+        "columns": report.columns.iter().map(|c| serde_json::json!({
+            "number": c.number, "group": c.group, "label": c.label, "ms": c.ms,
+            "recorded": c.recorded,
+        })).collect::<Vec<_>>(),
+        "rows": report.rows.iter().map(|r| serde_json::json!({
+            "kind": match pb::FormRowKind::try_from(r.kind) {
+                Ok(pb::FormRowKind::Own) => "own",
+                Ok(pb::FormRowKind::Total) => "total",
+                _ => "child",
+            },
+            "unit": r.unit.clone().unwrap_or_default().code,
+            "label": form_label(r),
+            "values": r.cells.iter().map(|c| c.value).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// A complaint of 2026 at the town, accepted and resolved with money and land to recover:
+/// the figures of 03/GQKN for 2026-Q3.
+async fn record_resolved_complaint(ch: &Channel, token: &str) {
+    let petition = petitions(ch, token)
+        .receive_petition(receive_req(
+            local(2026, 7, 2, 9, 0, 0),
+            Some(pb::Classification {
+                r#type: pb::PetitionType::Complaint as i32,
+                field: pb::Field::LandHousing as i32,
+                complaint_round: 1,
+                eligibility: pb::Eligibility::Eligible as i32,
+                jurisdiction: pb::Jurisdiction::Within as i32,
+                has_evidence: true,
+            }),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .petition
+        .unwrap();
+    let case = petitions(ch, token)
+        .accept_petition(accept_req(&petition.id, local(2026, 7, 5, 9, 0, 0), false))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    pb::case_service_client::CaseServiceClient::with_interceptor(
+        ch.clone(),
+        Bearer::new(token).unwrap(),
+    )
+    .resolve_case(pb::ResolveCaseRequest {
+        request_id: "browser-resolve".into(),
+        case_id: case.id,
+        outcome: pb::CaseOutcome::ComplaintPartlyCorrect as i32,
+        decision_number: "12/QĐ-UBND".into(),
+        decision_time: Some(prost_types::Timestamp {
+            seconds: local(2026, 8, 20, 9, 0, 0).timestamp(),
+            nanos: 0,
+        }),
+        money_to_recover_vnd: 36_500_000,
+        land_to_recover_m2: 120.5,
+    })
+    .await
+    .unwrap();
+}
+
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -208,6 +319,7 @@ async fn the_page_shows_what_the_api_answers() {
             .await
             .unwrap();
     }
+    record_resolved_complaint(&town_ch, &head).await;
     for ward in &wards {
         wait_synced(ward.running(), town.running(), Duration::from_secs(30))
             .await
@@ -254,6 +366,26 @@ async fn the_page_shows_what_the_api_answers() {
         "screenshots": screenshots,
         "expected": expected(&town_ch, &head).await,
     });
+    let brief = {
+        let form = form_report(&town_ch, &head).await;
+        let total = form.rows.last().unwrap();
+        assert!(
+            total
+                .cells
+                .iter()
+                .any(|c| c.value.is_some_and(|v| v.fract() != 0.0))
+                && form.columns.iter().any(|c| !c.recorded),
+            "the seed must give the form a decimal figure and an unrecorded column"
+        );
+        let mut brief = brief;
+        brief["form"] = serde_json::json!({
+            "code": FORM,
+            "period": FORM_PERIOD,
+            "file": "03-GQKN-2026-Q3.xlsx",
+            "expected": form_expected(&form),
+        });
+        brief
+    };
     let brief_file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(brief_file.path(), brief.to_string()).unwrap();
 
@@ -286,7 +418,11 @@ async fn the_page_shows_what_the_api_answers() {
         }
     });
     let mut live_checked = false;
+    let mut downloaded = None;
     while let Some(line) = lines.recv().await {
+        if let Some(path) = line.trim().strip_prefix("DOWNLOADED ") {
+            downloaded = Some(PathBuf::from(path));
+        }
         if line.trim() == "WAITING live" {
             // A visit recorded now must reach the open page through WatchReport.
             reception
@@ -317,6 +453,29 @@ async fn the_page_shows_what_the_api_answers() {
         screenshots.display()
     );
     assert!(live_checked, "the script never reached the live check");
+    // The file the page saved, read back by an independent reader against GetFormReport.
+    let downloaded = downloaded.expect("the script saved no .xlsx");
+    let expected_form = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        expected_form.path(),
+        form_expected(&form_report(&town_ch, &head).await).to_string(),
+    )
+    .unwrap();
+    let checked = Command::new("python3")
+        .arg(workspace().join("tests/python/check_xlsx.py"))
+        .arg(&downloaded)
+        .arg(expected_form.path())
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .expect("python3");
+    assert!(
+        checked.status.success(),
+        "openpyxl found differences in the downloaded form (pip install -r \
+         tests/python/requirements.txt):\n{}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    print!("{}", String::from_utf8_lossy(&checked.stdout));
     println!("screenshots in {}", screenshots.display());
     for ward in wards {
         ward.stop().await;
@@ -385,6 +544,47 @@ async fn the_page_port_serves_reads_behind_tokens_only() {
         answer.contains(TOWN) && answer.contains("grpc-status:0"),
         "head: {answer}"
     );
+    // A form: over gRPC-Web with a token, and as the .xlsx under the same token rules.
+    let form_call = "/tiepdan.v1.ReportService/GetFormReport";
+    let answer = http(addr, &call(form_call, None), &empty).await;
+    assert!(
+        answer.contains("grpc-status: 16"),
+        "form, no token: {answer}"
+    );
+    let xlsx = |token: Option<&str>| {
+        let auth = token.map_or(String::new(), |t| format!("\r\nauthorization: Bearer {t}"));
+        format!("GET /forms.xlsx?form=03%2FGQKN&period=2026-Q3&calendar=calendar HTTP/1.1{auth}")
+    };
+    let other_unit = token_of(&secret, Role::Head, WARDS[0].0);
+    let forged = token(&Secret::generate(), Role::Head);
+    for (who, token, status) in [
+        ("no token", None, "401"),
+        ("a forged token", Some(forged.as_str()), "401"),
+        ("another unit's token", Some(other_unit.as_str()), "403"),
+    ] {
+        let answer = http(addr, &xlsx(token), b"").await;
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status}")) && !answer.contains("PK\u{3}\u{4}"),
+            "{who}: {answer}"
+        );
+    }
+    for role in [Role::Head, Role::Reporter] {
+        let answer = http(addr, &xlsx(Some(&token(&secret, role))), b"").await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{role}: {answer}");
+        assert!(
+            answer.contains(
+                "content-type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            ) && answer
+                .contains("content-disposition: attachment; filename=\"03-GQKN-2026-Q3.xlsx\"")
+                && answer.contains("\r\n\r\nPK\u{3}\u{4}"),
+            "{role}: {}",
+            answer.split("\r\n\r\n").next().unwrap_or_default()
+        );
+    }
+    let bad = http(addr, "GET /forms.xlsx?period=2026-Q3 HTTP/1.1", b"").await;
+    assert!(bad.starts_with("HTTP/1.1 400"), "{bad}");
+    let post = http(addr, &xlsx(Some(&head)).replacen("GET", "POST", 1), b"").await;
+    assert!(post.starts_with("HTTP/1.1 405"), "{post}");
     for write in [
         "/tiepdan.v1.ReceptionService/RecordVisit",
         "/tiepdan.v1.UnitService/RegisterUnit",
