@@ -130,10 +130,44 @@ async fn the_command_line_against_a_node() {
     // The node itself, the register's 54 changes, the visit.
     assert_eq!(journal["last_sequence"], 1 + 54 + 1);
 
-    // A bad word is refused by the command line itself, listing the words.
-    let bad = tiepdan(&url, &["petition", "list", "--type", "khieu-nai"]).await;
+    // A Vietnamese name is a word too, with or without diacritics.
+    let vi = json(
+        &tiepdan(
+            &url,
+            &[
+                "--format",
+                "json",
+                "petition",
+                "list",
+                "--type",
+                "khieu-nai",
+            ],
+        )
+        .await,
+    );
+    let en = json(
+        &tiepdan(
+            &url,
+            &[
+                "--format",
+                "json",
+                "petition",
+                "list",
+                "--type",
+                "complaint",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(vi, en);
+    // A bad word is refused by the command line itself, listing the words in both languages.
+    let bad = tiepdan(&url, &["petition", "list", "--type", "khieu-nai-gi"]).await;
     assert_eq!(bad.status.code(), Some(2));
-    assert!(text(&bad.stderr).contains("complaint, denunciation, recommendation, mixed"));
+    assert!(
+        text(&bad.stderr).contains("complaint (khiếu nại), denunciation (tố cáo)"),
+        "{}",
+        text(&bad.stderr)
+    );
     node.stop().await;
 }
 

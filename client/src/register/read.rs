@@ -293,7 +293,7 @@ not json
         expect(3, "visit_time: \"yesterday\" is not a time");
         expect(
             3,
-            "kind: \"regulr\" is not one of: regular, periodic, unscheduled",
+            "kind: \"regulr\" is not one of: regular (thường xuyên), periodic (định kỳ), unscheduled (đột xuất)",
         );
         expect(3, "persons: required");
         expect(4, "not JSON");

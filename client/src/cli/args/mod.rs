@@ -322,11 +322,23 @@ mod tests {
             .unwrap_or_else(|| panic!("no classification"));
         assert_eq!(c.field, pb::Field::LandHousing as i32);
 
-        let err = Cli::try_parse_from(["tiepdan", "petition", "list", "--type", "khiếu nại"])
+        // Vietnamese names are words too, with or without diacritics.
+        for vi in ["khiếu nại", "Khieu-nai"] {
+            let cli = Cli::try_parse_from(["tiepdan", "petition", "list", "--type", vi])
+                .unwrap_or_else(|e| panic!("{vi}: {e}"));
+            let Command::Petition(PetitionCommand::List { petition_type, .. }) = cli.command else {
+                panic!("parsed as {:?}", cli.command);
+            };
+            assert_eq!(petition_type, Some(pb::PetitionType::Complaint), "{vi}");
+        }
+        let err = Cli::try_parse_from(["tiepdan", "petition", "list", "--type", "đơn thư"])
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
-        assert!(err.contains("complaint, denunciation"), "{err}");
+        assert!(
+            err.contains("complaint (khiếu nại), denunciation (tố cáo)"),
+            "{err}"
+        );
 
         let cli = Cli::try_parse_from([
             "tiepdan",
