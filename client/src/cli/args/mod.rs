@@ -99,6 +99,20 @@ pub enum Command {
     Sync(SyncCommand),
     /// A statistical report of a unit or its subtree for a period.
     Report(ReportArgs),
+    /// Print a shell completion script, generated from this command line (e.g.
+    /// `tiepdan completions bash > /etc/bash_completion.d/tiepdan`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write manual pages (troff) for `tiepdan` and each of its commands into a directory,
+    /// generated from this command line.
+    Man {
+        /// The directory (made if missing).
+        #[arg(long, default_value = "man")]
+        out_dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

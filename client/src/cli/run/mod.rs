@@ -30,8 +30,32 @@ fn ts_opt(t: Option<DateTime<Utc>>) -> Option<prost_types::Timestamp> {
     t.map(timestamp)
 }
 
+/// Writes the completion script or the manual pages, which need no node.
+fn generated(command: &Command) -> anyhow::Result<bool> {
+    use clap::CommandFactory;
+    match command {
+        Command::Completions { shell } => {
+            // Into a buffer first: the generator panics on a closed pipe (`| head`).
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "tiepdan", &mut script);
+            show::out(&String::from_utf8_lossy(&script));
+            Ok(true)
+        }
+        Command::Man { out_dir } => {
+            std::fs::create_dir_all(out_dir)?;
+            clap_mangen::generate_to(Cli::command(), out_dir)?;
+            println!("manual pages written to {}", out_dir.display());
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
 /// Runs the command line's command.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if generated(&cli.command)? {
+        return Ok(ExitCode::SUCCESS);
+    }
     let tls = TlsFiles {
         ca: cli.ca.clone(),
         cert: cli.cert.clone(),
@@ -125,6 +149,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             super::forms::form(&client, &args).await?;
         }
         Command::Report(args) => super::report::report(&client, format, &args).await?,
+        // Written before connecting (`generated`).
+        Command::Completions { .. } | Command::Man { .. } => {}
     }
     Ok(ExitCode::SUCCESS)
 }
