@@ -8,24 +8,12 @@ mod common;
 
 use std::process::Command;
 
-use chrono::TimeZone;
 use serde_json::json;
 use tiepdan_proto::v1 as pb;
 use tiepdan_server::domain::model::UnitLevel;
 use tiepdan_tests::{Backend, TestDb, TestNode, unit};
 
 use common::text;
-
-fn ts(y: i32, m: u32, d: u32) -> Option<prost_types::Timestamp> {
-    let t = chrono_tz::Asia::Ho_Chi_Minh
-        .with_ymd_and_hms(y, m, d, 9, 0, 0)
-        .single()
-        .map(|t| t.with_timezone(&chrono::Utc))?;
-    Some(prost_types::Timestamp {
-        seconds: t.timestamp(),
-        nanos: 0,
-    })
-}
 
 async fn form(url: &str, code: &str) -> pb::FormReport {
     let channel = tonic::transport::Channel::from_shared(url.to_string())
@@ -64,60 +52,38 @@ async fn a_form_in_excel_reads_back_cell_by_cell() {
     let url = province.url();
     let ch = province.channel().await;
     // A complaint within the province's competence, resolved with 36.500.000 đ to recover.
-    let mut petitions = pb::petition_service_client::PetitionServiceClient::new(ch.clone());
-    let p = petitions
-        .receive_petition(pb::ReceivePetitionRequest {
-            request_id: "x-r".into(),
-            received_time: ts(2026, 7, 2),
-            channel: pb::Channel::InPerson as i32,
-            summary: "Khiếu nại quyết định thu hồi đất".into(),
-            petitioner: Some(pb::Petitioner {
-                full_name: "Nguyễn Văn A".into(),
-                ..Default::default()
-            }),
-            signers: 1,
-            visit_id: String::new(),
-            classification: Some(pb::Classification {
-                r#type: pb::PetitionType::Complaint as i32,
-                field: pb::Field::LandHousing as i32,
-                complaint_round: 1,
-                eligibility: pb::Eligibility::Eligible as i32,
-                jurisdiction: pb::Jurisdiction::Within as i32,
-                has_evidence: true,
-            }),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .into_inner()
-        .petition
-        .unwrap_or_else(|| panic!("no petition"));
-    let case = petitions
-        .accept_petition(pb::AcceptPetitionRequest {
-            request_id: "x-a".into(),
-            petition_id: p.id.clone(),
-            accept_time: ts(2026, 7, 5),
-            target: Some(pb::accept_petition_request::Target::NewCase(pb::NewCase {
-                complex: false,
-            })),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .into_inner()
-        .case
-        .unwrap_or_else(|| panic!("no case"));
-    pb::case_service_client::CaseServiceClient::new(ch.clone())
-        .resolve_case(pb::ResolveCaseRequest {
-            request_id: "x-d".into(),
-            case_id: case.id.clone(),
-            outcome: pb::CaseOutcome::ComplaintPartlyCorrect as i32,
-            decision_number: "12/QĐ-UBND".into(),
-            decision_time: ts(2026, 8, 20),
-            money_to_recover_vnd: 36_500_000,
-            land_to_recover_m2: 120.5,
-        })
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    // The commune is cut off: its row is stale and the notes say so.
+    common::resolved_complaint(
+        &ch,
+        "x",
+        [(2026, 7, 2), (2026, 7, 5), (2026, 8, 20)],
+        pb::CaseOutcome::ComplaintPartlyCorrect,
+        36_500_000,
+        120.5,
+    )
+    .await;
+    // The commune linked (the province places it), then is cut off: its row is stale and the
+    // notes say so.
+    let mut sync = pb::sync_service_client::SyncServiceClient::new(ch.clone());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let status = sync
+            .get_sync_status(pb::GetSyncStatusRequest {})
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_inner();
+        if status
+            .children
+            .iter()
+            .any(|c| c.unit_code == "09574" && c.connected)
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the commune never linked: {status:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     drop(commune.stop().await);
 
     let report = form(&url, "03/GQKN").await;

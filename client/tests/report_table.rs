@@ -4,22 +4,11 @@
 
 mod common;
 
-use chrono::TimeZone;
 use tiepdan_proto::v1 as pb;
 use tiepdan_server::domain::model::UnitLevel;
 use tiepdan_tests::{Backend, TestNode, unit};
 
 use common::text;
-
-fn ts(y: i32, m: u32, d: u32) -> Option<prost_types::Timestamp> {
-    let t = chrono_tz::Asia::Ho_Chi_Minh
-        .with_ymd_and_hms(y, m, d, 9, 0, 0)
-        .single()?;
-    Some(prost_types::Timestamp {
-        seconds: t.timestamp(),
-        nanos: 0,
-    })
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_report_reads_as_its_language_writes() {
@@ -34,7 +23,7 @@ async fn the_report_reads_as_its_language_writes() {
         pb::reception_service_client::ReceptionServiceClient::new(ch.clone())
             .record_visit(pb::RecordVisitRequest {
                 request_id: format!("v{i}"),
-                visit_time: ts(2026, 7, 3 + i as u32),
+                visit_time: common::ts(2026, 7, 3 + i as u32),
                 kind: pb::ReceptionKind::Regular as i32,
                 receiver_role: pb::ReceiverRole::Staff as i32,
                 receiver_name: String::new(),
@@ -47,59 +36,15 @@ async fn the_report_reads_as_its_language_writes() {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
     }
-    let mut petitions = pb::petition_service_client::PetitionServiceClient::new(ch.clone());
-    let p = petitions
-        .receive_petition(pb::ReceivePetitionRequest {
-            request_id: "p".into(),
-            received_time: ts(2026, 7, 2),
-            channel: pb::Channel::Post as i32,
-            summary: "Khiếu nại".into(),
-            petitioner: Some(pb::Petitioner {
-                full_name: "Trần Thị B".into(),
-                ..Default::default()
-            }),
-            signers: 1,
-            visit_id: String::new(),
-            classification: Some(pb::Classification {
-                r#type: pb::PetitionType::Complaint as i32,
-                field: pb::Field::LandHousing as i32,
-                complaint_round: 1,
-                eligibility: pb::Eligibility::Eligible as i32,
-                jurisdiction: pb::Jurisdiction::Within as i32,
-                has_evidence: true,
-            }),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .into_inner()
-        .petition
-        .unwrap_or_default();
-    let case = petitions
-        .accept_petition(pb::AcceptPetitionRequest {
-            request_id: "a".into(),
-            petition_id: p.id,
-            accept_time: ts(2026, 7, 5),
-            target: Some(pb::accept_petition_request::Target::NewCase(pb::NewCase {
-                complex: false,
-            })),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .into_inner()
-        .case
-        .unwrap_or_default();
-    pb::case_service_client::CaseServiceClient::new(ch.clone())
-        .resolve_case(pb::ResolveCaseRequest {
-            request_id: "d".into(),
-            case_id: case.id,
-            outcome: pb::CaseOutcome::ComplaintCorrect as i32,
-            decision_number: "1/QĐ".into(),
-            decision_time: ts(2026, 8, 1),
-            money_to_recover_vnd: 36_500_000,
-            land_to_recover_m2: 12.5,
-        })
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    common::resolved_complaint(
+        &ch,
+        "x",
+        [(2026, 7, 2), (2026, 7, 5), (2026, 8, 1)],
+        pb::CaseOutcome::ComplaintCorrect,
+        36_500_000,
+        12.5,
+    )
+    .await;
 
     let run = |args: Vec<&'static str>| {
         let url = url.clone();

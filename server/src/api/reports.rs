@@ -117,6 +117,17 @@ fn totals(t: &Totals) -> pb::Totals {
     }
 }
 
+/// Totals per petition type, as the wire carries them.
+fn type_rows(by_type: &[(crate::domain::model::PetitionType, Totals)]) -> Vec<pb::TypeRow> {
+    by_type
+        .iter()
+        .map(|(t, totals_of_type)| pb::TypeRow {
+            r#type: t.to_wire(),
+            totals: Some(totals(totals_of_type)),
+        })
+        .collect()
+}
+
 impl ReportApi {
     /// The time up to which the records of `unit` and the units below it are here: now
     /// when every link between here and each of them is open and caught up; otherwise the
@@ -150,24 +161,10 @@ impl ReportApi {
                     unit: Some(wire::unit(&row.unit)),
                     totals: Some(totals(&row.totals)),
                     as_of_time: self.as_of(&row.unit.code, now).map(wire::timestamp),
-                    by_type: row
-                        .by_type
-                        .iter()
-                        .map(|(t, totals_of_type)| pb::TypeRow {
-                            r#type: t.to_wire(),
-                            totals: Some(totals(totals_of_type)),
-                        })
-                        .collect(),
+                    by_type: type_rows(&row.by_type),
                 })
                 .collect(),
-            by_type: report
-                .by_type
-                .iter()
-                .map(|(t, totals_of_type)| pb::TypeRow {
-                    r#type: t.to_wire(),
-                    totals: Some(totals(totals_of_type)),
-                })
-                .collect(),
+            by_type: type_rows(&report.by_type),
             generate_time: Some(wire::timestamp(now)),
         })
     }

@@ -273,6 +273,30 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The complaints' totals among per-type rows.
+fn complaints_of(by_type: &[pb::TypeRow]) -> pb::Totals {
+    by_type
+        .iter()
+        .find(|r| r.r#type == pb::PetitionType::Complaint as i32)
+        .and_then(|r| r.totals)
+        .unwrap_or_default()
+}
+
+/// One row of the demo's table: all visits and petitions, complaint cases and their rate.
+fn print_row(name: &str, totals: Option<pb::Totals>, by_type: &[pb::TypeRow], as_of: &str) {
+    let t = totals.unwrap_or_default();
+    let complaints = complaints_of(by_type);
+    println!(
+        "{:<30} {:>7} {:>9} {:>16} {:>9} {:>6}  {as_of}",
+        name,
+        t.visits,
+        t.petitions_received,
+        complaints.cases_to_resolve,
+        complaints.cases_resolved,
+        percent(complaints.resolution_rate),
+    );
+}
+
 /// A rate as a percentage, or a dash when there was nothing to resolve.
 fn percent(rate: Option<pb::Rate>) -> String {
     match rate {
@@ -327,13 +351,6 @@ pub async fn print_report(title: &str, at: &DemoNode, unit_code: &str) -> anyhow
         "unit (its subtree)", "visits", "petitions", "complaint cases", "resolved", "rate"
     );
     for row in &report.children {
-        let t = row.totals.unwrap_or_default();
-        let complaints = row
-            .by_type
-            .iter()
-            .find(|r| r.r#type == pb::PetitionType::Complaint as i32)
-            .and_then(|r| r.totals)
-            .unwrap_or_default();
         // Current through every hop below it, or held up to when a link on the way went down.
         let as_of = match (&row.as_of_time, &generated) {
             (Some(t), Some(g)) if t == g => "now (every link open, caught up)".to_string(),
@@ -354,46 +371,20 @@ pub async fn print_report(title: &str, at: &DemoNode, unit_code: &str) -> anyhow
             .as_ref()
             .map(|u| format!("{} {}", u.code, u.name))
             .unwrap_or_default();
-        println!(
-            "{:<30} {:>7} {:>9} {:>16} {:>9} {:>6}  {}",
-            name,
-            t.visits,
-            t.petitions_received,
-            complaints.cases_to_resolve,
-            complaints.cases_resolved,
-            percent(complaints.resolution_rate),
-            as_of
-        );
+        print_row(&name, row.totals, &row.by_type, &as_of);
     }
-    {
-        let t = own.totals.unwrap_or_default();
-        let complaints = own
-            .by_type
-            .iter()
-            .find(|r| r.r#type == pb::PetitionType::Complaint as i32)
-            .and_then(|r| r.totals)
-            .unwrap_or_default();
-        println!(
-            "{:<30} {:>7} {:>9} {:>16} {:>9} {:>6}  here",
-            format!("{unit_code} (its own records)"),
-            t.visits,
-            t.petitions_received,
-            complaints.cases_to_resolve,
-            complaints.cases_resolved,
-            percent(complaints.resolution_rate),
-        );
-    }
+    print_row(
+        &format!("{unit_code} (its own records)"),
+        own.totals,
+        &own.by_type,
+        "here",
+    );
     println!(
         "(a petition transferred within the subtree is in the rows of both units that handled it \
          and once in the total: the petition rows may add up to more)"
     );
     let t = report.totals.unwrap_or_default();
-    let complaints = report
-        .by_type
-        .iter()
-        .find(|r| r.r#type == pb::PetitionType::Complaint as i32)
-        .and_then(|r| r.totals)
-        .unwrap_or_default();
+    let complaints = complaints_of(&report.by_type);
     let rate = complaints.resolution_rate.unwrap_or_default();
     println!(
         "TOTAL {}: {} visits, {} petitions, {} complaint cases to resolve, {} resolved ({} / {} = {} %)",
