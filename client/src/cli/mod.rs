@@ -2,6 +2,7 @@
 
 pub mod args;
 mod forms;
+mod indicators;
 mod report;
 pub mod run;
 mod show;

@@ -19,6 +19,9 @@ use crate::wire::MAX_MESSAGE_BYTES;
 
 use super::*;
 
+/// How often the links below are looked at for the parent's freshness.
+const FRESHNESS_EVERY: Duration = Duration::from_millis(250);
+
 fn request_of(message: pb::link_request::Message) -> pb::LinkRequest {
     pb::LinkRequest {
         message: Some(message),
@@ -158,9 +161,16 @@ pub(super) async fn session(
     let mut local_seen = app.mail_generation();
     // What the parent was last told of the units behind here (none yet: all current).
     let mut told_behind = BTreeMap::new();
+    let mut freshness_read = std::time::Instant::now() - FRESHNESS_EVERY;
     loop {
-        // The parent judges its copies of this subtree through this node's links too.
-        let behind = app.links().behind(&app.tree());
+        // The parent judges its copies of this subtree through this node's links too; read
+        // at most every FRESHNESS_EVERY, not for every batch (a province has many children).
+        let behind = if freshness_read.elapsed() >= FRESHNESS_EVERY {
+            freshness_read = std::time::Instant::now();
+            app.links().behind(&app.tree())
+        } else {
+            told_behind.clone()
+        };
         if behind != told_behind {
             let freshness = pb::Freshness {
                 behind: behind
