@@ -201,6 +201,12 @@ impl Client {
         list_units, units, pb::ListUnitsRequest => pb::ListUnitsResponse;
         /// Registers a unit below the node.
         register_unit, units, pb::RegisterUnitRequest => unit: pb::Unit;
+        /// Issues a reorganisation at the node (the authority above every unit involved).
+        reorganise, units, pb::ReorganiseRequest => reorganisation: pb::Reorganisation;
+        /// A unit's versions and predecessors.
+        get_unit_history, units, pb::GetUnitHistoryRequest => pb::GetUnitHistoryResponse;
+        /// Every reorganisation the node knows.
+        list_reorganisations, units, pb::ListReorganisationsRequest => pb::ListReorganisationsResponse;
 
         /// Records a reception visit.
         record_visit, reception, pb::RecordVisitRequest => visit: pb::Visit;

@@ -220,6 +220,7 @@ pub fn journal_event(e: &pb::JournalEvent) -> Value {
         Some(Change::ConclusionChanged(c)) => ("conclusion", conclusion(c)),
         Some(Change::PetitionChanged(p)) => ("petition", petition(p)),
         Some(Change::CaseChanged(c)) => ("case", case(c)),
+        Some(Change::Reorganised(r)) => ("reorganisation", reorganisation(r)),
         None => ("unknown", Value::Null),
     };
     json!({
@@ -229,6 +230,40 @@ pub fn journal_event(e: &pb::JournalEvent) -> Value {
         "action": e.action,
         "kind": kind,
         "record": record,
+    })
+}
+
+/// A version of a unit.
+pub fn unit_version(v: &pb::UnitVersion) -> Value {
+    let u = v.unit.clone().unwrap_or_default();
+    json!({
+        "code": u.code,
+        "name": u.name,
+        "level": word::<pb::UnitLevel>(u.level),
+        "parent_code": opt(&u.parent_code),
+        "valid_from": opt(&v.valid_from),
+        "valid_until": opt(&v.valid_until),
+        "successor_code": opt(&v.successor_code),
+        "reorganisation_id": opt(&v.reorganisation_id),
+    })
+}
+
+/// A reorganisation.
+pub fn reorganisation(r: &pb::Reorganisation) -> Value {
+    json!({
+        "id": r.id,
+        "title": r.title,
+        "authority_code": r.authority_code,
+        "effective_date": r.effective_date,
+        "changes": r.changes.iter().map(|c| {
+            let u = c.unit.clone().unwrap_or_default();
+            json!({
+                "code": u.code,
+                "name": opt(&u.name),
+                "parent_code": opt(&u.parent_code),
+                "successor_code": opt(&c.successor_code),
+            })
+        }).collect::<Vec<_>>(),
     })
 }
 

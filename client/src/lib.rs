@@ -9,6 +9,7 @@ pub mod decision;
 pub mod error;
 pub mod json;
 pub mod register;
+pub mod resolution;
 pub mod table;
 pub mod time;
 pub mod words;

@@ -91,6 +91,7 @@ const VIETNAMESE: &[(&str, &str)] = &[
     ("UNIT_LEVEL_COMMUNE", "xã"),
     ("UNIT_LEVEL_WARD", "phường"),
     ("UNIT_LEVEL_DISTRICT", "huyện"),
+    ("UNIT_LEVEL_SPECIAL_ZONE", "đặc khu"),
     ("UNIT_LEVEL_PROVINCE", "tỉnh"),
     ("UNIT_LEVEL_NATIONAL", "trung ương"),
     ("RECEPTION_KIND_REGULAR", "thường xuyên"),

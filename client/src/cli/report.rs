@@ -2,7 +2,7 @@
 //! tables with Vietnamese (or English) labels, JSON, or CSV in the forms' row order.
 
 use serde_json::{Value, json};
-use tiepdan_client::{Client, Error};
+use tiepdan_client::{Client, Error, json};
 use tiepdan_proto::v1 as pb;
 
 use super::args::{Lang, Output, ReportArgs, VerifyArgs};
@@ -300,6 +300,7 @@ pub async fn report(client: &Client, format: Output, args: &ReportArgs) -> Resul
             "period": report.period,
             "start_date": report.start_date,
             "end_date": report.end_date,
+            "predecessors": report.predecessors.iter().map(json::unit_version).collect::<Vec<_>>(),
             "columns": columns.iter().map(|(name, t, as_of)| json!({
                 "name": name,
                 "as_of": as_of,
@@ -393,6 +394,20 @@ pub async fn report(client: &Client, format: Output, args: &ReportArgs) -> Resul
         text.push_str(&format!(" {v:>16}"));
     }
     text.push('\n');
+    // Units that ended by the period's end, counted under their successor.
+    for p in &report.predecessors {
+        let u = p.unit.clone().unwrap_or_default();
+        text.push_str(&format!(
+            "{} {} {} ({} {}, {} {})\n",
+            label("Gồm số liệu của", "Includes the records of"),
+            u.code,
+            u.name,
+            label("đến ngày", "until"),
+            day(&p.valid_until),
+            label("nay thuộc", "now part of"),
+            p.successor_code
+        ));
+    }
     out(&text);
     Ok(())
 }

@@ -82,6 +82,29 @@ fn due(d: Option<&pb::Deadline>) -> String {
 
 pub const UNIT: &[&str] = &["CODE", "NAME", "LEVEL", "PARENT", "REMOTE"];
 
+pub const UNIT_VERSION: &[&str] = &[
+    "CODE",
+    "NAME",
+    "LEVEL",
+    "PARENT",
+    "FROM",
+    "UNTIL",
+    "SUCCESSOR",
+];
+
+pub fn unit_version(v: &pb::UnitVersion) -> Vec<String> {
+    let u = v.unit.clone().unwrap_or_default();
+    vec![
+        u.code,
+        u.name,
+        w::<pb::UnitLevel>(u.level),
+        u.parent_code,
+        v.valid_from.clone(),
+        v.valid_until.clone(),
+        v.successor_code.clone(),
+    ]
+}
+
 pub fn unit(u: &pb::Unit) -> Vec<String> {
     vec![
         u.code.clone(),

@@ -166,6 +166,16 @@ impl ReportApi {
                 .collect(),
             by_type: type_rows(&report.by_type),
             generate_time: Some(wire::timestamp(now)),
+            predecessors: report
+                .predecessors
+                .iter()
+                .map(|(unit, last, successor)| pb::UnitVersion {
+                    unit: Some(wire::unit(unit)),
+                    valid_until: last.to_string(),
+                    successor_code: successor.clone(),
+                    ..Default::default()
+                })
+                .collect(),
         })
     }
 }

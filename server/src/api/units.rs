@@ -87,4 +87,78 @@ impl UnitService for UnitApi {
             unit: Some(wire::unit(&unit)),
         }))
     }
+
+    async fn reorganise(
+        &self,
+        request: Request<pb::ReorganiseRequest>,
+    ) -> Result<Response<pb::ReorganiseResponse>, Status> {
+        let req = request.into_inner();
+        let mut check = Check::new();
+        let key = check.key("Reorganise", &req.request_id, &req);
+        check.finish()?;
+        let Some(r) = &req.reorganisation else {
+            return Err(crate::domain::DomainError::invalid("reorganisation", "required").into());
+        };
+        let mut r = r.clone();
+        if r.authority_code.is_empty() {
+            r.authority_code = self.app.code();
+        }
+        let r = wire::inbound::reorganisation(&r)?;
+        let r = self.app.reorganise(&key, r).await?;
+        Ok(Response::new(pb::ReorganiseResponse {
+            reorganisation: Some(wire::reorganisation(&r)),
+        }))
+    }
+
+    async fn get_unit_history(
+        &self,
+        request: Request<pb::GetUnitHistoryRequest>,
+    ) -> Result<Response<pb::GetUnitHistoryResponse>, Status> {
+        let req = request.into_inner();
+        let code = if req.unit_code.is_empty() {
+            self.app.code()
+        } else {
+            req.unit_code
+        };
+        let mut check = Check::new();
+        check.v.unit_code("unit_code", &code);
+        check.finish()?;
+        let versions = self
+            .app
+            .unit_history(&code)
+            .ok_or_else(|| Status::not_found(format!("unit {code} is not known to this node")))?;
+        let tree = self.app.tree();
+        let predecessors = tree
+            .history()
+            .predecessors(&code)
+            .into_iter()
+            .map(|v| pb::UnitVersion {
+                unit: Some(wire::unit(&v.unit)),
+                valid_until: v
+                    .from
+                    .and_then(|d| d.pred_opt())
+                    .map(|d| d.to_string())
+                    .unwrap_or_default(),
+                successor_code: v.successor.clone().unwrap_or_default(),
+                reorganisation_id: v.reorganisation.clone(),
+                valid_from: String::new(),
+            })
+            .collect();
+        Ok(Response::new(pb::GetUnitHistoryResponse {
+            versions: versions
+                .iter()
+                .map(|(v, next)| wire::unit_version(v, *next))
+                .collect(),
+            predecessors,
+        }))
+    }
+
+    async fn list_reorganisations(
+        &self,
+        _request: Request<pb::ListReorganisationsRequest>,
+    ) -> Result<Response<pb::ListReorganisationsResponse>, Status> {
+        Ok(Response::new(pb::ListReorganisationsResponse {
+            reorganisations: self.app.reorganisations().await?,
+        }))
+    }
 }

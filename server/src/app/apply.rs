@@ -27,6 +27,8 @@ pub struct Applied {
     pub applied: u64,
     /// Whether a unit was registered (the tree must be reloaded).
     pub units_changed: bool,
+    /// Whether a reorganisation was stored (the subtree sums are counted again).
+    pub reorganised: bool,
 }
 
 /// Latest state of each record a batch touches, with its order of first appearance.
@@ -107,7 +109,7 @@ impl App {
         let tx = self.store().begin_write().await?;
         let placed = self.place_units(&tx, child, units).await?;
         let tree = if placed {
-            std::sync::Arc::new(Tree::new(&self.code(), &repo::all_units(&tx).await?))
+            std::sync::Arc::new(self.tree_in(&tx).await?)
         } else {
             self.tree()
         };
@@ -117,7 +119,8 @@ impl App {
         for event in &decoded {
             // Only a recovery speaks for this node's own unit, and only as this node.
             let own_unit = event.origin_unit == tree.root();
-            if !tree.is_within(&event.origin_unit, child)
+            // A former parent still carries the history of the units it held.
+            if !tree.ever_within(&event.origin_unit, child)
                 || (own_unit && !(own && child == tree.root()))
             {
                 return Err(ApplyError::Forged(format!(
@@ -216,6 +219,10 @@ impl App {
         }
         repo::add_tally(&mut inserts, delta)?;
         inserts.run(&tx).await?;
+        if out.reorganised {
+            let recount = self.recount_subtrees(&tx).await?;
+            repo::flush_tally(&tx, recount).await?;
+        }
         // Copied before the commit, pushed after it: the tail holds committed events only.
         let kept = self.tail().is_kept().then(|| {
             fresh_events
@@ -233,6 +240,9 @@ impl App {
         }
         if out.units_changed || placed {
             self.reload_tree().await?;
+        }
+        if out.reorganised {
+            self.notify_downlink();
         }
         if out.applied > 0 {
             self.notify_journal();
@@ -296,6 +306,10 @@ impl App {
                     repo::save_unit(tx, &unit, false).await?;
                     out.units_changed = true;
                 }
+                Record::Reorganisation(r) => {
+                    out.reorganised |= self.store_reorganisation(tx, &r).await?;
+                    out.units_changed = true;
+                }
                 Record::Visit(v) => {
                     let after = tally::visit(&v);
                     let (id, unit) = (v.id.clone(), v.unit_code.clone());
@@ -353,7 +367,7 @@ impl App {
     pub async fn positions(&self, unit: &str) -> Result<BTreeMap<String, u64>, DomainError> {
         let tree = self.tree();
         let mut out = BTreeMap::new();
-        for origin in tree.subtree(unit) {
+        for origin in tree.ever_subtree(unit) {
             let last = journal::last_sequence(self.store().reader(), &origin).await?;
             out.insert(origin, last);
         }

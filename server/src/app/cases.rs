@@ -26,7 +26,7 @@ impl App {
                 kind: "case",
                 id: case_id.to_string(),
             })?;
-        if case.owner_unit != self.code() {
+        if !self.holds(&case.owner_unit) {
             return Err(DomainError::precondition(
                 "NOT_OWNER",
                 format!(

@@ -61,6 +61,7 @@ pub(super) enum Record {
     Conclusion(Conclusion),
     Petition(Petition),
     Case(Case),
+    Reorganisation(crate::domain::map::Reorganisation),
 }
 
 /// A batch as far as it is checked without the store (`App::check_batch`).
@@ -159,9 +160,20 @@ impl App {
         let forged = |what: &str, unit: &str| {
             ApplyError::Forged(format!("event of {origin} carries a {what} of unit {unit}"))
         };
+        // A successor handles the records of the units that ended in its favour.
+        let holds = |unit: &str| unit == origin || tree.history().custodian(unit) == *origin;
         Ok(match &event.change {
             Some(Change::UnitRegistered(u)) => {
                 let mut unit = wire::inbound::unit(u)?;
+                if tree.history().is_versioned(&unit.code) {
+                    // Reorganisations alone place a reorganised unit; its former parent may
+                    // still carry what it said of it.
+                    if !tree.ever_within(&unit.code, child) {
+                        return Err(forged("unit", &unit.code));
+                    }
+                    unit.parent_code = tree.parent_of(&unit.code).map(str::to_string);
+                    return Ok(Record::Unit(unit));
+                }
                 if !tree.is_within(&unit.code, child) && unit.code != child {
                     // A child registers units of its own subtree only.
                     let parent_ok = unit
@@ -216,17 +228,30 @@ impl App {
             }
             Some(Change::PetitionChanged(p)) => {
                 let petition = wire::inbound::petition(p)?;
-                if petition.unit_code != *origin {
+                if !holds(&petition.unit_code) {
                     return Err(forged("petition", &petition.unit_code));
                 }
                 Record::Petition(petition)
             }
             Some(Change::CaseChanged(c)) => {
                 let case = wire::inbound::case(c)?;
-                if case.owner_unit != *origin {
+                if !holds(&case.owner_unit) {
                     return Err(forged("case", &case.owner_unit));
                 }
                 Record::Case(case)
+            }
+            Some(Change::Reorganised(r)) => {
+                let r = wire::inbound::reorganisation(r)?;
+                // Issued at its authority's node, about units below it.
+                if r.authority != *origin {
+                    return Err(forged("reorganisation", &r.authority));
+                }
+                for c in &r.changes {
+                    if tree.knew(&c.unit.code) && !tree.ever_within(&c.unit.code, origin) {
+                        return Err(forged("reorganisation of a unit", &c.unit.code));
+                    }
+                }
+                Record::Reorganisation(r)
             }
             None => return Err(ApplyError::Malformed("event without a change".into())),
         })

@@ -158,8 +158,11 @@ fn unplaced<'a>(
     units
         .iter()
         .filter(|u| {
-            !(tree.is_within(&u.code, child)
-                && tree.chain(&u.code).get(1).map(String::as_str) == u.parent_code.as_deref())
+            // A unit reorganised away from a former parent is not the former parent's to place.
+            let moved = tree.history().is_versioned(&u.code) && tree.ever_within(&u.code, child);
+            let placed = tree.is_within(&u.code, child)
+                && tree.chain(&u.code).get(1).map(String::as_str) == u.parent_code.as_deref();
+            !(moved || placed)
         })
         .collect()
 }

@@ -11,6 +11,7 @@ pub mod children;
 mod counts;
 pub mod links;
 pub mod mail;
+mod map;
 mod petitions;
 mod reads;
 mod reception;
@@ -206,7 +207,10 @@ impl App {
         // holds every unit committed before the last reload began.
         let _turn = self.inner.reloading.lock().await;
         let units = repo::all_units(self.store().reader()).await?;
-        let tree = Arc::new(Tree::new(&self.code(), &units));
+        let history = crate::domain::map::History::new(
+            crate::storage::map::versions(self.store().reader()).await?,
+        );
+        let tree = Arc::new(Tree::with_history(&self.code(), &units, Arc::new(history)));
         // The known units first, then the tree: every unit of a tree a reader takes is known
         // (units are never removed), so a report finds each one it names.
         let changed = match self.inner.directory.write() {

@@ -111,7 +111,7 @@ impl App {
                 kind: "petition",
                 id: id.to_string(),
             })?;
-        if p.unit_code != self.code() {
+        if !self.holds(&p.unit_code) {
             return Err(DomainError::precondition(
                 "NOT_OWNER",
                 format!(
@@ -262,7 +262,7 @@ impl App {
         })?;
         let case = match (case_before, target) {
             (Some(existing), _) => {
-                if existing.owner_unit != self.code() {
+                if !self.holds(&existing.owner_unit) {
                     return Err(DomainError::precondition(
                         "NOT_OWNER",
                         format!(

@@ -39,6 +39,7 @@ impl App {
             return replay(key, row).map(Begun::Replay);
         }
         self.refuse_while_recovering()?;
+        self.refuse_if_retired(Utc::now())?;
         let tx = self.store().begin_write().await?;
         if let Some(row) = repo::find_request(&tx, &key.id).await? {
             return replay(key, row).map(Begun::Replay);

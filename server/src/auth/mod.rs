@@ -54,6 +54,9 @@ pub const PERMISSIONS: &[(&str, Access)] = permissions! {
         "GetUnit" => READ,
         "ListUnits" => READ,
         "RegisterUnit" => HEAD,
+        "Reorganise" => HEAD,
+        "GetUnitHistory" => READ,
+        "ListReorganisations" => READ,
     }
     "ReceptionService" {
         "RecordVisit" => DESK,

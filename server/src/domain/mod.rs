@@ -6,6 +6,7 @@ pub mod deadlines;
 pub mod error;
 pub mod forms;
 pub mod lifecycle;
+pub mod map;
 pub mod model;
 pub mod period;
 pub mod span;

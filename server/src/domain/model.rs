@@ -48,6 +48,8 @@ domain_enum! {
         Province => "province",
         /// Thanh tra Chính phủ.
         National => "national",
+        /// Đặc khu: a commune-level special zone (since 1/7/2025).
+        SpecialZone => "special_zone",
     }
 }
 

@@ -1,14 +1,23 @@
 //! The part of the administrative tree a node knows: itself and its subtree.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
+use chrono::NaiveDate;
+
+use crate::domain::map::History;
 use crate::domain::model::Unit;
 
-/// Parent links of the known units, rooted at this node's unit.
+/// Parent links of the known units, rooted at this node's unit: as they are from the last
+/// reorganisation on, with the trees of earlier days at hand.
 #[derive(Debug, Clone, Default)]
 pub struct Tree {
     root: String,
     parents: HashMap<String, Option<String>>,
+    history: Arc<History>,
+    /// The trees before each reorganisation's day, earliest first (empty in a tree taken
+    /// `at` a day).
+    eras: Arc<Vec<(NaiveDate, Tree)>>,
 }
 
 impl Tree {
@@ -20,7 +29,105 @@ impl Tree {
                 .iter()
                 .map(|u| (u.code.clone(), u.parent_code.clone()))
                 .collect(),
+            history: Arc::default(),
+            eras: Arc::default(),
         }
+    }
+
+    /// The tree of `units` through the reorganisations of `history`: a reorganised unit sits
+    /// where its versions place it (an ended unit under its successor), whatever its
+    /// stored row says.
+    pub fn with_history(root: &str, units: &[Unit], history: Arc<History>) -> Tree {
+        let base = Tree::new(root, units);
+        if history.is_empty() {
+            return base;
+        }
+        // The first era is the tree before any reorganisation.
+        let mut days: Vec<NaiveDate> = vec![NaiveDate::MIN];
+        days.extend(history.dates());
+        let latest = days.pop().unwrap_or(NaiveDate::MIN);
+        let eras: Vec<(NaiveDate, Tree)> = days
+            .iter()
+            .map(|d| (*d, base.placed_at(&history, *d)))
+            .collect();
+        let mut tree = base.placed_at(&history, latest);
+        tree.history = history;
+        tree.eras = Arc::new(eras);
+        tree
+    }
+
+    /// This tree with the reorganised units placed as on `day`.
+    fn placed_at(&self, history: &History, day: NaiveDate) -> Tree {
+        let mut parents = self.parents.clone();
+        for code in history.codes() {
+            match history.placement(code, Some(day)) {
+                Some(Some(parent)) => {
+                    parents.insert(code.clone(), Some(parent));
+                }
+                // Not created yet on that day.
+                _ => {
+                    parents.remove(code);
+                }
+            }
+        }
+        Tree {
+            root: self.root.clone(),
+            parents,
+            history: Arc::default(),
+            eras: Arc::default(),
+        }
+    }
+
+    /// The tree as it stood on `day`: the latest era begun by then.
+    pub fn at(&self, day: NaiveDate) -> Tree {
+        let era = self.eras.iter().rev().find(|(from, _)| *from <= day);
+        let mut tree = match self.history.last_date() {
+            Some(last) if day < last => era.map(|(_, t)| t.clone()).unwrap_or_default(),
+            _ => Tree {
+                eras: Arc::default(),
+                ..self.clone()
+            },
+        };
+        tree.history = self.history.clone();
+        tree
+    }
+
+    /// The reorganisations this tree went through.
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// Whether `unit` lies, or lay on some day, in the subtree of `ancestor`.
+    pub fn ever_within(&self, unit: &str, ancestor: &str) -> bool {
+        self.is_within(unit, ancestor) || self.eras.iter().any(|(_, t)| t.is_within(unit, ancestor))
+    }
+
+    /// Whether `unit` sits, or sat on some day, directly below `parent`.
+    pub fn ever_below(&self, unit: &str, parent: &str) -> bool {
+        self.parent_of(unit) == Some(parent)
+            || self
+                .eras
+                .iter()
+                .any(|(_, t)| t.parent_of(unit) == Some(parent))
+    }
+
+    /// Units that lie or lay in the subtree of `unit`, itself first, today's subtree before
+    /// the units of earlier days.
+    pub fn ever_subtree(&self, unit: &str) -> Vec<String> {
+        let mut out = self.subtree(unit);
+        for (_, era) in self.eras.iter() {
+            for u in era.subtree(unit) {
+                if !out.contains(&u) {
+                    out.push(u);
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether this tree or an earlier one knows `unit`.
+    pub fn knew(&self, unit: &str) -> bool {
+        self.knows(unit) || self.eras.iter().any(|(_, t)| t.knows(unit))
     }
 
     /// Places `unit` below `parent` (moving it if it was elsewhere).

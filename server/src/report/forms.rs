@@ -38,10 +38,11 @@ pub async fn form_report(
     period: Period,
     code: &str,
 ) -> Result<(FormDef, Vec<FormRow>), DomainError> {
-    let tree = app.tree();
+    // The rows of the tree as it stood at the period's end.
+    let tree = app.tree().at(period.end);
     if !tree.is_within(unit_code, tree.root()) {
         return Err(DomainError::NotFound {
-            kind: "unit in this node's subtree",
+            kind: "unit in this node's subtree at the period's end",
             id: unit_code.to_string(),
         });
     }
@@ -57,10 +58,11 @@ pub async fn form_report(
         )
     })?;
     let find = |code: &str| {
-        app.known_unit(code).ok_or_else(|| DomainError::NotFound {
-            kind: "unit",
-            id: code.to_string(),
-        })
+        app.unit_on(code, period.end)
+            .ok_or_else(|| DomainError::NotFound {
+                kind: "unit",
+                id: code.to_string(),
+            })
     };
     let units = tree.subtree(unit_code);
     let records = form_records(app.store().reader(), &units).await?;

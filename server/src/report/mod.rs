@@ -37,6 +37,9 @@ pub struct Report {
     pub totals: Totals,
     pub children: Vec<Row>,
     pub by_type: Vec<(PetitionType, Totals)>,
+    /// Units of the subtree that ended by the period's end, counted under their successor:
+    /// each as it last was, with its last day and its successor.
+    pub predecessors: Vec<(Unit, NaiveDate, String)>,
 }
 
 /// The three sums a row of a report is assembled from.
@@ -128,19 +131,29 @@ pub async fn report_from(
     now: DateTime<Utc>,
     source: Source,
 ) -> Result<Report, DomainError> {
-    let tree = app.tree();
+    // The tree as it stood at the period's end: a report of an earlier period is the same
+    // before and after a reorganisation.
+    let latest = app.tree();
+    let tree = latest.at(period.end);
     if !tree.is_within(unit_code, tree.root()) {
         return Err(DomainError::NotFound {
-            kind: "unit in this node's subtree",
+            kind: "unit in this node's subtree at the period's end",
             id: unit_code.to_string(),
         });
     }
+    // The maintained subtree sums follow the latest tree; an earlier one is recounted.
+    let recount = subtree
+        && latest
+            .history()
+            .last_date()
+            .is_some_and(|last| period.end < last);
     // From the units in memory: a query listing every unit of a province cost more than the sums.
     let find = |code: &str| {
-        app.known_unit(code).ok_or_else(|| DomainError::NotFound {
-            kind: "unit",
-            id: code.to_string(),
-        })
+        app.unit_on(code, period.end)
+            .ok_or_else(|| DomainError::NotFound {
+                kind: "unit",
+                id: code.to_string(),
+            })
     };
     let unit = find(unit_code)?;
     let mut kinds = vec![None];
@@ -153,7 +166,11 @@ pub async fn report_from(
     // A subtree report sums the unit and its children alike: one query for all rows.
     let mut codes = children_codes.clone();
     codes.push(unit_code.to_string());
-    let mut sums = sums_of(app, &codes, subtree, period, now, source).await?;
+    let mut sums = if recount {
+        recounted(app, &tree, &codes, period, now).await?
+    } else {
+        sums_of(app, &codes, subtree, period, now, source).await?
+    };
     let own = sums.remove(unit_code).unwrap_or_default();
     let mut all: Vec<Totals> = kinds
         .iter()
@@ -173,13 +190,78 @@ pub async fn report_from(
                 .collect(),
         });
     }
+    let predecessors = if subtree {
+        predecessors(app, &tree, unit_code, period.end)
+    } else {
+        Vec::new()
+    };
     Ok(Report {
         unit,
         subtree,
         totals,
         children,
         by_type,
+        predecessors,
     })
+}
+
+/// The units of `unit_code`'s subtree in `tree` that ended by `day`, as they last were.
+fn predecessors(
+    app: &App,
+    tree: &crate::domain::tree::Tree,
+    unit_code: &str,
+    day: NaiveDate,
+) -> Vec<(Unit, NaiveDate, String)> {
+    tree.subtree(unit_code)
+        .into_iter()
+        .filter_map(|code| {
+            let (ended, successor) = tree.history().ended(&code, Some(day))?;
+            let last = ended.pred_opt().unwrap_or(ended);
+            Some((app.unit_on(&code, last)?, last, successor))
+        })
+        .collect()
+}
+
+/// The subtree sums of `units` counted from the records this node holds on `tree` (a tree
+/// of an earlier day than the maintained sums follow).
+async fn recounted(
+    app: &App,
+    tree: &crate::domain::tree::Tree,
+    units: &[String],
+    period: Period,
+    now: DateTime<Utc>,
+) -> Result<HashMap<String, Sums3>, DomainError> {
+    let (visits, petitions, cases) = reports::all_records(app.store().reader()).await?;
+    let mut delta = Delta::default();
+    for v in &visits {
+        delta.record(tree, &[], &tally::visit(v));
+    }
+    for p in &petitions {
+        delta.record(tree, &[], &tally::petition(p));
+    }
+    for c in &cases {
+        delta.record(tree, &[], &tally::case(c));
+    }
+    let day_before = period.day_before();
+    let last_due = period.end.min(local_date(now));
+    let any = |list: &[&str], metric: &str| list.iter().any(|m| metric.starts_with(m));
+    let mut out: HashMap<String, Sums3> = HashMap::new();
+    for ((subtree, unit, day, metric), value) in delta.sums {
+        if !subtree || !units.contains(&unit) || value == 0 {
+            continue;
+        }
+        let sums = out.entry(unit).or_default();
+        if period.start <= day && day <= period.end {
+            *sums.within.entry(metric.clone()).or_default() += value;
+        }
+        if day <= day_before && any(&CARRY_OVER_METRICS, &metric) {
+            *sums.before.entry(metric.clone()).or_default() += value;
+        }
+        if day <= last_due && any(&OVERDUE_METRICS, &metric) {
+            *sums.overdue.entry(metric).or_default() += value;
+        }
+    }
+    Ok(out)
 }
 
 /// The totals recounted from every record this node holds, with today's tree: what the

@@ -239,3 +239,27 @@ entity_module!(recovery, "recovery", {
     pub events: i64,
     pub petitions_without_details: String,
 });
+
+// A reorganisation as journaled (`storage::map`).
+entity_module!(reorganisation, "reorganisation", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub authority_code: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub effective_date: String,
+    pub payload: Vec<u8>,
+});
+
+// One version of a reorganised unit (`storage::map`).
+entity_module!(unit_version, "unit_version", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub code: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub valid_from: String,
+    pub name: String,
+    pub level: String,
+    pub parent_code: Option<String>,
+    pub remote: bool,
+    pub successor_code: Option<String>,
+    pub reorganisation_id: String,
+});

@@ -20,6 +20,7 @@ pub mod journal;
 pub mod keys;
 pub mod lock;
 pub mod mail;
+pub mod map;
 pub mod migration;
 pub mod owners;
 pub mod records;

@@ -67,7 +67,7 @@ impl SyncApi {
             {
                 continue;
             }
-            if !tree.is_within(origin, child) {
+            if !tree.ever_within(origin, child) {
                 return Err(Status::permission_denied(format!(
                     "child {child} cannot speak for unit {:?}",
                     head.origin_unit
@@ -110,6 +110,14 @@ impl SyncApi {
             return Ok(());
         };
         let placed_under = placed_under.to_string();
+        if tree.ever_below(child, root) {
+            // A unit that ended still brings the history it holds to where it sat; one that
+            // lives on was moved, and links to its new parent.
+            if tree.history().ended(child, None).is_some() {
+                return Ok(());
+            }
+            return Err(self.moved(child, &placed_under));
+        }
         let message = format!(
             "unit {child} is placed under {placed_under}, not under {root}; a unit moves only by \
              a reorganisation of the authority above both"
@@ -141,6 +149,43 @@ impl SyncApi {
                 ]),
             ),
         ))
+    }
+}
+
+impl SyncApi {
+    /// The refusal of a child a reorganisation moved elsewhere: it names the new parent.
+    fn moved(&self, child: &str, parent: &str) -> Status {
+        let since = self
+            .hub
+            .app
+            .tree()
+            .history()
+            .version_at(child, None)
+            .and_then(|v| v.from)
+            .map(|d| d.to_string())
+            .unwrap_or_default();
+        let message = format!(
+            "unit {child} sits under unit {parent} since {since} (a reorganisation); point its \
+             --parent at the node of unit {parent}"
+        );
+        self.hub.app.links().child(child, |s| {
+            s.connected = false;
+            s.since = Some(Utc::now());
+            s.last_error = message.clone();
+        });
+        Status::with_error_details(
+            tonic::Code::FailedPrecondition,
+            message,
+            tonic_types::ErrorDetails::with_error_info(
+                "UNIT_MOVED",
+                crate::api::error::ERROR_DOMAIN,
+                std::collections::HashMap::from([
+                    ("unit".to_string(), child.to_string()),
+                    ("parent".to_string(), parent.to_string()),
+                    ("since".to_string(), since),
+                ]),
+            ),
+        )
     }
 }
 
@@ -326,6 +371,7 @@ impl SyncService for SyncApi {
                 .collect(),
             directory: first.units,
             sealing_keys: first.sealing_keys,
+            reorganisations: app.reorganisations_for(&child.code).await?,
         };
         tx.send(Ok(response(pb::link_response::Message::Welcome(welcome))))
             .await

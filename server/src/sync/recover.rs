@@ -55,7 +55,7 @@ impl Plan {
         // The tree's order (each unit before the units below it) places every origin.
         let origins: Vec<String> = app
             .tree()
-            .subtree(&self.child)
+            .ever_subtree(&self.child)
             .into_iter()
             .filter(|o| self.upto.contains_key(o))
             .collect();
@@ -89,7 +89,7 @@ impl Plan {
                 self.after.insert(e.origin.clone(), e.sequence);
                 // Parents first, so the child can place each unit.
                 for code in app.tree().chain(&e.origin).iter().rev() {
-                    if *code == self.child || !app.tree().is_within(code, &self.child) {
+                    if *code == self.child || !app.tree().ever_within(code, &self.child) {
                         continue;
                     }
                     if !units.iter().any(|u| u.code == *code)

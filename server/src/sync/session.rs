@@ -39,7 +39,15 @@ pub(super) async fn session_loop(
     let mut mail_due = true;
     let mut mail_seen = app.mail_generation();
     let mut directory_sent: Option<Instant> = None;
+    // The child was welcomed on this tree; a reorganisation ends the session, so the child
+    // links again and is welcomed on the new tree (its place, its successor, its history).
+    let versions = app.tree().history().len();
     loop {
+        if app.tree().history().len() != versions {
+            return Err(Status::unavailable(
+                "the tree was reorganised; link again to be welcomed on it",
+            ));
+        }
         // New units elsewhere in the tree (or units whose sealing keys became known): tell
         // the child, so it can address them. Only those learnt since its last directory go:
         // the child adds them to the ones it holds. At most one directory a pace.
@@ -133,7 +141,7 @@ pub(super) async fn session_loop(
                             .iter()
                             .map(|d| &d.origin_unit)
                             .chain(reply.heads.iter().map(|h| &h.origin_unit))
-                            .find(|origin| tree.knows(origin) && !tree.is_within(origin, child));
+                            .find(|origin| tree.knows(origin) && !tree.ever_within(origin, child));
                         if let Some(origin) = foreign {
                             return Err(Status::permission_denied(format!(
                                 "child {child} cannot speak for unit {origin:?}"

@@ -336,3 +336,61 @@ pub fn case(x: &pb::Case) -> R<Case> {
     })();
     done(v, value)
 }
+
+/// A reorganisation as a client or a child sends it. A unit that ends may name its code
+/// alone (its other fields are filled from the tree where it is applied).
+pub fn reorganisation(r: &pb::Reorganisation) -> R<Reorganisation> {
+    let mut v = Violations::default();
+    v.recorded_text("reorganisation.id", &r.id, 64, true);
+    v.recorded_text("reorganisation.title", &r.title, 500, false);
+    code(&mut v, "reorganisation.authority_code", &r.authority_code);
+    let effective = date(&mut v, "reorganisation.effective_date", &r.effective_date);
+    if r.changes.len() > crate::domain::map::MAX_CHANGES {
+        return Err(crate::domain::DomainError::invalid(
+            "reorganisation.changes",
+            format!("at most {} units", crate::domain::map::MAX_CHANGES),
+        ));
+    }
+    let mut changes = Vec::with_capacity(r.changes.len());
+    for (i, c) in r.changes.iter().enumerate() {
+        let f = |name: &str| format!("reorganisation.changes[{i}].{name}");
+        let Some(u) = &c.unit else {
+            v.add(f("unit"), "required");
+            continue;
+        };
+        code(&mut v, &f("unit.code"), &u.code);
+        let ends = !c.successor_code.is_empty();
+        if ends {
+            code(&mut v, &f("successor_code"), &c.successor_code);
+        }
+        if !u.parent_code.is_empty() {
+            code(&mut v, &f("unit.parent_code"), &u.parent_code);
+        }
+        v.recorded_text(&f("unit.name"), &u.name, MAX_NAME, !ends);
+        let level = if ends && u.level == 0 {
+            Some(UnitLevel::Commune)
+        } else {
+            req::<UnitLevel>(&mut v, &f("unit.level"), u.level)
+        };
+        if let Some(level) = level {
+            changes.push(UnitChange {
+                unit: Unit {
+                    code: u.code.clone(),
+                    name: u.name.clone(),
+                    level,
+                    parent_code: opt_s(&u.parent_code),
+                    remote: u.remote,
+                },
+                successor: opt_s(&c.successor_code),
+            });
+        }
+    }
+    let value = effective.map(|effective| Reorganisation {
+        id: r.id.clone(),
+        title: r.title.clone(),
+        authority: r.authority_code.clone(),
+        effective,
+        changes,
+    });
+    done(v, value)
+}

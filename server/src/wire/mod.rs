@@ -6,6 +6,7 @@ use prost_types::Timestamp;
 use tiepdan_proto::v1 as pb;
 
 use crate::domain::deadlines::{self, DeadlineTable};
+use crate::domain::map::{Reorganisation, UnitChange, Version};
 use crate::domain::model::{
     Case, CaseOutcome, CaseStatus, Channel, ConclusionStatus, Eligibility, Field, FileReason,
     Jurisdiction, MatterKind, PetitionStatus, PetitionType, ReceiverRole, ReceptionAction,
@@ -52,7 +53,7 @@ macro_rules! enum_map {
 
 enum_map!(UnitLevel, UnitLevel, {
     Commune => Commune, Ward => Ward, District => District, Province => Province,
-    National => National,
+    National => National, SpecialZone => SpecialZone,
 });
 enum_map!(ReceptionKind, ReceptionKind, {
     Regular => Regular, Periodic => Periodic, Unscheduled => Unscheduled,
@@ -122,6 +123,37 @@ pub fn instant(ts: &Timestamp) -> Option<DateTime<Utc>> {
 
 fn opt_ts(t: Option<DateTime<Utc>>) -> Option<Timestamp> {
     t.map(timestamp)
+}
+
+pub fn reorganisation(r: &Reorganisation) -> pb::Reorganisation {
+    pb::Reorganisation {
+        id: r.id.clone(),
+        title: r.title.clone(),
+        authority_code: r.authority.clone(),
+        effective_date: r.effective.to_string(),
+        changes: r
+            .changes
+            .iter()
+            .map(|c| pb::UnitChange {
+                unit: Some(unit(&c.unit)),
+                successor_code: c.successor.clone().unwrap_or_default(),
+            })
+            .collect(),
+    }
+}
+
+/// A version of a unit, lasting until the day before `next` begins (the next version's day).
+pub fn unit_version(v: &Version, next: Option<chrono::NaiveDate>) -> pb::UnitVersion {
+    pb::UnitVersion {
+        unit: Some(unit(&v.unit)),
+        valid_from: v.from.map(|d| d.to_string()).unwrap_or_default(),
+        valid_until: next
+            .and_then(|d| d.pred_opt())
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
+        successor_code: v.successor.clone().unwrap_or_default(),
+        reorganisation_id: v.reorganisation.clone(),
+    }
 }
 
 pub fn unit(u: &Unit) -> pb::Unit {

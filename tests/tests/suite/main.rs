@@ -44,6 +44,7 @@ mod tier_placement;
 mod tier_reconcile;
 mod tier_refusals;
 mod tier_registration;
+mod tier_reorganisation;
 mod tier_subtree_claims;
 mod tier_sync;
 mod tier_transfer;

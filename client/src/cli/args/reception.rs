@@ -32,6 +32,20 @@ pub enum UnitCommand {
         #[arg(long)]
         remote: bool,
     },
+    /// A unit's versions through every reorganisation, and the units it took over.
+    History {
+        /// The unit; the node's own when left out.
+        #[arg(default_value = "")]
+        code: String,
+    },
+    /// Issue a reorganisation described by a resolution file (TOML, see
+    /// docs/reorganisation.md): the new and changed units with their predecessors.
+    Reorganise {
+        /// The resolution file.
+        file: std::path::PathBuf,
+    },
+    /// The reorganisations this node knows.
+    Reorganisations,
 }
 
 #[derive(Debug, Subcommand)]

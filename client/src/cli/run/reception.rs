@@ -50,6 +50,48 @@ pub async fn unit(
                 })
                 .await?
         }
+        UnitCommand::History { code } => {
+            let h = client
+                .get_unit_history(pb::GetUnitHistoryRequest { unit_code: code })
+                .await?;
+            let rows: Vec<&pb::UnitVersion> = h.versions.iter().chain(&h.predecessors).collect();
+            show::list(
+                format,
+                &rows,
+                show::UNIT_VERSION,
+                |v| show::unit_version(v),
+                |v| json::unit_version(v),
+            );
+            return Ok(());
+        }
+        UnitCommand::Reorganise { file } => {
+            let text = std::fs::read_to_string(&file).map_err(|e| Error::File {
+                path: file.clone(),
+                detail: e.to_string(),
+            })?;
+            let reorganisation =
+                tiepdan_client::resolution::parse(&text).map_err(|detail| Error::File {
+                    path: file.clone(),
+                    detail,
+                })?;
+            let r = client
+                .reorganise(pb::ReorganiseRequest {
+                    request_id: rid,
+                    reorganisation: Some(reorganisation),
+                })
+                .await?;
+            show::one(format, &json::reorganisation(&r));
+            return Ok(());
+        }
+        UnitCommand::Reorganisations => {
+            let list = client
+                .list_reorganisations(pb::ListReorganisationsRequest {})
+                .await?;
+            for r in &list.reorganisations {
+                show::one(format, &json::reorganisation(r));
+            }
+            return Ok(());
+        }
     };
     show::one(format, &json::unit(&u));
     Ok(())

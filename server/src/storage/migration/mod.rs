@@ -6,7 +6,9 @@ use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
 mod m0006_m0007;
+mod m0008;
 pub use m0006_m0007::{M0006Recovery, M0007OverdueAtPeriodEnd, OVERDUE_REBUILD};
+pub use m0008::M0008Reorganisations;
 
 /// All migrations of the node's store, in order.
 pub struct Migrator;
@@ -22,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0005PersonalDataAccess),
             Box::new(M0006Recovery),
             Box::new(M0007OverdueAtPeriodEnd),
+            Box::new(M0008Reorganisations),
         ]
     }
 }

@@ -120,3 +120,18 @@ pub async fn take_marker(db: &impl Write, name: &str) -> Result<bool, DomainErro
         .await?;
     Ok(removed.rows_affected > 0)
 }
+
+/// Removes every subtree sum (day rows and rollups): what the unit tree decides, counted
+/// again after a reorganisation moved units. A unit's own sums stay.
+pub async fn clear_subtree_tally(db: &impl Write) -> Result<(), DomainError> {
+    use crate::storage::entities::{tally, tally_rollup};
+    tally::Entity::delete_many()
+        .filter(tally::Column::Subtree.eq(true))
+        .exec(db)
+        .await?;
+    tally_rollup::Entity::delete_many()
+        .filter(tally_rollup::Column::Subtree.eq(true))
+        .exec(db)
+        .await?;
+    Ok(())
+}

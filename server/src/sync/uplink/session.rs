@@ -61,7 +61,7 @@ pub(super) async fn session(
         .collect();
     let mut heads = Vec::new();
     let mut held: BTreeMap<String, u64> = BTreeMap::new();
-    for origin in tree.subtree(&me.code) {
+    for origin in tree.ever_subtree(&me.code) {
         let (sequence, hash) = journal::head(app.store().reader(), &origin).await?;
         if sequence > 0 {
             held.insert(origin.clone(), sequence);
@@ -110,6 +110,9 @@ pub(super) async fn session(
         .iter()
         .filter_map(|u| wire::inbound::unit(u).ok())
         .collect::<Vec<_>>();
+    // Before the positions are judged: a reorganisation may give this node a predecessor's
+    // history to take over.
+    app.follow(&welcome.reorganisations).await?;
     if let Some((origin, applied)) = welcome
         .positions
         .iter()
@@ -187,7 +190,8 @@ pub(super) async fn session(
             told_behind = behind;
         }
         // Ship what the parent lacks, within the window.
-        let origins = app.tree().subtree(&me.code);
+        // With the history of units reorganised away, which the parent may still lack.
+        let origins = app.tree().ever_subtree(&me.code);
         while in_flight < config.window {
             let local = app.mail_generation();
             if local != local_seen {

@@ -27,7 +27,7 @@ pub(super) async fn register_unit_refuses_bad_input(backend: Backend) {
         .row(&["unit"], |r| r.unit = None)
         .each("unit.code", codes.clone(), |r, c| unit(r).code = c)
         .each("unit.parent_code", codes, |r, c| unit(r).parent_code = c)
-        .each("unit.level", [0, 6, 99, -1], |r, v| unit(r).level = v)
+        .each("unit.level", [0, 7, 99, -1], |r, v| unit(r).level = v)
         .each("unit.name", bad_names(&["", "   "]), |r, n| {
             unit(r).name = n
         })

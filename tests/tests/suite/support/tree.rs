@@ -353,6 +353,18 @@ impl Tree {
         m.node = Some(node);
     }
 
+    /// Points the stopped node of `code` at another parent (through a new proxy, given in
+    /// `mode`), as an operator changes `--parent`; `restart` starts it there.
+    pub async fn repoint(&mut self, code: &str, parent: &'static str, mode: Mode) {
+        let addr = self.member(parent).addr;
+        let proxy = Proxy::start(addr).await.unwrap();
+        proxy.set(mode);
+        let m = self.member_mut(code);
+        assert!(m.node.is_none(), "{code} is running");
+        m.spec.parent = Some(parent);
+        m.proxy = Some(proxy);
+    }
+
     /// Waits until `code`'s link to its parent is open.
     pub async fn wait_linked(&self, code: &str) {
         let parent = self.member(code).spec.parent.unwrap();

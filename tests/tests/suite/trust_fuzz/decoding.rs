@@ -20,6 +20,7 @@ pub(super) fn decode_and_convert(bytes: &[u8]) {
             Some(Change::ConclusionChanged(c)) => drop(inbound::conclusion(c)),
             Some(Change::PetitionChanged(p)) => drop(inbound::petition(p)),
             Some(Change::CaseChanged(c)) => drop(inbound::case(c)),
+            Some(Change::Reorganised(r)) => drop(inbound::reorganisation(r)),
             None => {}
         }
     }

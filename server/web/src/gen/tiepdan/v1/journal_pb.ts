@@ -6,7 +6,7 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { Case, Conclusion, Petition, ScheduleEntry, Unit, Visit } from "./types_pb";
+import type { Case, Conclusion, Petition, Reorganisation, ScheduleEntry, Unit, Visit } from "./types_pb";
 import { file_tiepdan_v1_types } from "./types_pb";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tiepdan/v1/journal.proto.
  */
 export const file_tiepdan_v1_journal: GenFile = /*@__PURE__*/
-  fileDesc("Chh0aWVwZGFuL3YxL2pvdXJuYWwucHJvdG8SCnRpZXBkYW4udjEiuwMKDEpvdXJuYWxFdmVudBITCgtvcmlnaW5fdW5pdBgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBBIuCgpldmVudF90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1wcmV2aW91c19oYXNoGAQgASgMEisKD3VuaXRfcmVnaXN0ZXJlZBgKIAEoCzIQLnRpZXBkYW4udjEuVW5pdEgAEisKDnZpc2l0X3JlY29yZGVkGAsgASgLMhEudGllcGRhbi52MS5WaXNpdEgAEjcKEnNjaGVkdWxlX3B1Ymxpc2hlZBgMIAEoCzIZLnRpZXBkYW4udjEuU2NoZWR1bGVFbnRyeUgAEjQKEmNvbmNsdXNpb25fY2hhbmdlZBgNIAEoCzIWLnRpZXBkYW4udjEuQ29uY2x1c2lvbkgAEjAKEHBldGl0aW9uX2NoYW5nZWQYDiABKAsyFC50aWVwZGFuLnYxLlBldGl0aW9uSAASKAoMY2FzZV9jaGFuZ2VkGA8gASgLMhAudGllcGRhbi52MS5DYXNlSAASDgoGYWN0aW9uGAUgASgJQggKBmNoYW5nZSJaChhMaXN0Sm91cm5hbEV2ZW50c1JlcXVlc3QSEwoLb3JpZ2luX3VuaXQYASABKAkSFgoOYWZ0ZXJfc2VxdWVuY2UYAiABKAQSEQoJcGFnZV9zaXplGAMgASgFIlwKGUxpc3RKb3VybmFsRXZlbnRzUmVzcG9uc2USKAoGZXZlbnRzGAEgAygLMhgudGllcGRhbi52MS5Kb3VybmFsRXZlbnQSFQoNbGFzdF9zZXF1ZW5jZRgCIAEoBDJyCg5Kb3VybmFsU2VydmljZRJgChFMaXN0Sm91cm5hbEV2ZW50cxIkLnRpZXBkYW4udjEuTGlzdEpvdXJuYWxFdmVudHNSZXF1ZXN0GiUudGllcGRhbi52MS5MaXN0Sm91cm5hbEV2ZW50c1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_tiepdan_v1_types]);
+  fileDesc("Chh0aWVwZGFuL3YxL2pvdXJuYWwucHJvdG8SCnRpZXBkYW4udjEi7gMKDEpvdXJuYWxFdmVudBITCgtvcmlnaW5fdW5pdBgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBBIuCgpldmVudF90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1wcmV2aW91c19oYXNoGAQgASgMEisKD3VuaXRfcmVnaXN0ZXJlZBgKIAEoCzIQLnRpZXBkYW4udjEuVW5pdEgAEisKDnZpc2l0X3JlY29yZGVkGAsgASgLMhEudGllcGRhbi52MS5WaXNpdEgAEjcKEnNjaGVkdWxlX3B1Ymxpc2hlZBgMIAEoCzIZLnRpZXBkYW4udjEuU2NoZWR1bGVFbnRyeUgAEjQKEmNvbmNsdXNpb25fY2hhbmdlZBgNIAEoCzIWLnRpZXBkYW4udjEuQ29uY2x1c2lvbkgAEjAKEHBldGl0aW9uX2NoYW5nZWQYDiABKAsyFC50aWVwZGFuLnYxLlBldGl0aW9uSAASKAoMY2FzZV9jaGFuZ2VkGA8gASgLMhAudGllcGRhbi52MS5DYXNlSAASMQoLcmVvcmdhbmlzZWQYECABKAsyGi50aWVwZGFuLnYxLlJlb3JnYW5pc2F0aW9uSAASDgoGYWN0aW9uGAUgASgJQggKBmNoYW5nZSJaChhMaXN0Sm91cm5hbEV2ZW50c1JlcXVlc3QSEwoLb3JpZ2luX3VuaXQYASABKAkSFgoOYWZ0ZXJfc2VxdWVuY2UYAiABKAQSEQoJcGFnZV9zaXplGAMgASgFIlwKGUxpc3RKb3VybmFsRXZlbnRzUmVzcG9uc2USKAoGZXZlbnRzGAEgAygLMhgudGllcGRhbi52MS5Kb3VybmFsRXZlbnQSFQoNbGFzdF9zZXF1ZW5jZRgCIAEoBDJyCg5Kb3VybmFsU2VydmljZRJgChFMaXN0Sm91cm5hbEV2ZW50cxIkLnRpZXBkYW4udjEuTGlzdEpvdXJuYWxFdmVudHNSZXF1ZXN0GiUudGllcGRhbi52MS5MaXN0Sm91cm5hbEV2ZW50c1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_tiepdan_v1_types]);
 
 /**
  * One state change, as it travels up the tree. It carries a snapshot of the changed record
@@ -104,6 +104,14 @@ export type JournalEvent = Message<"tiepdan.v1.JournalEvent"> & {
      */
     value: Case;
     case: "caseChanged";
+  } | {
+    /**
+     * The tree was reorganised (issued by the authority's node).
+     *
+     * @generated from field: tiepdan.v1.Reorganisation reorganised = 16;
+     */
+    value: Reorganisation;
+    case: "reorganised";
   } | { case: undefined; value?: undefined };
 
   /**

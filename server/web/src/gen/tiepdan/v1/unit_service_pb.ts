@@ -4,7 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Unit } from "./types_pb";
+import type { Reorganisation, Unit, UnitVersion } from "./types_pb";
 import { file_tiepdan_v1_types } from "./types_pb";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tiepdan/v1/unit_service.proto.
  */
 export const file_tiepdan_v1_unit_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch10aWVwZGFuL3YxL3VuaXRfc2VydmljZS5wcm90bxIKdGllcGRhbi52MSIQCg5HZXRVbml0UmVxdWVzdCIxCg9HZXRVbml0UmVzcG9uc2USHgoEdW5pdBgBIAEoCzIQLnRpZXBkYW4udjEuVW5pdCI5ChBMaXN0VW5pdHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIk0KEUxpc3RVbml0c1Jlc3BvbnNlEh8KBXVuaXRzGAEgAygLMhAudGllcGRhbi52MS5Vbml0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJJChNSZWdpc3RlclVuaXRSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSHgoEdW5pdBgCIAEoCzIQLnRpZXBkYW4udjEuVW5pdCI2ChRSZWdpc3RlclVuaXRSZXNwb25zZRIeCgR1bml0GAEgASgLMhAudGllcGRhbi52MS5Vbml0Mu4BCgtVbml0U2VydmljZRJCCgdHZXRVbml0EhoudGllcGRhbi52MS5HZXRVbml0UmVxdWVzdBobLnRpZXBkYW4udjEuR2V0VW5pdFJlc3BvbnNlEkgKCUxpc3RVbml0cxIcLnRpZXBkYW4udjEuTGlzdFVuaXRzUmVxdWVzdBodLnRpZXBkYW4udjEuTGlzdFVuaXRzUmVzcG9uc2USUQoMUmVnaXN0ZXJVbml0Eh8udGllcGRhbi52MS5SZWdpc3RlclVuaXRSZXF1ZXN0GiAudGllcGRhbi52MS5SZWdpc3RlclVuaXRSZXNwb25zZWIGcHJvdG8z", [file_tiepdan_v1_types]);
+  fileDesc("Ch10aWVwZGFuL3YxL3VuaXRfc2VydmljZS5wcm90bxIKdGllcGRhbi52MSIQCg5HZXRVbml0UmVxdWVzdCIxCg9HZXRVbml0UmVzcG9uc2USHgoEdW5pdBgBIAEoCzIQLnRpZXBkYW4udjEuVW5pdCI5ChBMaXN0VW5pdHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIk0KEUxpc3RVbml0c1Jlc3BvbnNlEh8KBXVuaXRzGAEgAygLMhAudGllcGRhbi52MS5Vbml0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJJChNSZWdpc3RlclVuaXRSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSHgoEdW5pdBgCIAEoCzIQLnRpZXBkYW4udjEuVW5pdCI2ChRSZWdpc3RlclVuaXRSZXNwb25zZRIeCgR1bml0GAEgASgLMhAudGllcGRhbi52MS5Vbml0IlsKEVJlb3JnYW5pc2VSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSMgoOcmVvcmdhbmlzYXRpb24YAiABKAsyGi50aWVwZGFuLnYxLlJlb3JnYW5pc2F0aW9uIkgKElJlb3JnYW5pc2VSZXNwb25zZRIyCg5yZW9yZ2FuaXNhdGlvbhgBIAEoCzIaLnRpZXBkYW4udjEuUmVvcmdhbmlzYXRpb24iKgoVR2V0VW5pdEhpc3RvcnlSZXF1ZXN0EhEKCXVuaXRfY29kZRgBIAEoCSJyChZHZXRVbml0SGlzdG9yeVJlc3BvbnNlEikKCHZlcnNpb25zGAEgAygLMhcudGllcGRhbi52MS5Vbml0VmVyc2lvbhItCgxwcmVkZWNlc3NvcnMYAiADKAsyFy50aWVwZGFuLnYxLlVuaXRWZXJzaW9uIhwKGkxpc3RSZW9yZ2FuaXNhdGlvbnNSZXF1ZXN0IlIKG0xpc3RSZW9yZ2FuaXNhdGlvbnNSZXNwb25zZRIzCg9yZW9yZ2FuaXNhdGlvbnMYASADKAsyGi50aWVwZGFuLnYxLlJlb3JnYW5pc2F0aW9uMvwDCgtVbml0U2VydmljZRJCCgdHZXRVbml0EhoudGllcGRhbi52MS5HZXRVbml0UmVxdWVzdBobLnRpZXBkYW4udjEuR2V0VW5pdFJlc3BvbnNlEkgKCUxpc3RVbml0cxIcLnRpZXBkYW4udjEuTGlzdFVuaXRzUmVxdWVzdBodLnRpZXBkYW4udjEuTGlzdFVuaXRzUmVzcG9uc2USUQoMUmVnaXN0ZXJVbml0Eh8udGllcGRhbi52MS5SZWdpc3RlclVuaXRSZXF1ZXN0GiAudGllcGRhbi52MS5SZWdpc3RlclVuaXRSZXNwb25zZRJLCgpSZW9yZ2FuaXNlEh0udGllcGRhbi52MS5SZW9yZ2FuaXNlUmVxdWVzdBoeLnRpZXBkYW4udjEuUmVvcmdhbmlzZVJlc3BvbnNlElcKDkdldFVuaXRIaXN0b3J5EiEudGllcGRhbi52MS5HZXRVbml0SGlzdG9yeVJlcXVlc3QaIi50aWVwZGFuLnYxLkdldFVuaXRIaXN0b3J5UmVzcG9uc2USZgoTTGlzdFJlb3JnYW5pc2F0aW9ucxImLnRpZXBkYW4udjEuTGlzdFJlb3JnYW5pc2F0aW9uc1JlcXVlc3QaJy50aWVwZGFuLnYxLkxpc3RSZW9yZ2FuaXNhdGlvbnNSZXNwb25zZWIGcHJvdG8z", [file_tiepdan_v1_types]);
 
 /**
  * Request of GetUnit.
@@ -156,6 +156,140 @@ export const RegisterUnitResponseSchema: GenMessage<RegisterUnitResponse> = /*@_
   messageDesc(file_tiepdan_v1_unit_service, 5);
 
 /**
+ * Request of Reorganise.
+ *
+ * @generated from message tiepdan.v1.ReorganiseRequest
+ */
+export type ReorganiseRequest = Message<"tiepdan.v1.ReorganiseRequest"> & {
+  /**
+   * Client-chosen idempotency key; a retry with the same id returns the first result.
+   *
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * The reorganisation; its authority_code is this node's unit (empty means this node).
+   *
+   * @generated from field: tiepdan.v1.Reorganisation reorganisation = 2;
+   */
+  reorganisation?: Reorganisation | undefined;
+};
+
+/**
+ * Describes the message tiepdan.v1.ReorganiseRequest.
+ * Use `create(ReorganiseRequestSchema)` to create a new message.
+ */
+export const ReorganiseRequestSchema: GenMessage<ReorganiseRequest> = /*@__PURE__*/
+  messageDesc(file_tiepdan_v1_unit_service, 6);
+
+/**
+ * Response of Reorganise.
+ *
+ * @generated from message tiepdan.v1.ReorganiseResponse
+ */
+export type ReorganiseResponse = Message<"tiepdan.v1.ReorganiseResponse"> & {
+  /**
+   * The reorganisation as journaled.
+   *
+   * @generated from field: tiepdan.v1.Reorganisation reorganisation = 1;
+   */
+  reorganisation?: Reorganisation | undefined;
+};
+
+/**
+ * Describes the message tiepdan.v1.ReorganiseResponse.
+ * Use `create(ReorganiseResponseSchema)` to create a new message.
+ */
+export const ReorganiseResponseSchema: GenMessage<ReorganiseResponse> = /*@__PURE__*/
+  messageDesc(file_tiepdan_v1_unit_service, 7);
+
+/**
+ * Request of GetUnitHistory.
+ *
+ * @generated from message tiepdan.v1.GetUnitHistoryRequest
+ */
+export type GetUnitHistoryRequest = Message<"tiepdan.v1.GetUnitHistoryRequest"> & {
+  /**
+   * The unit; empty for this node's own unit.
+   *
+   * @generated from field: string unit_code = 1;
+   */
+  unitCode: string;
+};
+
+/**
+ * Describes the message tiepdan.v1.GetUnitHistoryRequest.
+ * Use `create(GetUnitHistoryRequestSchema)` to create a new message.
+ */
+export const GetUnitHistoryRequestSchema: GenMessage<GetUnitHistoryRequest> = /*@__PURE__*/
+  messageDesc(file_tiepdan_v1_unit_service, 8);
+
+/**
+ * Response of GetUnitHistory.
+ *
+ * @generated from message tiepdan.v1.GetUnitHistoryResponse
+ */
+export type GetUnitHistoryResponse = Message<"tiepdan.v1.GetUnitHistoryResponse"> & {
+  /**
+   * The unit's versions, oldest first; one version for a unit never reorganised.
+   *
+   * @generated from field: repeated tiepdan.v1.UnitVersion versions = 1;
+   */
+  versions: UnitVersion[];
+
+  /**
+   * Units it took over (merged or dissolved into it), with the day they ended.
+   *
+   * @generated from field: repeated tiepdan.v1.UnitVersion predecessors = 2;
+   */
+  predecessors: UnitVersion[];
+};
+
+/**
+ * Describes the message tiepdan.v1.GetUnitHistoryResponse.
+ * Use `create(GetUnitHistoryResponseSchema)` to create a new message.
+ */
+export const GetUnitHistoryResponseSchema: GenMessage<GetUnitHistoryResponse> = /*@__PURE__*/
+  messageDesc(file_tiepdan_v1_unit_service, 9);
+
+/**
+ * Request of ListReorganisations.
+ *
+ * @generated from message tiepdan.v1.ListReorganisationsRequest
+ */
+export type ListReorganisationsRequest = Message<"tiepdan.v1.ListReorganisationsRequest"> & {
+};
+
+/**
+ * Describes the message tiepdan.v1.ListReorganisationsRequest.
+ * Use `create(ListReorganisationsRequestSchema)` to create a new message.
+ */
+export const ListReorganisationsRequestSchema: GenMessage<ListReorganisationsRequest> = /*@__PURE__*/
+  messageDesc(file_tiepdan_v1_unit_service, 10);
+
+/**
+ * Response of ListReorganisations.
+ *
+ * @generated from message tiepdan.v1.ListReorganisationsResponse
+ */
+export type ListReorganisationsResponse = Message<"tiepdan.v1.ListReorganisationsResponse"> & {
+  /**
+   * Every reorganisation this node knows.
+   *
+   * @generated from field: repeated tiepdan.v1.Reorganisation reorganisations = 1;
+   */
+  reorganisations: Reorganisation[];
+};
+
+/**
+ * Describes the message tiepdan.v1.ListReorganisationsResponse.
+ * Use `create(ListReorganisationsResponseSchema)` to create a new message.
+ */
+export const ListReorganisationsResponseSchema: GenMessage<ListReorganisationsResponse> = /*@__PURE__*/
+  messageDesc(file_tiepdan_v1_unit_service, 11);
+
+/**
  * Describes this node's unit and the part of the tree it knows.
  *
  * @generated from service tiepdan.v1.UnitService
@@ -190,6 +324,37 @@ export const UnitService: GenService<{
     methodKind: "unary";
     input: typeof RegisterUnitRequestSchema;
     output: typeof RegisterUnitResponseSchema;
+  },
+  /**
+   * Reorganises units of this node's subtree (create, rename, merge, split, re-parent,
+   * dissolve) from an effective date; this node must be above every unit involved.
+   *
+   * @generated from rpc tiepdan.v1.UnitService.Reorganise
+   */
+  reorganise: {
+    methodKind: "unary";
+    input: typeof ReorganiseRequestSchema;
+    output: typeof ReorganiseResponseSchema;
+  },
+  /**
+   * Returns a unit's versions through every reorganisation this node knows.
+   *
+   * @generated from rpc tiepdan.v1.UnitService.GetUnitHistory
+   */
+  getUnitHistory: {
+    methodKind: "unary";
+    input: typeof GetUnitHistoryRequestSchema;
+    output: typeof GetUnitHistoryResponseSchema;
+  },
+  /**
+   * Lists the reorganisations this node knows, oldest effective date first.
+   *
+   * @generated from rpc tiepdan.v1.UnitService.ListReorganisations
+   */
+  listReorganisations: {
+    methodKind: "unary";
+    input: typeof ListReorganisationsRequestSchema;
+    output: typeof ListReorganisationsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_tiepdan_v1_unit_service, 0);
