@@ -79,22 +79,27 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
-    /// Run a whole tree on this machine: a city, a town, its communes; a 9-month register;
-    /// one commune cut off and reconnected; the subtree totals.
+    /// Run a whole tree on this machine: today's map (a city, its communes) or the seed's
+    /// (a city, a town, its communes); a 9-month register; one commune cut off and reconnected;
+    /// the subtree totals, checked against what was recorded.
     Demo {
         /// Keep the nodes' SQLite files here (default: a temporary directory).
         #[arg(long)]
         data_dir: Option<std::path::PathBuf>,
-        /// Number of wards and communes (3 to 15).
+        /// Number of wards and communes (at least 3, at most the map's list).
         #[arg(long, default_value_t = 3)]
         communes: usize,
         /// Seed of the register generator.
         #[arg(long, default_value_t = 2019)]
         seed: u64,
-        /// Serve the town's dashboard on this address (e.g. 127.0.0.1:8080) and keep the
-        /// tree running until Ctrl-C.
+        /// Serve the dashboard of the communes' parent (the city today, the town in 2019) on
+        /// this address (e.g. 127.0.0.1:8080) and keep the tree running until Ctrl-C.
         #[arg(long)]
         http_listen: Option<std::net::SocketAddr>,
+        /// Which map: 2025 or 2026, today's (communes straight under the city, a register of
+        /// 2026); 2019, the seed's three-level tree (city, town, communes).
+        #[arg(long, default_value_t = 2026)]
+        year: i32,
     },
 }
 
@@ -226,12 +231,14 @@ async fn main() -> anyhow::Result<()> {
             communes,
             seed,
             http_listen,
+            year,
         } => {
             tiepdan_server::demo::run(tiepdan_server::demo::DemoOptions {
                 data_dir,
                 communes,
                 seed,
                 http_listen,
+                year,
             })
             .await
         }

@@ -17,6 +17,7 @@ mod api_pagination;
 mod api_reception;
 mod browser_dashboard;
 mod cli_import;
+mod demo_maps;
 mod fault_process;
 mod fault_storage;
 mod health;
