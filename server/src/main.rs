@@ -100,6 +100,11 @@ enum Command {
         /// 2026); 2019, the seed's three-level tree (city, town, communes).
         #[arg(long, default_value_t = 2026)]
         year: i32,
+        /// Carry the seed's three-level tree through the 1 July 2025 reorganisation on its
+        /// running nodes, one commune offline; print every earlier period's report before and
+        /// after; fail if one moved or a record was lost or counted twice.
+        #[arg(long, conflicts_with_all = ["year", "http_listen"])]
+        reorganise: bool,
     },
 }
 
@@ -232,6 +237,7 @@ async fn main() -> anyhow::Result<()> {
             seed,
             http_listen,
             year,
+            reorganise,
         } => {
             tiepdan_server::demo::run(tiepdan_server::demo::DemoOptions {
                 data_dir,
@@ -239,6 +245,7 @@ async fn main() -> anyhow::Result<()> {
                 seed,
                 http_listen,
                 year,
+                reorganise,
             })
             .await
         }

@@ -7,6 +7,7 @@
 pub mod generator;
 pub mod maps;
 pub mod proxy;
+mod reorganise;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -82,7 +83,8 @@ pub async fn wait_synced(
     let deadline = tokio::time::Instant::now() + limit;
     loop {
         let mut behind = 0u64;
-        for origin in child.app.tree().subtree(&child.app.unit().code) {
+        // With the units reorganised away whose history it may still carry.
+        for origin in child.app.tree().ever_subtree(&child.app.unit().code) {
             let have =
                 crate::storage::journal::last_sequence(child.app.store().reader(), &origin).await?;
             let got = crate::storage::journal::last_sequence(parent.app.store().reader(), &origin)
@@ -114,6 +116,8 @@ pub struct DemoOptions {
     pub http_listen: Option<std::net::SocketAddr>,
     /// Which map: 2019 (the seed's tree) or 2025/2026 (today's).
     pub year: i32,
+    /// Carry the seed's tree through the 1 July 2025 reorganisation instead.
+    pub reorganise: bool,
 }
 
 /// The running tree: the tiers' nodes, top first, and the communes under the last.
@@ -145,6 +149,9 @@ impl Tree {
 
 /// Runs the demo and prints what it does.
 pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
+    if options.reorganise {
+        return reorganise::run(options).await;
+    }
     let map = map_of(options.year)?;
     let (dir, _temp) = data_dir(options.data_dir.as_deref())?;
     let tree = start_tree(map, &dir, &options).await?;
@@ -360,7 +367,7 @@ async fn print_reports(tree: &Tree, year: i32) -> anyhow::Result<pb::Report> {
 }
 
 /// What a report counts and what the generator recorded, in the same terms.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 struct Counts {
     visits: u64,
     petitions: u64,

@@ -38,6 +38,23 @@ async fn today_runs_and_checks() {
         seed: 5,
         http_listen: None,
         year: 2026,
+        reorganise: false,
+    })
+    .await
+    .unwrap();
+}
+
+/// The seed's tree through the 1 July 2025 reorganisation: the demo's own check (earlier
+/// reports unmoved, every visit counted once) must pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_reorganisation_runs_and_checks() {
+    demo::run(DemoOptions {
+        data_dir: None,
+        communes: 4,
+        seed: 7,
+        http_listen: None,
+        year: 2019,
+        reorganise: true,
     })
     .await
     .unwrap();
