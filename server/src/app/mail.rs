@@ -30,6 +30,9 @@ impl App {
     /// Where mail for `destination` goes next.
     pub fn route(&self, destination: &str) -> Hop {
         let tree = self.tree();
+        // Mail for a unit that ended goes to the unit that took it over.
+        let destination = tree.history().custodian(destination);
+        let destination = destination.as_str();
         if destination == tree.root() {
             Hop::Here
         } else if let Some(child) = tree
@@ -57,6 +60,12 @@ impl App {
             send_time: Some(wire::timestamp(at)),
             content: Some(content),
         };
+        if self.holds(destination) {
+            // A result for a unit this node took over: delivered here, in the same transaction.
+            let mut delta = Delta::default();
+            self.deliver(tx, &mail, at, &mut delta).await?;
+            return repo::flush_tally(tx, delta).await;
+        }
         outbox::enqueue(tx, &mail, at).await
     }
 
@@ -184,7 +193,7 @@ impl App {
             return Ok(()); // already taken: the acknowledgement was lost
         }
         let mut delta = Delta::default();
-        if mail.destination_unit == self.code() {
+        if self.holds(&mail.destination_unit) {
             self.deliver(&tx, &mail, now, &mut delta).await?;
         } else {
             // Details in clear (from a node that could not seal them) are sealed before they
@@ -282,9 +291,12 @@ impl App {
                     tracing::warn!(petition = %r.source_petition_id, "result for an unknown petition");
                     return Ok(());
                 };
-                if p.unit_code != self.code()
-                    || p.transferred_to_unit.as_deref() != Some(mail.source_unit.as_str())
-                {
+                // The unit it was transferred to, or the one that took that unit over.
+                let handled_by = p
+                    .transferred_to_unit
+                    .as_deref()
+                    .map(|u| self.tree().history().custodian(u));
+                if !self.holds(&p.unit_code) || handled_by.as_deref() != Some(&mail.source_unit) {
                     // Only the unit this node transferred its petition to resolves it.
                     tracing::warn!(
                         petition = %p.id,

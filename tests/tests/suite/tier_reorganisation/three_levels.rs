@@ -7,6 +7,26 @@ use super::*;
 async fn reorganise_a_running_three_level_tree(backend: Backend) {
     let mut tree = Tree::start(backend, Depth::Three, Options::default()).await;
     let open = record_history(&tree).await;
+    // A complaint the merged ward sent up to the town, which opened a case on it.
+    let sent = transfer_up(
+        &tree.channel(MERGED),
+        "up",
+        TOWN,
+        local(2025, 2, 3, 9, 0, 0),
+    )
+    .await;
+    let town = tree.channel(TOWN);
+    let arrived = wait_transferred_in(&town, TOWN, &sent.id).await;
+    let when = local(2025, 2, 10, 9, 0, 0);
+    classify(
+        &town,
+        rid(),
+        &arrived.id,
+        class_of(pb::PetitionType::Complaint, true, true),
+        when,
+    )
+    .await;
+    let town_case = accept_new(&town, rid(), &arrived.id, when).await;
     settle(&tree).await;
     let city = tree.channel(CITY);
     let all = [CITY, TOWN, "271", KEEPER, MERGED, MOVED, OTHER_WARD];
@@ -154,6 +174,17 @@ async fn reorganise_a_running_three_level_tree(backend: Backend) {
         resolved.owner_unit, MERGED,
         "the case keeps the unit it was opened at"
     );
+    // The town's case too; its result reaches the petition the merged ward sent up, now the
+    // keeper's to tell the citizen.
+    let town_resolved = resolve(
+        &keeper,
+        rid(),
+        &town_case.id,
+        pb::CaseOutcome::ComplaintCorrect,
+        local(2026, 3, 5, 9, 0, 0),
+    )
+    .await;
+    wait_result(&keeper, &sent.id, &town_resolved).await;
 
     // The moved ward is pointed at the city and brings what it recorded offline.
     tree.kill(MOVED);
@@ -162,6 +193,7 @@ async fn reorganise_a_running_three_level_tree(backend: Backend) {
     let moved = tree.channel(MOVED);
     visit(&moved, local(2026, 2, 4, 9, 0, 0)).await;
     wait_city_holds(&tree, &[TOWN, KEEPER, MERGED, MOVED, OTHER_WARD, "271"]).await;
+    wait_result(&city, &sent.id, &town_resolved).await;
     let status = sync_status(&moved).await;
     assert!(
         status
@@ -234,15 +266,18 @@ async fn reorganise_a_running_three_level_tree(backend: Backend) {
             .filter(|c| c.decision_time.is_none() || local_day(instant(&c.decision_time)) >= span.0)
             .count() as u64;
     }
-    assert_eq!(carried, 3, "the three complaints of 2024 left open");
+    assert_eq!(
+        carried, 4,
+        "the three complaints of 2024 left open, and the case the town opened in 2025"
+    );
     assert_eq!(
         keeper_row.totals.as_ref().unwrap().cases_carried_over,
         carried
     );
     assert_eq!(
         keeper_row.totals.as_ref().unwrap().cases_resolved,
-        1,
-        "the merged ward's case, resolved by its successor, counted once"
+        2,
+        "the merged ward's case and the town's, resolved by their successor, each counted once"
     );
     let mut predecessors: Vec<(String, String, String)> = now
         .predecessors
