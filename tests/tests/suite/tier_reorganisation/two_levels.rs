@@ -8,7 +8,8 @@ const NEW_WARD: Spec = spec("10001", "Phường Tùng Thiện", UnitLevel::Ward,
 
 /// Two communes of a two-level tree merged into a new ward whose node starts afterwards: it
 /// takes over both journals from the city and resolves an open case of one of them; the
-/// merged communes stop writing; earlier reports read the same.
+/// merged communes stop writing (one of them offline through the change, its later visit
+/// counted under the successor); earlier reports read the same.
 async fn merge_two_communes_into_a_new_ward(backend: Backend) {
     let mut tree = Tree::start(backend, Depth::Two, Options::default()).await;
     let city = tree.channel(CITY);
@@ -23,6 +24,9 @@ async fn merge_two_communes_into_a_new_ward(backend: Backend) {
     let codes = [CITY, KEEPER, MERGED, MOVED];
     let periods = ["2024", "2025-01-01..2025-06-30"];
     let before = snapshot(&city, &codes, &periods).await;
+    // One of the merged communes is offline through the change, and records after it.
+    tree.proxy(MOVED).set(Mode::Drop);
+    tree.wait_unlinked(MOVED).await;
 
     let merger = pb::Reorganisation {
         id: "1656/NQ-UBTVQH15".into(),
@@ -44,6 +48,8 @@ async fn merge_two_communes_into_a_new_ward(backend: Backend) {
     units(&city).reorganise(request).await.unwrap();
     assert_same(&snapshot(&city, &codes, &periods).await, &before, "at once");
 
+    visit(&tree.channel(MOVED), local(2025, 8, 1, 9, 0, 0)).await;
+    tree.proxy(MOVED).set(Mode::Pass);
     tree.add(NEW_WARD, TestDb::new(backend).await).await;
     let ward = tree.channel(NEW_WARD.code);
     wait_followed(&ward, NEW_WARD.code).await;
@@ -121,6 +127,24 @@ async fn merge_two_communes_into_a_new_ward(backend: Backend) {
             sum(|t| t.cases_carried_over),
             sum(|t| t.cases_resolved)
         )
+    );
+    // What the offline commune recorded after its end counts under its successor.
+    let half = report_of(&city, CITY, "2025-07-01..2025-12-31")
+        .await
+        .unwrap();
+    let rows: Vec<(String, u64)> = half
+        .children
+        .iter()
+        .map(|r| {
+            (
+                r.unit.as_ref().unwrap().code.clone(),
+                r.totals.as_ref().unwrap().visits,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [(KEEPER.to_string(), 0), (NEW_WARD.code.to_string(), 1)]
     );
     tree.stop().await;
 }
