@@ -12,7 +12,7 @@ use crate::domain::DomainError;
 use crate::domain::deadlines::local_date;
 use crate::domain::map::{self, History, Reorganisation, Version};
 use crate::domain::model::Unit;
-use crate::domain::tally::{self, Delta};
+use crate::domain::tally::Delta;
 use crate::domain::tree::Tree;
 use crate::storage::records as repo;
 use crate::storage::{Tx, map as stored};
@@ -112,16 +112,7 @@ impl App {
         repo::clear_subtree_tally(tx).await?;
         let tree = self.tree_in(tx).await?;
         let (visits, petitions, cases) = crate::storage::reports::all_records(tx).await?;
-        let mut delta = Delta::default();
-        for v in &visits {
-            delta.record(&tree, &[], &tally::visit(v));
-        }
-        for p in &petitions {
-            delta.record(&tree, &[], &tally::petition(p));
-        }
-        for c in &cases {
-            delta.record(&tree, &[], &tally::case(c));
-        }
+        let mut delta = Delta::of_records(&tree, &visits, &petitions, &cases);
         // The units' own sums did not move.
         delta.sums.retain(|(subtree, ..), _| *subtree);
         Ok(delta)

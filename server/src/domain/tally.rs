@@ -196,6 +196,26 @@ pub struct Delta {
 }
 
 impl Delta {
+    /// What `visits`, `petitions` and `cases` contribute on `tree`, counted from nothing.
+    pub fn of_records(
+        tree: &Tree,
+        visits: &[Visit],
+        petitions: &[Petition],
+        cases: &[Case],
+    ) -> Delta {
+        let mut delta = Delta::default();
+        for v in visits {
+            delta.record(tree, &[], &visit(v));
+        }
+        for p in petitions {
+            delta.record(tree, &[], &petition(p));
+        }
+        for c in cases {
+            delta.record(tree, &[], &case(c));
+        }
+        delta
+    }
+
     /// Adds `after` and takes away `before`, for every scope each contribution counts in.
     /// The scopes of a unit are walked once per distinct unit and source, not per item.
     pub fn record(&mut self, tree: &Tree, before: &[Contribution], after: &[Contribution]) {

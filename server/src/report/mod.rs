@@ -15,7 +15,7 @@ use crate::domain::deadlines::local_date;
 use crate::domain::model::{PetitionType, Unit};
 use crate::domain::period::Period;
 use crate::domain::span;
-use crate::domain::tally::{self, Delta};
+use crate::domain::tally::Delta;
 use crate::domain::totals::{CARRY_OVER_METRICS, OVERDUE_METRICS, Totals, assemble};
 use crate::storage::reports::{self, SumQuery};
 pub use crate::storage::reports::{Sums, maintained_rollups, maintained_totals};
@@ -232,16 +232,7 @@ async fn recounted(
     now: DateTime<Utc>,
 ) -> Result<HashMap<String, Sums3>, DomainError> {
     let (visits, petitions, cases) = reports::all_records(app.store().reader()).await?;
-    let mut delta = Delta::default();
-    for v in &visits {
-        delta.record(tree, &[], &tally::visit(v));
-    }
-    for p in &petitions {
-        delta.record(tree, &[], &tally::petition(p));
-    }
-    for c in &cases {
-        delta.record(tree, &[], &tally::case(c));
-    }
+    let delta = Delta::of_records(tree, &visits, &petitions, &cases);
     let day_before = period.day_before();
     let last_due = period.end.min(local_date(now));
     let any = |list: &[&str], metric: &str| list.iter().any(|m| metric.starts_with(m));
@@ -268,16 +259,6 @@ async fn recounted(
 /// maintained totals must equal.
 pub async fn recount_totals(app: &App) -> Result<Sums, DomainError> {
     let (visits, petitions, cases) = reports::all_records(app.store().reader()).await?;
-    let tree = app.tree();
-    let mut delta = Delta::default();
-    for v in &visits {
-        delta.record(&tree, &[], &tally::visit(v));
-    }
-    for p in &petitions {
-        delta.record(&tree, &[], &tally::petition(p));
-    }
-    for c in &cases {
-        delta.record(&tree, &[], &tally::case(c));
-    }
+    let delta = Delta::of_records(&app.tree(), &visits, &petitions, &cases);
     Ok(delta.sums.into_iter().filter(|(_, v)| *v != 0).collect())
 }

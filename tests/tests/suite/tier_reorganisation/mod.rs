@@ -274,3 +274,17 @@ pub(super) fn within(
     let day = local_day(instant(t));
     from <= day && day <= to
 }
+
+/// Waits until the node at `ch` holds `unit`'s case `id` and has finished taking over.
+pub(super) async fn wait_taken_over(ch: &Channel, unit: &str, id: &str) {
+    wait_for(&format!("case {id} of {unit} taken over"), || async move {
+        let held = cases_of(ch, unit).await;
+        let recovering = sync_status(ch).await.recovery.is_some_and(|r| r.recovering);
+        if !recovering && held.iter().any(|c| c.id == id) {
+            Ok(())
+        } else {
+            Err(format!("{} cases", held.len()))
+        }
+    })
+    .await
+}

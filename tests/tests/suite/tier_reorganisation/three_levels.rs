@@ -145,23 +145,7 @@ async fn reorganise_a_running_three_level_tree(backend: Backend) {
     tree.restart(KEEPER).await;
     let keeper = tree.channel(KEEPER);
     wait_followed(&keeper, KEEPER).await;
-    wait_for("the keeper to hold the merged ward's case", || {
-        let keeper = keeper.clone();
-        let id = open.id.clone();
-        async move {
-            let held = cases_of(&keeper, MERGED).await;
-            let recovering = sync_status(&keeper)
-                .await
-                .recovery
-                .is_some_and(|r| r.recovering);
-            if !recovering && held.iter().any(|c| c.id == id) {
-                Ok(())
-            } else {
-                Err(format!("{} cases", held.len()))
-            }
-        }
-    })
-    .await;
+    wait_taken_over(&keeper, MERGED, &open.id).await;
     let resolved = resolve(
         &keeper,
         rid(),

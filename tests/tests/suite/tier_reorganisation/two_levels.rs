@@ -68,22 +68,7 @@ async fn merge_two_communes_into_a_new_ward(backend: Backend) {
         );
     }
     let case = open[1].clone();
-    wait_for("the new ward to take over the merged communes", || {
-        let (ward, id) = (ward.clone(), case.id.clone());
-        async move {
-            let held = cases_of(&ward, MERGED).await;
-            let recovering = sync_status(&ward)
-                .await
-                .recovery
-                .is_some_and(|r| r.recovering);
-            if !recovering && held.iter().any(|c| c.id == id) {
-                Ok(())
-            } else {
-                Err(format!("{} cases", held.len()))
-            }
-        }
-    })
-    .await;
+    wait_taken_over(&ward, MERGED, &case.id).await;
     resolve(
         &ward,
         rid(),
