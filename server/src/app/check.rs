@@ -246,9 +246,20 @@ impl App {
                 if r.authority != *origin {
                     return Err(forged("reorganisation", &r.authority));
                 }
-                for c in &r.changes {
-                    if tree.knew(&c.unit.code) && !tree.ever_within(&c.unit.code, origin) {
-                        return Err(forged("reorganisation of a unit", &c.unit.code));
+                // Every unit it names that this node knows (the unit, its new parent, its
+                // successor) lies below the authority: it moves nothing out of its subtree.
+                let named = r.changes.iter().flat_map(|c| {
+                    [
+                        Some(&c.unit.code),
+                        c.unit.parent_code.as_ref(),
+                        c.successor.as_ref(),
+                    ]
+                    .into_iter()
+                    .flatten()
+                });
+                for code in named {
+                    if tree.knew(code) && !tree.ever_within(code, origin) {
+                        return Err(forged("reorganisation of a unit", code));
                     }
                 }
                 Record::Reorganisation(r)

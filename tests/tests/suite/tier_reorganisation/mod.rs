@@ -7,6 +7,7 @@
 //! reorganisation is still refused.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod forged;
 mod three_levels;
 mod two_levels;
 
