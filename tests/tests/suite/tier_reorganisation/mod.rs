@@ -250,21 +250,28 @@ pub(super) async fn wait_city_holds(tree: &Tree, origins: &[&str]) {
     let city = tree.channel(CITY);
     for origin in origins {
         let own = tree.channel(origin);
-        wait_for(&format!("the city to hold {origin}'s journal"), || {
+        // The heads first: the journals are read whole only once the city applies no more of
+        // them (a journal read while a batch lands does not add up).
+        wait_for(&format!("the city to hold {origin}'s last event"), || {
             let (city, own) = (city.clone(), own.clone());
             async move {
                 let (held, written) = (
-                    journal_bytes(&city, origin).await,
-                    journal_bytes(&own, origin).await,
+                    journal_last(&city, origin).await,
+                    journal_last(&own, origin).await,
                 );
                 if held == written {
                     Ok(())
                 } else {
-                    Err(format!("{} of {} events", held.len(), written.len()))
+                    Err(format!("{held} of {written} events"))
                 }
             }
         })
         .await;
+        assert_eq!(
+            journal_bytes(&city, origin).await,
+            journal_bytes(&own, origin).await,
+            "{origin}'s journal at the city, byte for byte"
+        );
     }
 }
 
